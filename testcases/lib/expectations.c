@@ -1,0 +1,43 @@
+/* expectations.c: the one table of behaviour that differs between kernel versions. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vsc_internal.h"
+
+struct expectation {
+	const char *behaviour;
+	const char *from_kver;	/* the row holds from this version until the next row */
+	int err;
+	const char *evidence;	/* where the value comes from */
+};
+
+/* Rows of one behaviour are in ascending version order. */
+static const struct expectation table[] = {
+	{ "connect_no_listener", "4.0", ECONNRESET,
+	  "virtio_transport_reset_no_sock() answers the REQUEST with RST; seen on 5.10, 6.1, 6.12" },
+	{ "bind_foreign_cid", "4.0", EADDRNOTAVAIL,
+	  "__vsock_bind() rejects a CID that is neither local nor VMADDR_CID_ANY" },
+	{ "seqpacket_on_old_kernel", "4.0", ESOCKTNOSUPPORT,
+	  "vsock_create() before 5.14 knows only STREAM and DGRAM" },
+};
+
+int vsc_expected_errno(const char *behaviour)
+{
+	const struct expectation *found = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].behaviour, behaviour) == 0 &&
+		    vsc_kernel_at_least(table[i].from_kver))
+			found = &table[i];
+	if (!found) {
+		char why[VSC_TEXT_MAX];
+
+		snprintf(why, sizeof(why), "no expectation for \"%s\" on kernel %s", behaviour,
+			 vsc_kernel_release());
+		vsc_out("# [%s] %s", vsc_self.label, why);
+		vsc_role_exit(VSC_BROKEN, why);
+	}
+	return found->err;
+}

@@ -1,0 +1,319 @@
+/* harness.c: runs each case's roles as process groups under a deadline and prints its KTAP result. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "vsc_internal.h"
+
+#define MAX_ROLES 2
+#define MAX_KERNEL_LINES 8
+
+struct role_slot {
+	const char *label;
+	pid_t pid;		/* 0 once reaped */
+	int status;		/* from waitpid */
+	int stopped_by_harness;	/* killed because the other role had already failed, or timeout */
+	struct vsc_role_state *state;
+};
+
+enum verdict { V_PASS, V_SKIP, V_ERROR, V_TIMEOUT, V_FAIL };
+
+struct case_result {
+	enum verdict verdict;
+	char reason[2 * VSC_TEXT_MAX];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void raise_verdict(struct case_result *r, enum verdict v, const char *reason)
+{
+	if (v > r->verdict || (v == r->verdict && !r->reason[0])) {
+		r->verdict = v;
+		snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+	}
+}
+
+static pid_t spawn_role(struct role_slot *slot, void (*fn)(const struct vsc_env *),
+			const struct vsc_env *env, int control_fd, int other_fd)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		sigset_t all;
+
+		setpgid(0, 0);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (other_fd >= 0)
+			close(other_fd);
+		vsc_self.label = slot->label;
+		vsc_self.state = slot->state;
+		vsc_control_attach(control_fd);
+		fn(env);
+		vsc_role_exit(slot->state->failures ? VSC_FAIL : VSC_PASS, NULL);
+	}
+	setpgid(pid, pid);	/* also here: the parent may signal the group before the child runs */
+	slot->pid = pid;
+	return pid;
+}
+
+/* A role that ended because its peer had gone is not a cause: the peer's end is. */
+static int role_failed(const struct role_slot *s)
+{
+	int outcome = s->state->outcome;
+
+	if (WIFSIGNALED(s->status))
+		return 1;
+	return outcome != VSC_PASS && outcome != VSC_SKIP && outcome != VSC_PEER_GONE;
+}
+
+static void stop_group(struct role_slot *s)
+{
+	if (s->pid > 0) {
+		s->stopped_by_harness = 1;
+		kill(-s->pid, SIGKILL);
+	}
+}
+
+/*
+ * Reaps every finished child: the roles, and any process a role left behind (reparented to us
+ * as subreaper). Returns how many roles are still running.
+ */
+static int reap(struct role_slot *slots, int n)
+{
+	int running = 0, status, i, j;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (slots[i].pid != pid)
+				continue;
+			slots[i].pid = 0;
+			slots[i].status = status;
+			/* The first role to fail is the cause: stop the other, which may wait forever. */
+			if (!slots[i].stopped_by_harness && role_failed(&slots[i]))
+				for (j = 0; j < n; j++)
+					if (j != i)
+						stop_group(&slots[j]);
+		}
+	}
+	for (i = 0; i < n; i++)
+		running += slots[i].pid > 0;
+	return running;
+}
+
+/* Waits for the roles until the deadline; returns 1 if the deadline passed. */
+static int wait_roles(struct role_slot *slots, int n, unsigned int timeout_s)
+{
+	double deadline = now_s() + timeout_s;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (reap(slots, n) > 0) {
+		double left = deadline - now_s();
+		struct timespec ts;
+
+		if (left <= 0)
+			return 1;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		sigtimedwait(&chld, NULL, &ts);
+	}
+	return 0;
+}
+
+static void judge_role(const struct role_slot *s, struct case_result *r)
+{
+	const struct vsc_role_state *st = s->state;
+	char text[2 * VSC_TEXT_MAX];
+
+	if (s->stopped_by_harness)
+		return;
+	if (WIFSIGNALED(s->status)) {
+		snprintf(text, sizeof(text), "[%s] killed by %s in %s", s->label,
+			 sigabbrev_np(WTERMSIG(s->status)) ?: "a signal", st->step[0] ? st->step : "?");
+		vsc_out("# %s", text);
+		raise_verdict(r, V_FAIL, text);
+		return;
+	}
+	switch (st->outcome) {
+	case VSC_PASS:
+	case VSC_PEER_GONE:
+		break;
+	case VSC_FAIL:
+		raise_verdict(r, V_FAIL, st->reason);
+		break;
+	case VSC_SKIP:
+		raise_verdict(r, V_SKIP, st->reason);
+		break;
+	case VSC_BROKEN:
+		raise_verdict(r, V_ERROR, st->reason);
+		break;
+	default:
+		snprintf(text, sizeof(text), "[%s] exited with status %d without a result", s->label,
+			 WEXITSTATUS(s->status));
+		raise_verdict(r, V_ERROR, text);
+	}
+}
+
+static void judge_timeout(const struct role_slot *slots, int n, unsigned int timeout_s,
+			  struct case_result *r)
+{
+	char text[2 * VSC_TEXT_MAX];
+	size_t used;
+	int i;
+
+	used = (size_t)snprintf(text, sizeof(text), "after %u s:", timeout_s);
+	for (i = 0; i < n && used < sizeof(text); i++)
+		if (slots[i].pid > 0)
+			used += (size_t)snprintf(text + used, sizeof(text) - used, " [%s] in %s",
+						 slots[i].label,
+						 slots[i].state->step[0] ? slots[i].state->step : "?");
+	raise_verdict(r, V_TIMEOUT, text);
+}
+
+static void judge_kernel(struct harness *h, unsigned long taint_before, struct case_result *r)
+{
+	char lines[MAX_KERNEL_LINES][VSC_TEXT_MAX];
+	unsigned long gained = vsc_taint_read() & ~taint_before;
+	int n, i;
+
+	if (!h->kmsg)
+		return;
+	n = vsc_kmsg_alarms(h->kmsg, lines, MAX_KERNEL_LINES);
+	for (i = 0; i < n; i++)
+		vsc_out("# kernel: %s", lines[i]);
+	if (n)
+		raise_verdict(r, V_FAIL, lines[0]);
+	if (gained) {
+		char letters[32], text[VSC_TEXT_MAX];
+
+		vsc_taint_describe(gained, letters, sizeof(letters));
+		snprintf(text, sizeof(text), "kernel: taint gained %s (0x%lx)", letters, gained);
+		vsc_out("# %s", text);
+		raise_verdict(r, V_FAIL, text);
+	}
+}
+
+static void print_result(int number, const char *name, const struct case_result *r)
+{
+	switch (r->verdict) {
+	case V_PASS:
+		vsc_out("ok %d %s", number, name);
+		break;
+	case V_SKIP:
+		vsc_out("ok %d %s # SKIP %s", number, name, r->reason);
+		break;
+	case V_FAIL:
+		vsc_out("not ok %d %s", number, name);
+		break;
+	case V_TIMEOUT:
+		vsc_out("not ok %d %s # TIMEOUT %s", number, name, r->reason);
+		break;
+	case V_ERROR:
+		vsc_out("not ok %d %s # ERROR %s", number, name, r->reason);
+		break;
+	}
+}
+
+static void start_roles(const struct vsc_case *c, const struct vsc_env *env,
+			struct role_slot *slots, int *n, struct case_result *r)
+{
+	int pair[2];
+
+	if (c->run) {
+		*n = 1;
+		slots[0].label = "test";
+		if (spawn_role(&slots[0], c->run, env, -1, -1) < 0)
+			raise_verdict(r, V_ERROR, "fork failed");
+		return;
+	}
+	*n = 2;
+	slots[0].label = "server";
+	slots[1].label = "client";
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+		raise_verdict(r, V_ERROR, "socketpair for the peer channel failed");
+		return;
+	}
+	if (spawn_role(&slots[0], c->server, env, pair[0], pair[1]) < 0 ||
+	    spawn_role(&slots[1], c->client, env, pair[1], pair[0]) < 0)
+		raise_verdict(r, V_ERROR, "fork failed");
+	close(pair[0]);
+	close(pair[1]);
+}
+
+/* Runs one case; returns 1 if it did not pass or skip. */
+int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
+		 const struct vsc_env *env)
+{
+	unsigned int timeout_s = c->timeout_s ? c->timeout_s : VSC_DEFAULT_TIMEOUT_S;
+	struct role_slot slots[MAX_ROLES];
+	struct case_result r = { V_PASS, "" };
+	unsigned long taint_before;
+	const char *unmet;
+	int n = 0, i;
+
+	vsc_out("# vsockcheck: begin %d %s timeout=%u", number, c->name, timeout_s);
+	unmet = vsc_unmet_need(c);
+	if (unmet) {
+		raise_verdict(&r, V_SKIP, unmet);
+		print_result(number, c->name, &r);
+		return 0;
+	}
+	memset(h->states, 0, sizeof(struct vsc_role_state) * MAX_ROLES);
+	memset(slots, 0, sizeof(slots));
+	for (i = 0; i < MAX_ROLES; i++)
+		slots[i].state = &h->states[i];
+	if (h->kmsg)
+		vsc_kmsg_mark(h->kmsg);
+	taint_before = vsc_taint_read();
+
+	start_roles(c, env, slots, &n, &r);
+	if (wait_roles(slots, n, timeout_s))
+		judge_timeout(slots, n, timeout_s, &r);
+	for (i = 0; i < n; i++) {
+		stop_group(&slots[i]);
+		if (slots[i].pid > 0 && waitpid(slots[i].pid, &slots[i].status, 0) > 0)
+			slots[i].pid = 0;
+	}
+	reap(slots, n);
+	for (i = 0; i < n; i++)
+		judge_role(&slots[i], &r);
+	judge_kernel(h, taint_before, &r);
+	print_result(number, c->name, &r);
+	return r.verdict >= V_ERROR;
+}
+
+int vsc_harness_init(struct harness *h, int check_kernel_log)
+{
+	sigset_t chld;
+
+	/* SIGCHLD stays blocked so sigtimedwait() can wait for it with a deadline. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	h->states = mmap(NULL, sizeof(struct vsc_role_state) * MAX_ROLES,
+			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (h->states == MAP_FAILED)
+		return -1;
+	h->kmsg = check_kernel_log ? vsc_kmsg_open() : NULL;
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* kernel.c: the running kernel's version and the run-time probes behind a case's needs. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "vsc_internal.h"
+
+int vsc_kver_parse(const char *text, struct vsc_kver *out)
+{
+	int n = 0;
+
+	out->major = out->minor = out->patch = 0;
+	if (sscanf(text, "%d.%d%n", &out->major, &out->minor, &n) < 2 || n == 0)
+		return -1;
+	if (text[n] == '.')
+		sscanf(text + n + 1, "%d", &out->patch);
+	return 0;
+}
+
+int vsc_kver_cmp(const struct vsc_kver *a, const struct vsc_kver *b)
+{
+	if (a->major != b->major)
+		return a->major < b->major ? -1 : 1;
+	if (a->minor != b->minor)
+		return a->minor < b->minor ? -1 : 1;
+	if (a->patch != b->patch)
+		return a->patch < b->patch ? -1 : 1;
+	return 0;
+}
+
+const char *vsc_kernel_release(void)
+{
+	static struct utsname uts;
+
+	if (!uts.release[0] && uname(&uts) != 0)
+		snprintf(uts.release, sizeof(uts.release), "unknown");
+	return uts.release;
+}
+
+int vsc_kernel_at_least(const char *min_kver)
+{
+	struct vsc_kver running, wanted;
+
+	if (vsc_kver_parse(vsc_kernel_release(), &running) != 0 ||
+	    vsc_kver_parse(min_kver, &wanted) != 0)
+		return 0;
+	return vsc_kver_cmp(&running, &wanted) >= 0;
+}
+
+static const char *probe_seqpacket(void)
+{
+	static char reason[VSC_TEXT_MAX];
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(reason, sizeof(reason), "socket(AF_VSOCK, SOCK_SEQPACKET) fails with %s (added in 5.14)",
+		 vsc_errname(errno));
+	return reason;
+}
+
+static const char *probe_dev_vsock(void)
+{
+	static char reason[VSC_TEXT_MAX];
+	int fd = open("/dev/vsock", O_RDONLY);
+
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	snprintf(reason, sizeof(reason), "/dev/vsock cannot be opened: %s", vsc_errname(errno));
+	return reason;
+}
+
+const char *vsc_unmet_need(const struct vsc_case *c)
+{
+	static char reason[VSC_TEXT_MAX];
+	const char *why;
+
+	if (c->min_kver && !vsc_kernel_at_least(c->min_kver)) {
+		snprintf(reason, sizeof(reason), "needs kernel %s, running %s", c->min_kver,
+			 vsc_kernel_release());
+		return reason;
+	}
+	if ((c->needs & VSC_NEED_SEQPACKET) && (why = probe_seqpacket()))
+		return why;
+	if ((c->needs & VSC_NEED_DEV_VSOCK) && (why = probe_dev_vsock()))
+		return why;
+	return NULL;
+}

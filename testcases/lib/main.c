@@ -1,0 +1,172 @@
+/* main.c: the command line of every test program built on this library. */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "vsc_internal.h"
+
+#define MAX_GLOBS 64
+
+struct options {
+	const char *pick[MAX_GLOBS];
+	const char *skip[MAX_GLOBS];
+	int npick, nskip;
+	unsigned int peer_cid, local_cid, port_base;
+	int list, check_kernel_log;
+};
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [--list] [--pick GLOB]... [--skip GLOB]... [--peer-cid CID]\n"
+		"          [--local-cid CID] [--port-base PORT] [--no-kernel-log]\n"
+		"Runs the vsock cases built into this program and prints KTAP on stdout.\n"
+		"  --list            print the catalogue: name, type, roles, needs, timeout, summary, tags\n"
+		"  --pick GLOB       run only cases whose name matches (repeat or separate with commas)\n"
+		"  --skip GLOB       leave out cases whose name matches (repeat or separate with commas)\n"
+		"  --peer-cid CID    CID that reaches the peer role's kernel (default 1, loopback)\n"
+		"  --local-cid CID   this kernel's CID as the peer sees it (default 1, loopback)\n"
+		"  --port-base PORT  first vsock port; each case owns %d from there (default 20000)\n"
+		"  --no-kernel-log   do not check /dev/kmsg and the taint flags around each case\n",
+		prog, VSC_PORTS_PER_CASE);
+}
+
+static void die(const char *prog, const char *what, const char *value)
+{
+	fprintf(stderr, "%s: %s: '%s' (see --help)\n", prog, what, value);
+	exit(2);
+}
+
+static unsigned int parse_uint(const char *prog, const char *opt, const char *text)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 0);
+
+	if (!*text || *end || v > 0xffffffffUL)
+		die(prog, opt, text);
+	return (unsigned int)v;
+}
+
+static void add_globs(const char *prog, const char **list, int *n, char *arg)
+{
+	char *save = NULL, *glob;
+
+	for (glob = strtok_r(arg, ",", &save); glob; glob = strtok_r(NULL, ",", &save)) {
+		if (*n == MAX_GLOBS)
+			die(prog, "too many globs", glob);
+		list[(*n)++] = glob;
+	}
+}
+
+static int matches_any(const char *name, const char *const *globs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(globs[i], name, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static int selected(const struct options *o, const struct vsc_case *c)
+{
+	return (o->npick == 0 || matches_any(c->name, o->pick, o->npick)) &&
+	       !matches_any(c->name, o->skip, o->nskip);
+}
+
+static void parse(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "list", no_argument, NULL, 'l' },	   { "pick", required_argument, NULL, 'p' },
+		{ "skip", required_argument, NULL, 's' },  { "peer-cid", required_argument, NULL, 'c' },
+		{ "local-cid", required_argument, NULL, 'L' },
+		{ "port-base", required_argument, NULL, 'P' },
+		{ "no-kernel-log", no_argument, NULL, 'K' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*o = (struct options){ .peer_cid = VMADDR_CID_LOCAL, .local_cid = VMADDR_CID_LOCAL,
+			       .port_base = 20000, .check_kernel_log = 1 };
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': o->list = 1; break;
+		case 'p': add_globs(argv[0], o->pick, &o->npick, optarg); break;
+		case 's': add_globs(argv[0], o->skip, &o->nskip, optarg); break;
+		case 'c': o->peer_cid = parse_uint(argv[0], "bad --peer-cid", optarg); break;
+		case 'L': o->local_cid = parse_uint(argv[0], "bad --local-cid", optarg); break;
+		case 'P': o->port_base = parse_uint(argv[0], "bad --port-base", optarg); break;
+		case 'K': o->check_kernel_log = 0; break;
+		case 'h': usage(stdout, argv[0]); exit(0);
+		default: usage(stderr, argv[0]); exit(2);
+		}
+	}
+	if (optind < argc)
+		die(argv[0], "unexpected argument", argv[optind]);
+}
+
+/* The distribution's package version from /proc/version ("Debian 6.1.192-2"), if any. */
+static void package_version(char *out, size_t size)
+{
+	char line[512];
+	const char *debian;
+	FILE *f = fopen("/proc/version", "re");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f) && (debian = strstr(line, " Debian ")))
+		snprintf(out, size, " (Debian %.*s)", (int)strcspn(debian + 8, " \n"), debian + 8);
+	fclose(f);
+}
+
+static void print_header(const struct options *o, int planned)
+{
+	char version[128];
+
+	package_version(version, sizeof(version));
+	vsc_out("KTAP version 1");
+	vsc_out("# vsockcheck: kernel %s%s, peer CID %u, local CID %u", vsc_kernel_release(),
+		version, o->peer_cid, o->local_cid);
+	vsc_out("1..%d", planned);
+}
+
+int main(int argc, char **argv)
+{
+	const struct vsc_case *c;
+	struct options o;
+	struct harness h;
+	int planned = 0, number = 0, failed = 0;
+
+	parse(argc, argv, &o);
+	if (o.list) {
+		vsc_list_cases();
+		return 0;
+	}
+	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++)
+		planned += selected(&o, c);
+	if (planned == 0) {
+		fprintf(stderr, "%s: no case matches the --pick/--skip globs\n", argv[0]);
+		return 2;
+	}
+	if (vsc_harness_init(&h, o.check_kernel_log) != 0) {
+		fprintf(stderr, "%s: cannot map memory shared with the roles\n", argv[0]);
+		return 2;
+	}
+	print_header(&o, planned);
+	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++) {
+		struct vsc_env env = {
+			.peer_cid = o.peer_cid,
+			.local_cid = o.local_cid,
+			/* Ports follow the table index, so a case keeps its ports under --pick. */
+			.port = o.port_base + (unsigned int)(c - vsc_cases_begin()) * VSC_PORTS_PER_CASE,
+		};
+
+		if (selected(&o, c))
+			failed |= vsc_run_case(&h, c, ++number, &env);
+	}
+	return failed;
+}

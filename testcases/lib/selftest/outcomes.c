@@ -1,0 +1,132 @@
+/*
+ * outcomes.c: cases that end in every way a case can, so the runner's tests can check that the
+ * harness reports each one right. Run on the build machine; no vsock socket is opened.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "vsc.h"
+
+static void pair_server(const struct vsc_env *env)
+{
+	vsc_signal("ready");
+	vsc_send_value("port", env->port);
+	vsc_wait("done");
+}
+
+static void pair_client(const struct vsc_env *env)
+{
+	vsc_wait("ready");
+	EXPECT_EQ(vsc_recv_value("port"), env->port);
+	vsc_signal("done");
+}
+VSC_CASE(outcome_pass_pair, .summary = "barriers and a value cross the peer channel",
+	 .server = pair_server, .client = pair_client);
+
+static void expect_goes_on(const struct vsc_env *env)
+{
+	(void)env;
+	EXPECT_EQ(1 + 1, 3);
+	vsc_diag("still running after a failed EXPECT");
+}
+VSC_CASE(outcome_expect_fails_and_goes_on, .summary = "EXPECT records the failure and goes on",
+	 .run = expect_goes_on);
+
+static void assert_stops(const struct vsc_env *env)
+{
+	(void)env;
+	ASSERT_ERRNO(close(-1), EINTR);
+	vsc_diag("not reached");
+}
+VSC_CASE(outcome_assert_errno_stops, .summary = "ASSERT_ERRNO names both errnos and stops",
+	 .run = assert_stops);
+
+static void crash_server(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_wait("never");
+}
+
+static void crash_client(const struct vsc_env *env)
+{
+	(void)env;
+	SAFE(getpid());
+	raise(SIGSEGV);
+}
+VSC_CASE(outcome_crash_is_named, .summary = "a role killed by a signal is reported with the signal",
+	 .server = crash_server, .client = crash_client);
+
+static void hang_server(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_wait("never");
+}
+
+static void hang_client(const struct vsc_env *env)
+{
+	(void)env;
+	SAFE(pause());
+}
+VSC_CASE(outcome_timeout_names_steps, .summary = "a hung case is stopped at its deadline",
+	 .server = hang_server, .client = hang_client, .timeout_s = 1);
+
+static void skip_now(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_skip("nothing to test on %s", "this machine");
+}
+VSC_CASE(outcome_skip_at_run_time, .summary = "vsc_skip gives SKIP with its reason", .run = skip_now);
+
+static void never_runs(const struct vsc_env *env)
+{
+	(void)env;
+	abort();
+}
+VSC_CASE(outcome_skip_min_kver, .summary = "a case for a future kernel is skipped unrun",
+	 .run = never_runs, .min_kver = "99.0");
+
+static void barrier_a(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_signal("a");
+	vsc_wait("end");
+}
+
+static void barrier_b(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_wait("b");
+}
+VSC_CASE(outcome_barrier_mismatch, .summary = "mismatched barriers are a broken test, not a failure",
+	 .server = barrier_a, .client = barrier_b);
+
+static void exits_early(const struct vsc_env *env)
+{
+	(void)env;
+	exit(0);
+}
+VSC_CASE(outcome_exit_without_result, .summary = "a role that calls exit() has no result",
+	 .run = exits_early);
+
+static void fails_first(const struct vsc_env *env)
+{
+	(void)env;
+	ASSERT_EQ(2, 3);
+}
+
+static void blocks_in_pause(const struct vsc_env *env)
+{
+	(void)env;
+	pause();
+}
+VSC_CASE(outcome_peer_failure_stops_other, .summary = "a failing role stops its peer at once",
+	 .server = fails_first, .client = blocks_in_pause, .timeout_s = 30);
+
+static void unknown_expectation(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_expected_errno("no_such_behaviour");
+}
+VSC_CASE(outcome_unknown_expectation, .summary = "asking for an expectation nobody wrote is broken",
+	 .run = unknown_expectation);

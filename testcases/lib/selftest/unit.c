@@ -1,0 +1,105 @@
+/* unit.c: the test library's pure functions, checked on the build machine (no vsock used). */
+#include <string.h>
+
+#include "vsc.h"
+#include "vsc_internal.h"
+#include "vsc_sock.h"
+
+static void kver_order(const struct vsc_env *env)
+{
+	struct vsc_kver a, b;
+
+	(void)env;
+	ASSERT_EQ(vsc_kver_parse("6.1.0-56-cloud-amd64", &a), 0);
+	EXPECT_EQ(a.major, 6);
+	EXPECT_EQ(a.minor, 1);
+	EXPECT_EQ(a.patch, 0);
+	ASSERT_EQ(vsc_kver_parse("5.14", &b), 0);
+	EXPECT_EQ(vsc_kver_cmp(&a, &b), 1);
+	EXPECT_EQ(vsc_kver_cmp(&b, &a), -1);
+	ASSERT_EQ(vsc_kver_parse("5.10.262", &b), 0);
+	EXPECT_EQ(b.patch, 262);
+	EXPECT_EQ(vsc_kver_parse("linux", &a), -1);
+	EXPECT_EQ(vsc_kver_parse("7", &a), -1);
+}
+VSC_CASE(lib_kver_order, .summary = "kernel versions parse from uname -r and order numerically",
+	 .run = kver_order);
+
+static void errname(const struct vsc_env *env)
+{
+	(void)env;
+	EXPECT_TRUE(strcmp(vsc_errname(ECONNRESET), "ECONNRESET") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(EAGAIN), "EAGAIN") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(EADDRNOTAVAIL), "EADDRNOTAVAIL") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(4242), "errno 4242") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(-1), "errno -1") == 0);
+}
+VSC_CASE(lib_errname, .summary = "errno values print by name, unknown ones by number", .run = errname);
+
+static void kmsg_alarm(const struct vsc_env *env)
+{
+	char msg[VSC_TEXT_MAX];
+	const char *hit;
+
+	(void)env;
+	hit = vsc_kmsg_record_alarm("4,812,5123456,-;WARNING: CPU: 0 PID: 1 at net/vmw_vsock/af_vsock.c:1\n",
+				    msg, sizeof(msg));
+	ASSERT_TRUE(hit != NULL);
+	EXPECT_TRUE(strcmp(hit, "WARNING: CPU: 0 PID: 1 at net/vmw_vsock/af_vsock.c:1") == 0);
+	EXPECT_TRUE(vsc_kmsg_record_alarm("1,5,6,-;BUG: KASAN: use-after-free in vsock_bind", msg,
+					  sizeof(msg)) != NULL);
+	EXPECT_TRUE(vsc_kmsg_record_alarm("0,9,10,c;general protection fault", msg, sizeof(msg)));
+	/* Facility 1 (user): anyone can write it, so it is not the kernel's word. */
+	EXPECT_TRUE(vsc_kmsg_record_alarm("12,13,14,-;WARNING: written by a user", msg,
+					  sizeof(msg)) == NULL);
+	EXPECT_TRUE(vsc_kmsg_record_alarm("6,15,16,-;NET: Registered PF_VSOCK protocol family",
+					  msg, sizeof(msg)) == NULL);
+	EXPECT_TRUE(vsc_kmsg_record_alarm("garbage without a separator", msg, sizeof(msg)) == NULL);
+	EXPECT_TRUE(vsc_kmsg_record_alarm("x,1,2,-;WARNING: bad prefix", msg, sizeof(msg)) == NULL);
+}
+VSC_CASE(lib_kmsg_alarm, .summary = "kernel-facility alarm lines are recognised, others are not",
+	 .run = kmsg_alarm);
+
+static void taint_letters(const struct vsc_env *env)
+{
+	char text[32];
+
+	(void)env;
+	vsc_taint_describe((1UL << 9) | (1UL << 12), text, sizeof(text));
+	EXPECT_TRUE(strcmp(text, "WO") == 0);
+	vsc_taint_describe(0, text, sizeof(text));
+	EXPECT_TRUE(strcmp(text, "") == 0);
+}
+VSC_CASE(lib_taint_letters, .summary = "taint bits print as the kernel's letters", .run = taint_letters);
+
+static void crc_and_pattern(const struct vsc_env *env)
+{
+	unsigned char a[1024], b[1024];
+
+	(void)env;
+	EXPECT_EQ(vsc_crc32(0, "123456789", 9), 0xcbf43926u);
+	/* Checksumming in pieces gives the same value as in one go. */
+	vsc_fill_pattern(a, sizeof(a), 0);
+	EXPECT_EQ(vsc_crc32(vsc_crc32(0, a, 100), a + 100, sizeof(a) - 100), vsc_crc32(0, a, sizeof(a)));
+	/* The pattern depends on the offset, and a byte shift changes it. */
+	vsc_fill_pattern(b, sizeof(b), 1);
+	EXPECT_TRUE(memcmp(a + 1, b, sizeof(b) - 1) == 0);
+	EXPECT_TRUE(memcmp(a, b, sizeof(b)) != 0);
+	vsc_fill_pattern(b, sizeof(b), 256);
+	EXPECT_TRUE(memcmp(a, b, sizeof(b)) != 0);
+}
+VSC_CASE(lib_crc_and_pattern, .summary = "CRC-32 matches the standard check value; the pattern is positional",
+	 .run = crc_and_pattern);
+
+static void addr_layout(const struct vsc_env *env)
+{
+	struct sockaddr_vm a = vsc_addr(VMADDR_CID_HOST, 1234);
+
+	(void)env;
+	EXPECT_EQ(a.svm_family, AF_VSOCK);
+	EXPECT_EQ(a.svm_cid, VMADDR_CID_HOST);
+	EXPECT_EQ(a.svm_port, 1234);
+	EXPECT_EQ(a.svm_reserved1, 0);
+	EXPECT_EQ(a.svm_zero[0], 0);
+}
+VSC_CASE(lib_addr_layout, .summary = "vsc_addr fills a zeroed sockaddr_vm", .run = addr_layout);

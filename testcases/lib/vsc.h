@@ -1,0 +1,115 @@
+/* vsc.h: everything a vsockcheck test file uses: the case declaration, checks, the peer channel. */
+#ifndef VSC_H
+#define VSC_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <linux/vm_sockets.h>
+
+/* Where a role runs and whom it talks to. The topology fills it; tests never assume CID values. */
+struct vsc_env {
+	unsigned int peer_cid;	/* CID that reaches the other role's kernel */
+	unsigned int local_cid;	/* this role's own CID, as the other role sees it */
+	unsigned int port;	/* first of VSC_PORTS_PER_CASE ports reserved for this case */
+};
+
+#define VSC_PORTS_PER_CASE 8
+
+/* Run-time needs; a case whose need is missing reports SKIP with the probe's reason. */
+enum vsc_need {
+	VSC_NEED_SEQPACKET = 1 << 0,	/* AF_VSOCK accepts SOCK_SEQPACKET */
+	VSC_NEED_DEV_VSOCK = 1 << 1,	/* /dev/vsock can be opened */
+};
+
+struct vsc_case {
+	const char *name;
+	const char *summary;			/* one line: the behaviour checked */
+	int sock_type;				/* SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM or 0 */
+	void (*run)(const struct vsc_env *env);		/* a one-process case ... */
+	void (*server)(const struct vsc_env *env);	/* ... or a server and a client */
+	void (*client)(const struct vsc_env *env);
+	unsigned int needs;			/* enum vsc_need bits */
+	const char *min_kver;			/* "5.14": older kernels SKIP */
+	const char *const *tags;		/* fix commit titles, CVE ids; NULL-terminated */
+	unsigned int timeout_s;			/* 0 means VSC_DEFAULT_TIMEOUT_S */
+};
+
+#define VSC_DEFAULT_TIMEOUT_S 10
+
+#define VSC_TAGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* Declares a case; the linker gathers every declaration into one table (section vsc_cases). */
+#define VSC_CASE(id, ...)                                                          \
+	static const struct vsc_case vsc_case_##id                                 \
+		__attribute__((used, section("vsc_cases"), aligned(sizeof(void *)))) = \
+		{ .name = #id, __VA_ARGS__ }
+
+/*
+ * Checks. ASSERT_* ends the role at once; EXPECT_* records the failure and goes on.
+ * Every report names file:line, the expression, and errno by name.
+ */
+void vsc_step_at(const char *file, int line, const char *what);
+void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void vsc_check_eq_at(const char *file, int line, int fatal, const char *a_text,
+		     const char *b_text, long long a, long long b);
+void vsc_check_errno_at(const char *file, int line, int fatal, const char *call_text,
+			long ret, int err, int expected_err);
+void vsc_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void vsc_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *vsc_errname(int err);
+
+#define VSC_CHECK_TRUE(fatal, cond)                                                  \
+	do {                                                                         \
+		if (!(cond))                                                         \
+			vsc_failed_at(__FILE__, __LINE__, fatal, "%s is false", #cond); \
+	} while (0)
+#define ASSERT_TRUE(cond) VSC_CHECK_TRUE(1, cond)
+#define EXPECT_TRUE(cond) VSC_CHECK_TRUE(0, cond)
+#define ASSERT_EQ(a, b) vsc_check_eq_at(__FILE__, __LINE__, 1, #a, #b, (long long)(a), (long long)(b))
+#define EXPECT_EQ(a, b) vsc_check_eq_at(__FILE__, __LINE__, 0, #a, #b, (long long)(a), (long long)(b))
+
+/* The call must fail (-1) with errno `err`. */
+#define VSC_CHECK_ERRNO(fatal, call, err)                                              \
+	({                                                                             \
+		vsc_step_at(__FILE__, __LINE__, #call);                                \
+		long vsc_ret_ = (long)(call);                                          \
+		int vsc_err_ = errno;                                                  \
+		vsc_check_errno_at(__FILE__, __LINE__, fatal, #call, vsc_ret_, vsc_err_, err); \
+	})
+#define ASSERT_ERRNO(call, err) VSC_CHECK_ERRNO(1, call, err)
+#define EXPECT_ERRNO(call, err) VSC_CHECK_ERRNO(0, call, err)
+
+/* The call must succeed (not return -1); its value is returned. */
+#define SAFE(call)                                                                     \
+	({                                                                             \
+		vsc_step_at(__FILE__, __LINE__, #call);                                \
+		long vsc_ret_ = (long)(call);                                          \
+		if (vsc_ret_ < 0)                                                      \
+			vsc_failed_at(__FILE__, __LINE__, 1, "%s failed: %s", #call,   \
+				      vsc_errname(errno));                             \
+		vsc_ret_;                                                              \
+	})
+
+/*
+ * The peer channel between the server and the client of a case: barriers and values.
+ * If the peer ends early, waiting ends this role quietly: the peer's own result explains why.
+ */
+void vsc_signal_at(const char *file, int line, const char *barrier);
+void vsc_wait_at(const char *file, int line, const char *barrier);
+void vsc_send_value_at(const char *file, int line, const char *key, uint64_t value);
+uint64_t vsc_recv_value_at(const char *file, int line, const char *key);
+#define vsc_signal(barrier) vsc_signal_at(__FILE__, __LINE__, barrier)
+#define vsc_wait(barrier) vsc_wait_at(__FILE__, __LINE__, barrier)
+#define vsc_send_value(key, value) vsc_send_value_at(__FILE__, __LINE__, key, value)
+#define vsc_recv_value(key) vsc_recv_value_at(__FILE__, __LINE__, key)
+
+/* The running kernel. */
+int vsc_kernel_at_least(const char *min_kver);	/* "5.14" */
+const char *vsc_kernel_release(void);		/* uname -r */
+
+/* Expectations that differ between kernel versions, looked up in expectations.c's one table. */
+int vsc_expected_errno(const char *behaviour);
+
+#endif
