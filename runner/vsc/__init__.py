@@ -1,0 +1,1 @@
+"""vsockcheck runner: boots kernels under QEMU and collects the KTAP the guest test programs print."""
