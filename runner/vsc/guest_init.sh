@@ -1,0 +1,106 @@
+#!/bin/sh
+# vsockcheck guest /init: mount, load modules, run the test program with its KTAP on a virtio-serial port, power off.
+
+PORT_NAME=vsockcheck.ktap
+MODULE_DIR=/lib/modules/vsockcheck
+export PATH=/bin:/usr/bin
+
+# busybox --install finds its own path through /proc/self/exe, so /proc comes first.
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+
+console() {
+	echo "vsockcheck-init: $*" >/dev/console
+}
+
+finish() {
+	sync
+	poweroff -f
+	# poweroff -f does not return; if it ever does, never let init exit (that would panic).
+	while :; do sleep 3600; done
+}
+
+MODE=suite
+TEST_BIN=
+TEST_ARGS=
+if [ -r /etc/vsockcheck/run.conf ]; then
+	# shellcheck source=/dev/null
+	. /etc/vsockcheck/run.conf
+else
+	console "no /etc/vsockcheck/run.conf: the initramfs tail was not unpacked"
+fi
+
+# A failed insmod is reported, not fatal: the tests that need the module will say what is missing.
+insmod_failures=
+while IFS= read -r module; do
+	[ -n "$module" ] || continue
+	if ! message=$(insmod "$MODULE_DIR/$module" 2>&1); then
+		console "insmod $module failed: $message"
+		insmod_failures="$insmod_failures# vsockcheck-init: insmod $module failed: $message
+"
+	fi
+done </etc/vsockcheck/modules
+
+ip link set lo up || console "ip link set lo up failed"
+
+# The port's sysfs entry and /dev node appear asynchronously once virtio_console has probed the device.
+find_port() {
+	for dir in /sys/class/virtio-ports/*; do
+		[ -r "$dir/name" ] || continue
+		if [ "$(cat "$dir/name")" = "$PORT_NAME" ] && [ -c "/dev/${dir##*/}" ]; then
+			echo "/dev/${dir##*/}"
+			return 0
+		fi
+	done
+	return 1
+}
+tries=0
+until port=$(find_port); do
+	tries=$((tries + 1))
+	if [ "$tries" -gt 40 ]; then
+		console "no virtio-serial port named $PORT_NAME (is virtio_console loaded?); powering off"
+		finish
+	fi
+	sleep 0.05
+done
+exec 3>"$port"
+printf '%s' "$insmod_failures" >&3
+
+case "$MODE" in
+suite)
+	if [ -z "$TEST_BIN" ]; then
+		console "run.conf sets no TEST_BIN"
+		echo "# vsockcheck-guest: no TEST_BIN in run.conf" >&3
+		rc=127
+	else
+		# TEST_ARGS holds plain words chosen by the runner; split them, but never glob them.
+		set -f
+		# shellcheck disable=SC2086
+		"$TEST_BIN" $TEST_ARGS </dev/null >&3 2>/dev/console
+		rc=$?
+		set +f
+	fi
+	echo "# vsockcheck-guest: exit=$rc" >&3
+	;;
+panic)
+	echo c >/proc/sysrq-trigger
+	;;
+hang)
+	while :; do sleep 3600; done
+	;;
+shell)
+	# A new session whose controlling tty is the serial line (cttyhack finds it), so Ctrl-C and job
+	# control work. Not exec'd: leaving the shell powers off instead of killing init.
+	setsid cttyhack sh
+	;;
+*)
+	console "unknown MODE '$MODE' in run.conf"
+	echo "# vsockcheck-guest: unknown MODE '$MODE'" >&3
+	;;
+esac
+exec 3>&-
+finish
