@@ -40,12 +40,51 @@ const char *vsc_kernel_release(void)
 	return uts.release;
 }
 
+/*
+ * The version that decides expectations. Debian's uname -r hides the stable release
+ * ("6.1.0-56-cloud-amd64" is 6.1.192), and fixes arrive in stable releases, so the
+ * package version in /proc/version wins when there is one.
+ */
+static struct vsc_kver running_version(void)
+{
+	static struct vsc_kver version;
+	static int known;
+	struct vsc_kver packaged;
+	char line[512];
+	const char *debian;
+	FILE *f;
+
+	if (known)
+		return version;
+	known = 1;
+	if (vsc_kver_parse(vsc_kernel_release(), &version) != 0)
+		version = (struct vsc_kver){ 0, 0, 0 };
+	f = fopen("/proc/version", "re");
+	if (!f)
+		return version;
+	if (fgets(line, sizeof(line), f) && (debian = strstr(line, " Debian ")) &&
+	    vsc_kver_parse(debian + strlen(" Debian "), &packaged) == 0)
+		version = packaged;
+	fclose(f);
+	return version;
+}
+
+const char *vsc_kernel_version_text(void)
+{
+	static char text[128];
+	struct vsc_kver v = running_version();
+
+	if (!text[0])
+		snprintf(text, sizeof(text), "%d.%d.%d (%s)", v.major, v.minor, v.patch,
+			 vsc_kernel_release());
+	return text;
+}
+
 int vsc_kernel_at_least(const char *min_kver)
 {
-	struct vsc_kver running, wanted;
+	struct vsc_kver running = running_version(), wanted;
 
-	if (vsc_kver_parse(vsc_kernel_release(), &running) != 0 ||
-	    vsc_kver_parse(min_kver, &wanted) != 0)
+	if (vsc_kver_parse(min_kver, &wanted) != 0)
 		return 0;
 	return vsc_kver_cmp(&running, &wanted) >= 0;
 }
@@ -84,7 +123,7 @@ const char *vsc_unmet_need(const struct vsc_case *c)
 
 	if (c->min_kver && !vsc_kernel_at_least(c->min_kver)) {
 		snprintf(reason, sizeof(reason), "needs kernel %s, running %s", c->min_kver,
-			 vsc_kernel_release());
+			 vsc_kernel_version_text());
 		return reason;
 	}
 	if ((c->needs & VSC_NEED_SEQPACKET) && (why = probe_seqpacket()))

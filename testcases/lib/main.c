@@ -14,7 +14,7 @@ struct options {
 	const char *pick[MAX_GLOBS];
 	const char *skip[MAX_GLOBS];
 	int npick, nskip;
-	unsigned int peer_cid, local_cid, port_base;
+	unsigned int peer_cid, local_cid, device_cid, port_base;
 	int list, check_kernel_log;
 };
 
@@ -22,13 +22,15 @@ static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"usage: %s [--list] [--pick GLOB]... [--skip GLOB]... [--peer-cid CID]\n"
-		"          [--local-cid CID] [--port-base PORT] [--no-kernel-log]\n"
+		"          [--local-cid CID] [--device-cid CID] [--port-base PORT] [--no-kernel-log]\n"
 		"Runs the vsock cases built into this program and prints KTAP on stdout.\n"
-		"  --list            print the catalogue: name, type, roles, needs, timeout, summary, tags\n"
+		"  --list            print the selected cases, tab-separated: name, type, roles, needs,\n"
+		"                    timeout, summary, tags (joined by \" | \")\n"
 		"  --pick GLOB       run only cases whose name matches (repeat or separate with commas)\n"
 		"  --skip GLOB       leave out cases whose name matches (repeat or separate with commas)\n"
 		"  --peer-cid CID    CID that reaches the peer role's kernel (default 1, loopback)\n"
 		"  --local-cid CID   this kernel's CID as the peer sees it (default 1, loopback)\n"
+		"  --device-cid CID  CID of this kernel's guest-to-host device (default none: -1)\n"
 		"  --port-base PORT  first vsock port; each case owns %d from there (default 20000)\n"
 		"  --no-kernel-log   do not check /dev/kmsg and the taint flags around each case\n",
 		prog, VSC_PORTS_PER_CASE);
@@ -83,6 +85,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "list", no_argument, NULL, 'l' },	   { "pick", required_argument, NULL, 'p' },
 		{ "skip", required_argument, NULL, 's' },  { "peer-cid", required_argument, NULL, 'c' },
 		{ "local-cid", required_argument, NULL, 'L' },
+		{ "device-cid", required_argument, NULL, 'D' },
 		{ "port-base", required_argument, NULL, 'P' },
 		{ "no-kernel-log", no_argument, NULL, 'K' }, { "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -90,7 +93,7 @@ static void parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .peer_cid = VMADDR_CID_LOCAL, .local_cid = VMADDR_CID_LOCAL,
-			       .port_base = 20000, .check_kernel_log = 1 };
+			       .device_cid = VMADDR_CID_ANY, .port_base = 20000, .check_kernel_log = 1 };
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': o->list = 1; break;
@@ -98,6 +101,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 's': add_globs(argv[0], o->skip, &o->nskip, optarg); break;
 		case 'c': o->peer_cid = parse_uint(argv[0], "bad --peer-cid", optarg); break;
 		case 'L': o->local_cid = parse_uint(argv[0], "bad --local-cid", optarg); break;
+		case 'D': o->device_cid = parse_uint(argv[0], "bad --device-cid", optarg); break;
 		case 'P': o->port_base = parse_uint(argv[0], "bad --port-base", optarg); break;
 		case 'K': o->check_kernel_log = 0; break;
 		case 'h': usage(stdout, argv[0]); exit(0);
@@ -142,15 +146,17 @@ int main(int argc, char **argv)
 	int planned = 0, number = 0, failed = 0;
 
 	parse(argc, argv, &o);
-	if (o.list) {
-		vsc_list_cases();
-		return 0;
-	}
 	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++)
 		planned += selected(&o, c);
 	if (planned == 0) {
 		fprintf(stderr, "%s: no case matches the --pick/--skip globs\n", argv[0]);
 		return 2;
+	}
+	if (o.list) {
+		for (c = vsc_cases_begin(); c < vsc_cases_end(); c++)
+			if (selected(&o, c))
+				vsc_list_case(c);
+		return 0;
 	}
 	if (vsc_harness_init(&h, o.check_kernel_log) != 0) {
 		fprintf(stderr, "%s: cannot map memory shared with the roles\n", argv[0]);
@@ -161,6 +167,7 @@ int main(int argc, char **argv)
 		struct vsc_env env = {
 			.peer_cid = o.peer_cid,
 			.local_cid = o.local_cid,
+			.device_cid = o.device_cid,
 			/* Ports follow the table index, so a case keeps its ports under --pick. */
 			.port = o.port_base + (unsigned int)(c - vsc_cases_begin()) * VSC_PORTS_PER_CASE,
 		};

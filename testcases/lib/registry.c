@@ -62,22 +62,18 @@ static void needs_text(const struct vsc_case *c, char *out, size_t size)
 		append_item(out, size, "-");
 }
 
-/* One line per case, tab-separated: name, type, roles, needs, timeout, summary, tags (" | "). */
-void vsc_list_cases(void)
+/* One line, tab-separated: name, type, roles, needs, timeout, summary, tags (" | "). */
+void vsc_list_case(const struct vsc_case *c)
 {
-	const struct vsc_case *c;
+	char needs[128], tags[1024] = "";
+	const char *const *t;
+	size_t used = 0;
 
-	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++) {
-		char needs[128], tags[1024] = "";
-		const char *const *t;
-		size_t used = 0;
-
-		needs_text(c, needs, sizeof(needs));
-		for (t = c->tags; t && *t && used < sizeof(tags); t++)
-			used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s",
-						 used ? " | " : "", *t);
-		printf("%s\t%s\t%s\t%s\t%u\t%s\t%s\n", c->name, vsc_type_text(c->sock_type),
-		       vsc_roles_text(c), needs, c->timeout_s ? c->timeout_s : VSC_DEFAULT_TIMEOUT_S,
-		       c->summary ? c->summary : "", tags);
-	}
+	needs_text(c, needs, sizeof(needs));
+	for (t = c->tags; t && *t && used < sizeof(tags); t++)
+		used += (size_t)snprintf(tags + used, sizeof(tags) - used, "%s%s", used ? " | " : "",
+					 *t);
+	printf("%s\t%s\t%s\t%s\t%u\t%s\t%s\n", c->name, vsc_type_text(c->sock_type),
+	       vsc_roles_text(c), needs, c->timeout_s ? c->timeout_s : VSC_DEFAULT_TIMEOUT_S,
+	       c->summary ? c->summary : "", tags);
 }

@@ -11,6 +11,7 @@
 struct vsc_env {
 	unsigned int peer_cid;	/* CID that reaches the other role's kernel */
 	unsigned int local_cid;	/* this role's own CID, as the other role sees it */
+	unsigned int device_cid;	/* CID of this kernel's guest-to-host device, or VMADDR_CID_ANY */
 	unsigned int port;	/* first of VSC_PORTS_PER_CASE ports reserved for this case */
 };
 
@@ -108,6 +109,7 @@ uint64_t vsc_recv_value_at(const char *file, int line, const char *key);
 /* The running kernel. */
 int vsc_kernel_at_least(const char *min_kver);	/* "5.14" */
 const char *vsc_kernel_release(void);		/* uname -r */
+const char *vsc_kernel_version_text(void);	/* "6.1.192 (6.1.0-56-cloud-amd64)" */
 
 /* Expectations that differ between kernel versions, looked up in expectations.c's one table. */
 int vsc_expected_errno(const char *behaviour);

@@ -46,7 +46,7 @@ const struct vsc_case *vsc_cases_begin(void);
 const struct vsc_case *vsc_cases_end(void);
 const char *vsc_roles_text(const struct vsc_case *c);
 const char *vsc_type_text(int sock_type);
-void vsc_list_cases(void);
+void vsc_list_case(const struct vsc_case *c);
 
 /* Returns NULL when the case's needs are met, else the reason to skip (static storage). */
 const char *vsc_unmet_need(const struct vsc_case *c);

@@ -1,0 +1,208 @@
+/* connect.c: connection set-up between a client and a listening server. */
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vsc.h"
+#include "vsc_sock.h"
+
+#define MANY_CONNECTIONS 100
+
+static void no_listener(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+
+	/* Nothing listens on env->port: the peer kernel answers the REQUEST with RST. */
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port),
+		     vsc_expected_errno("connect_no_listener"));
+	SAFE(close(fd));
+}
+VSC_CASE(connect_no_listener, .sock_type = SOCK_STREAM,
+	 .summary = "connect() to a port nobody listens on fails (ECONNRESET on 5.10 to 6.12)",
+	 .run = no_listener);
+
+static void names_server(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
+	struct sockaddr_vm name, peer;
+	int fd;
+
+	name = vsc_sockname(listener);
+	EXPECT_EQ(name.svm_cid, VMADDR_CID_ANY);
+	EXPECT_EQ(name.svm_port, env->port);
+	vsc_signal("listening");
+	fd = SAFE(accept(listener, NULL, NULL));
+	name = vsc_sockname(fd);
+	peer = vsc_peername(fd);
+	/* The accepted socket takes the addresses of the client's REQUEST. */
+	EXPECT_EQ(name.svm_cid, env->local_cid);
+	EXPECT_EQ(name.svm_port, env->port);
+	EXPECT_EQ(peer.svm_cid, env->peer_cid);
+	EXPECT_EQ(peer.svm_port, vsc_recv_value("client port"));
+	vsc_signal("checked");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void names_client(const struct vsc_env *env)
+{
+	struct sockaddr_vm name, peer;
+	int fd;
+
+	vsc_wait("listening");
+	fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
+	name = vsc_sockname(fd);
+	peer = vsc_peername(fd);
+	EXPECT_TRUE(name.svm_port > 1023 && name.svm_port != VMADDR_PORT_ANY);
+	EXPECT_EQ(peer.svm_cid, env->peer_cid);
+	EXPECT_EQ(peer.svm_port, env->port);
+	vsc_send_value("client port", name.svm_port);
+	vsc_wait("checked");
+	SAFE(close(fd));
+}
+VSC_CASE(connect_accept_names, .sock_type = SOCK_STREAM,
+	 .summary = "after connect/accept, getsockname and getpeername agree at both ends",
+	 .server = names_server, .client = names_client);
+
+static void twice_server(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
+	int fd;
+
+	vsc_signal("listening");
+	fd = SAFE(accept(listener, NULL, NULL));
+	vsc_wait("done");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void twice_client(const struct vsc_env *env)
+{
+	int fd;
+
+	vsc_wait("listening");
+	fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EISCONN);
+	vsc_signal("done");
+	SAFE(close(fd));
+}
+VSC_CASE(connect_twice, .sock_type = SOCK_STREAM,
+	 .summary = "connect() on a connected socket fails with EISCONN",
+	 .server = twice_server, .client = twice_client);
+
+static void many_server(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, env->port, MANY_CONNECTIONS);
+	unsigned char seen[MANY_CONNECTIONS] = { 0 };
+	int fds[MANY_CONNECTIONS], i;
+
+	vsc_signal("listening");
+	for (i = 0; i < MANY_CONNECTIONS; i++) {
+		unsigned char index;
+
+		fds[i] = SAFE(accept(listener, NULL, NULL));
+		vsc_recv_all(fds[i], &index, 1);
+		ASSERT_TRUE(index < MANY_CONNECTIONS);
+		EXPECT_EQ(seen[index], 0);
+		seen[index] = 1;
+		vsc_send_all(fds[i], &index, 1);
+	}
+	vsc_wait("done");
+	for (i = 0; i < MANY_CONNECTIONS; i++)
+		SAFE(close(fds[i]));
+	SAFE(close(listener));
+}
+
+static void many_client(const struct vsc_env *env)
+{
+	int fds[MANY_CONNECTIONS], i;
+
+	vsc_wait("listening");
+	for (i = 0; i < MANY_CONNECTIONS; i++) {
+		unsigned char index = (unsigned char)i, echo;
+
+		fds[i] = vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
+		vsc_send_all(fds[i], &index, 1);
+		vsc_recv_all(fds[i], &echo, 1);
+		EXPECT_EQ(echo, index);
+	}
+	vsc_signal("done");
+	for (i = 0; i < MANY_CONNECTIONS; i++)
+		SAFE(close(fds[i]));
+}
+VSC_CASE(connect_100_simultaneous, .sock_type = SOCK_STREAM,
+	 .summary = "100 connections open at once each carry their own byte both ways",
+	 .server = many_server, .client = many_client, .timeout_s = 30);
+
+static void nonblock_server(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
+	unsigned char byte;
+	int fd;
+
+	vsc_signal("listening");
+	fd = SAFE(accept(listener, NULL, NULL));
+	vsc_recv_all(fd, &byte, 1);
+	EXPECT_EQ(byte, 'n');
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void nonblock_client(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK, 0));
+	int err = -1;
+	socklen_t len = sizeof(err);
+	short revents;
+
+	vsc_wait("listening");
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EINPROGRESS);
+	revents = vsc_poll(fd, POLLOUT, 5000);
+	EXPECT_TRUE(revents & POLLOUT);
+	EXPECT_EQ(revents & (POLLERR | POLLHUP), 0);
+	SAFE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len));
+	EXPECT_EQ(err, 0);
+	/* Once connected, a second connect() says so. */
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EISCONN);
+	vsc_send_all(fd, "n", 1);
+	SAFE(close(fd));
+}
+VSC_CASE(connect_nonblocking_poll, .sock_type = SOCK_STREAM,
+	 .summary = "non-blocking connect gives EINPROGRESS, then POLLOUT and SO_ERROR 0",
+	 .server = nonblock_server, .client = nonblock_client);
+
+static void nonblock_refused(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK, 0));
+	int err = 0;
+	socklen_t len = sizeof(err);
+	short revents;
+
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EINPROGRESS);
+	revents = vsc_poll(fd, POLLOUT, 5000);
+	EXPECT_TRUE(revents & (POLLERR | POLLHUP));
+	SAFE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len));
+	EXPECT_EQ(err, vsc_expected_errno("connect_no_listener"));
+	SAFE(close(fd));
+}
+VSC_CASE(connect_nonblocking_refused, .sock_type = SOCK_STREAM,
+	 .summary = "non-blocking connect to no listener reports the reset through poll and SO_ERROR",
+	 .run = nonblock_refused);
+
+static void unconnected_io(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	struct sockaddr_vm peer;
+	socklen_t len = sizeof(peer);
+	char byte = 'x';
+
+	(void)env;
+	EXPECT_ERRNO(send(fd, &byte, 1, MSG_NOSIGNAL), ENOTCONN);
+	EXPECT_ERRNO(recv(fd, &byte, 1, MSG_DONTWAIT), ENOTCONN);
+	EXPECT_ERRNO(getpeername(fd, (struct sockaddr *)&peer, &len), ENOTCONN);
+	SAFE(close(fd));
+}
+VSC_CASE(unconnected_send_recv, .sock_type = SOCK_STREAM,
+	 .summary = "send, recv and getpeername on an unconnected socket fail with ENOTCONN",
+	 .run = unconnected_io);

@@ -1,0 +1,156 @@
+/* stream.c: moving data over a SOCK_STREAM connection: volume, integrity, peeking, flags. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vsc.h"
+#include "vsc_sock.h"
+
+#define BULK_BYTES (16u << 20)
+#define BULK_CHUNK (64u << 10)
+
+static int accept_one(const struct vsc_env *env, int *listener)
+{
+	*listener = vsc_listen(SOCK_STREAM, env->port, 1);
+	vsc_signal("listening");
+	return SAFE(accept(*listener, NULL, NULL));
+}
+
+static int connect_one(const struct vsc_env *env)
+{
+	vsc_wait("listening");
+	return vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
+}
+
+static void bulk_server(const struct vsc_env *env)
+{
+	char *buf = malloc(BULK_CHUNK);
+	uint64_t received = 0;
+	uint32_t crc = 0;
+	int listener, fd;
+
+	ASSERT_TRUE(buf != NULL);
+	fd = accept_one(env, &listener);
+	for (;;) {
+		ssize_t n = SAFE(recv(fd, buf, BULK_CHUNK, 0));
+
+		if (n == 0)
+			break;
+		crc = vsc_crc32(crc, buf, (size_t)n);
+		received += (uint64_t)n;
+	}
+	EXPECT_EQ(received, vsc_recv_value("bytes sent"));
+	EXPECT_EQ(crc, vsc_recv_value("crc32 sent"));
+	SAFE(close(fd));
+	SAFE(close(listener));
+	free(buf);
+}
+
+static void bulk_client(const struct vsc_env *env)
+{
+	char *buf = malloc(BULK_CHUNK);
+	uint32_t crc = 0;
+	uint64_t sent;
+	int fd;
+
+	ASSERT_TRUE(buf != NULL);
+	fd = connect_one(env);
+	for (sent = 0; sent < BULK_BYTES; sent += BULK_CHUNK) {
+		vsc_fill_pattern(buf, BULK_CHUNK, sent);
+		crc = vsc_crc32(crc, buf, BULK_CHUNK);
+		vsc_send_all(fd, buf, BULK_CHUNK);
+	}
+	SAFE(shutdown(fd, SHUT_WR));
+	vsc_send_value("bytes sent", sent);
+	vsc_send_value("crc32 sent", crc);
+	SAFE(close(fd));
+	free(buf);
+}
+VSC_CASE(stream_16mib_checksum, .sock_type = SOCK_STREAM,
+	 .summary = "16 MiB in 64 KiB writes arrive complete and in order (CRC-32 compared)",
+	 .server = bulk_server, .client = bulk_client, .timeout_s = 60);
+
+static void peek_server(const struct vsc_env *env)
+{
+	int listener, fd = accept_one(env, &listener);
+
+	vsc_send_all(fd, "peekaboo", 8);
+	vsc_wait("done");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void peek_client(const struct vsc_env *env)
+{
+	char first[8], second[8], data[8];
+	int fd = connect_one(env);
+
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, 5000) & POLLIN);
+	EXPECT_EQ(SAFE(recv(fd, first, sizeof(first), MSG_PEEK | MSG_WAITALL)), 8);
+	EXPECT_EQ(SAFE(recv(fd, second, 4, MSG_PEEK)), 4);
+	EXPECT_EQ(SAFE(recv(fd, data, sizeof(data), MSG_WAITALL)), 8);
+	EXPECT_TRUE(memcmp(first, "peekaboo", 8) == 0);
+	EXPECT_TRUE(memcmp(second, "peek", 4) == 0);
+	EXPECT_TRUE(memcmp(data, "peekaboo", 8) == 0);
+	/* Peeking consumed nothing and reading consumed everything. */
+	EXPECT_ERRNO(recv(fd, data, sizeof(data), MSG_DONTWAIT), EAGAIN);
+	vsc_signal("done");
+	SAFE(close(fd));
+}
+VSC_CASE(stream_msg_peek, .sock_type = SOCK_STREAM,
+	 .summary = "MSG_PEEK shows queued bytes without consuming them",
+	 .server = peek_server, .client = peek_client,
+	 .tags = VSC_TAGS("vsock/virtio: fix MSG_PEEK ignoring skb offset when calculating bytes to copy"));
+
+static void oob_server(const struct vsc_env *env)
+{
+	int listener, fd = accept_one(env, &listener);
+
+	vsc_wait("done");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void oob_client(const struct vsc_env *env)
+{
+	int fd = connect_one(env);
+	char byte = 'o';
+
+	EXPECT_ERRNO(send(fd, &byte, 1, MSG_OOB | MSG_NOSIGNAL), EOPNOTSUPP);
+	EXPECT_ERRNO(recv(fd, &byte, 1, MSG_OOB | MSG_DONTWAIT), EOPNOTSUPP);
+	vsc_signal("done");
+	SAFE(close(fd));
+}
+VSC_CASE(stream_msg_oob, .sock_type = SOCK_STREAM,
+	 .summary = "MSG_OOB is refused with EOPNOTSUPP for send and recv",
+	 .server = oob_server, .client = oob_client);
+
+static void drain_server(const struct vsc_env *env)
+{
+	char buf[64], expected[64];
+	int listener, fd = accept_one(env, &listener);
+
+	vsc_wait("closed");
+	vsc_fill_pattern(expected, sizeof(expected), 0);
+	vsc_recv_all(fd, buf, sizeof(buf));
+	EXPECT_TRUE(memcmp(buf, expected, sizeof(buf)) == 0);
+	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), 0)), 0);
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void drain_client(const struct vsc_env *env)
+{
+	char buf[64];
+	int fd = connect_one(env);
+
+	vsc_fill_pattern(buf, sizeof(buf), 0);
+	vsc_send_all(fd, buf, 20);
+	vsc_send_all(fd, buf + 20, sizeof(buf) - 20);
+	SAFE(close(fd));
+	vsc_signal("closed");
+}
+VSC_CASE(stream_data_survives_close, .sock_type = SOCK_STREAM,
+	 .summary = "bytes sent before close are still read by the peer, then EOF",
+	 .server = drain_server, .client = drain_client);
