@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""make check: every test layer in turn, then one line that counts them all.
+
+Layers: the runner's unit tests (Python), the C library's self-tests on the build machine, and
+the vsock suite in a guest of the default kernel. Exits 1 if anything failed."""
+
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vsc import kernels, results  # noqa: E402
+from vsc.errors import UserError  # noqa: E402
+from vsc.cli import DEFAULT_KERNEL  # noqa: E402
+from vsc.ktap import Parser  # noqa: E402
+from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
+
+
+def python_unit_tests() -> tuple[int, int, int]:
+    suite = unittest.defaultTestLoader.discover(str(PROJECT_ROOT / "runner" / "tests"),
+                                                top_level_dir=str(PROJECT_ROOT / "runner"))
+    outcome = unittest.TextTestRunner(verbosity=1, stream=sys.stdout).run(suite)
+    failed = len(outcome.failures) + len(outcome.errors) + len(outcome.unexpectedSuccesses)
+    skipped = len(outcome.skipped)
+    return outcome.testsRun - failed - skipped, failed, skipped
+
+
+def library_self_tests() -> tuple[int, int, int]:
+    done = subprocess.run([str(GUEST_BIN_DIR / "vsc-lib-unit"), "--no-kernel-log"],
+                          capture_output=True, text=True, timeout=120)
+    sys.stdout.write(done.stdout)
+    parser = Parser()
+    for line in done.stdout.splitlines():
+        parser.feed(line)
+    c = results.count(parser.finish())
+    return c.passed, c.failed, c.skipped
+
+
+def guest_suite() -> tuple[int, int, int]:
+    results_dir = BUILD_DIR / "check-results"
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
+                           "--kernel", DEFAULT_KERNEL, "--results", str(results_dir)])
+    if done.returncode not in (0, 1):
+        return 0, 1, 0  # the run itself could not happen; its error line is above
+    counts = results.load_counts(results_dir / "results.json")
+    return counts.passed, counts.failed, counts.skipped
+
+
+def main() -> int:
+    # The guest tests of the runner need the default kernel; fetch it once, up front.
+    try:
+        kernels.resolve(DEFAULT_KERNEL, fetch=True)
+    except UserError as e:
+        print(f"make check: error: {e}", file=sys.stderr)
+        return 2
+    totals = [0, 0, 0]
+    for title, layer in (("runner unit tests", python_unit_tests),
+                         ("C library self-tests", library_self_tests),
+                         (f"vsock suite on {DEFAULT_KERNEL}", guest_suite)):
+        print(f"== {title}", flush=True)
+        counts = layer()
+        print(f"== {title}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped", flush=True)
+        totals = [t + c for t, c in zip(totals, counts)]
+    print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+    return 1 if totals[1] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The C harness reports every way a case can end: run its self-test program on the build machine.
+
+These cases open no vsock socket; they prove the harness (roles, deadline, errno names, skips)."""
+
+import subprocess
+import unittest
+
+from vsc.ktap import Parser
+from vsc.paths import GUEST_BIN_DIR
+
+PROGRAM = GUEST_BIN_DIR / "vsc-lib-outcomes"
+
+
+def run_outcomes():
+    done = subprocess.run([str(PROGRAM), "--no-kernel-log"], capture_output=True, text=True, timeout=120)
+    parser = Parser()
+    for line in done.stdout.splitlines():
+        parser.feed(line)
+    report = parser.finish()
+    return done, {r.name: r for r in report.results}, report
+
+
+@unittest.skipUnless(PROGRAM.exists(), f"{PROGRAM} is not built: run make")
+class HarnessOutcomes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.done, cls.cases, cls.report = run_outcomes()
+
+    def diag(self, name):
+        return "\n".join(self.cases[name].diagnostics)
+
+    def test_exit_status_says_some_failed(self):
+        self.assertEqual(self.done.returncode, 1)
+        self.assertEqual(self.report.problems, [])
+
+    def test_pair_passes(self):
+        self.assertEqual(self.cases["outcome_pass_pair"].status, "pass")
+
+    def test_expect_records_and_goes_on(self):
+        case = self.cases["outcome_expect_fails_and_goes_on"]
+        self.assertEqual(case.status, "fail")
+        self.assertRegex(self.diag(case.name), r"outcomes\.c:\d+: 1 \+ 1 == 3: got 2, expected 3")
+        self.assertIn("still running after a failed EXPECT", self.diag(case.name))
+
+    def test_assert_errno_names_both_errnos_and_stops(self):
+        case = self.cases["outcome_assert_errno_stops"]
+        self.assertEqual(case.status, "fail")
+        self.assertIn("close(-1) failed with EBADF, expected EINTR", self.diag(case.name))
+        self.assertNotIn("not reached", self.diag(case.name))
+
+    def test_crash_names_the_signal_and_the_step(self):
+        case = self.cases["outcome_crash_is_named"]
+        self.assertEqual(case.status, "fail")
+        self.assertRegex(self.diag(case.name), r"\[client\] killed by SEGV in .*outcomes\.c:\d+ getpid\(\)")
+
+    def test_timeout_names_where_each_role_was(self):
+        case = self.cases["outcome_timeout_names_steps"]
+        self.assertEqual(case.status, "timeout")
+        self.assertRegex(case.reason, r"after 1 s: \[server\] in .*waiting for the peer's \"never\"")
+        self.assertRegex(case.reason, r"\[client\] in .*pause\(\)")
+
+    def test_skips_carry_their_reason(self):
+        self.assertEqual(self.cases["outcome_skip_at_run_time"].status, "skip")
+        self.assertEqual(self.cases["outcome_skip_at_run_time"].reason, "nothing to test on this machine")
+        self.assertEqual(self.cases["outcome_skip_min_kver"].status, "skip")
+        self.assertRegex(self.cases["outcome_skip_min_kver"].reason, r"^needs kernel 99\.0, running ")
+
+    def test_broken_tests_are_errors_not_failures(self):
+        case = self.cases["outcome_barrier_mismatch"]
+        self.assertEqual(case.status, "error")
+        self.assertIn('waited for barrier "b", the peer sent "B a"', case.reason)
+        self.assertEqual(self.cases["outcome_exit_without_result"].status, "error")
+        self.assertIn("exited with status 0 without a result", self.cases["outcome_exit_without_result"].reason)
+        self.assertEqual(self.cases["outcome_unknown_expectation"].status, "error")
+
+    def test_a_failing_role_stops_its_peer_before_the_deadline(self):
+        case = self.cases["outcome_peer_failure_stops_other"]
+        self.assertEqual(case.status, "fail")
+        self.assertIn("2 == 3: got 2, expected 3", self.diag(case.name))
+
+    def test_every_result_line_is_numbered_in_order(self):
+        self.assertEqual([r.number for r in self.report.results], list(range(1, len(self.cases) + 1)))
+
+
+class HarnessCommandLine(unittest.TestCase):
+    def test_pick_that_matches_nothing_is_one_clear_line(self):
+        done = subprocess.run([str(PROGRAM), "--pick", "nothing*"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(done.stderr.strip().splitlines()[-1].split(": ", 1)[1],
+                         "no case matches the --pick/--skip globs")
+
+    def test_bad_number_is_refused(self):
+        done = subprocess.run([str(PROGRAM), "--peer-cid", "x12"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("bad --peer-cid: 'x12'", done.stderr)
+
+    def test_list_honours_pick_and_skip(self):
+        done = subprocess.run([str(PROGRAM), "--list", "--pick", "outcome_skip*", "--skip", "*kver"],
+                              capture_output=True, text=True, check=True)
+        self.assertEqual([line.split("\t")[0] for line in done.stdout.splitlines()],
+                         ["outcome_skip_at_run_time"])

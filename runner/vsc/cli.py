@@ -1,0 +1,151 @@
+"""The vsockcheck command line: kernels, list, run."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vsc import catalogue, guest_session, kernels, qemu, results, topology_loopback
+from vsc.errors import UserError
+from vsc.paths import GUEST_BIN_DIR
+
+DEFAULT_KERNEL = "debian:bookworm"
+TOPOLOGIES = {topology_loopback.NAME: topology_loopback}
+TEST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-tests"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # SIGTERM ends the run the way Ctrl-C does, so every with-block stops QEMU and removes its files.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return args.func(args)
+    except UserError as e:
+        print(f"vsockcheck: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vsockcheck: interrupted; QEMU stopped and temporary files removed", file=sys.stderr)
+        return 130
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vsockcheck", description="Conformance and regression tests for Linux AF_VSOCK, run in QEMU guests.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kernels_cmd = commands.add_parser("kernels", help="list known and cached kernels, or fetch one")
+    kernels_cmd.set_defaults(func=_cmd_kernels)
+    kernel_actions = kernels_cmd.add_subparsers(dest="action", metavar="ACTION")
+    fetch = kernel_actions.add_parser("fetch", help="download a Debian kernel into the cache")
+    fetch.add_argument("spec", metavar="SPEC", help="debian:bullseye, debian:bookworm, debian:trixie or debian:sid")
+    fetch.set_defaults(func=_cmd_fetch)
+
+    list_cmd = commands.add_parser("list", help="print the case catalogue: name, type, roles, needs, tags")
+    _add_selection(list_cmd)
+    list_cmd.set_defaults(func=_cmd_list)
+
+    run = commands.add_parser("run", help="boot a kernel and run the suite in it")
+    run.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="SPEC",
+                     help=f"debian:<suite> or a local kernel path (default {DEFAULT_KERNEL})")
+    run.add_argument("--topology", default=topology_loopback.NAME, choices=sorted(TOPOLOGIES),
+                     help="where the server and client roles run (default loopback)")
+    _add_selection(run)
+    run.add_argument("--results", type=Path, metavar="DIR",
+                     help="where results.ktap, junit.xml, results.json and console.log go "
+                          "(default vsockcheck-results/<kernel>-<topology>)")
+    run.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"),
+                     help="auto tries KVM once per kernel and falls back to TCG (default auto)")
+    run.add_argument("--boot-timeout", type=float, default=60.0, metavar="S",
+                     help="seconds to wait for the guest's first output (default 60)")
+    run.add_argument("--show-command", action="store_true", help="print the QEMU command line")
+    # For the runner's own tests: make the guest panic or hang instead of running the suite.
+    run.add_argument("--guest-mode", default="suite", choices=("suite", "panic", "hang"), help=argparse.SUPPRESS)
+    run.set_defaults(func=_cmd_run)
+    return parser
+
+
+def _add_selection(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--pick", action="append", default=[], metavar="GLOB",
+                     help="only cases whose name matches (repeatable)")
+    cmd.add_argument("--skip", action="append", default=[], metavar="GLOB",
+                     help="leave out cases whose name matches (repeatable)")
+
+
+def _cmd_kernels(args) -> int:
+    print("Known kernels (vsockcheck kernels fetch SPEC):")
+    for spec, description in kernels.list_known():
+        print(f"  {spec:<17} {description}")
+    cached = kernels.list_cached()
+    print("Cached kernels:" if cached else "Cached kernels: none")
+    for entry in cached:
+        print(f"  {entry.spec:<17} {entry.release:<30} {entry.version:<14} "
+              f"{entry.size / 2**20:6.1f} MiB  {entry.path}")
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    kernel = kernels.fetch(args.spec)
+    print(f"{args.spec}: {kernel.release} ({kernel.version}) at {kernel.vmlinuz.parent.parent}")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
+    rows = [("name", "type", "roles", "needs", "tags")]
+    rows += [(c.name, c.sock_type, c.roles, c.needs, "; ".join(c.tags) or "-") for c in cases]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    print(f"{len(cases)} cases")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
+    topology = TOPOLOGIES[args.topology]
+    kernel = kernels.resolve(args.kernel, fetch=True)
+    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology.NAME}"
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
+    spec = guest_session.GuestSpec(
+        kernel=kernel, modules=topology.MODULES, test_program=TEST_PROGRAM,
+        test_args=topology.test_args() + catalogue.selection_args(args.pick, args.skip),
+        cases=cases, mode=args.guest_mode, accel=args.accel, boot_timeout_s=args.boot_timeout)
+    print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology.NAME}, {len(cases)} cases", flush=True)
+    started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
+        run = guest_session.run(spec, Path(workdir), results_dir,
+                                on_result=lambda r: print(results.format_case_line(r), flush=True))
+    if args.show_command:
+        print("QEMU:", qemu.show_command(run.argv))
+    info = results.RunInfo(kernel_name=kernel.name, kernel_release=kernel.release,
+                           kernel_version=kernel.version, topology=topology.NAME, accel=run.accel,
+                           qemu_version=qemu.qemu_version(qemu.QEMU), started_at=started_at,
+                           durations=run.durations, command_line=sys.argv)
+    results.write_ktap(run.report, results_dir / "results.ktap")
+    results.write_junit(run.report, info, results_dir / "junit.xml")
+    results.write_json(run.report, info, results_dir / "results.json")
+    print(results.format_table(run.report), end="")
+    d = run.durations
+    print(f"timings ({run.accel}): initramfs {d['initramfs_s']:.1f} s, accel probe {d['accel_probe_s']:.1f} s, "
+          f"boot {d['boot_s']:.1f} s, "
+          f"tests {d['tests_s']:.1f} s, power-off {d['poweroff_s']:.1f} s, total {d['total_s']:.1f} s")
+    print(f"results: {results_dir}/ (results.ktap junit.xml results.json console.log)")
+    print(results.format_counts(run.report))
+    return 1 if results.count(run.report).failed else 0
+
+
+def _label(spec: str) -> str:
+    """A directory name for a kernel spec: debian:bookworm -> debian-bookworm."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", spec.strip("/")).strip("-") or "kernel"

@@ -1,0 +1,181 @@
+"""Boots one test guest, follows the KTAP it prints, and turns a hang or a panic into results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from vsc import initramfs, modules, qemu
+from vsc.catalogue import Case
+from vsc.ktap import Parser
+from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
+from vsc.ktap_syntax import ERROR, FAIL, TIMEOUT
+from vsc.paths import PROJECT_ROOT, cache_root
+
+BUSYBOX = Path("/usr/bin/busybox")
+INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
+GUEST_TEST_PATH = "/usr/bin/vsockcheck-tests"
+# The guest's harness enforces each case's own timeout; this is how much longer the runner waits
+# before it decides the guest kernel itself has stopped.
+CASE_GRACE_S = 20.0
+IDLE_S = 30.0
+POLL_S = 0.05
+CONSOLE_TAIL_LINES = 15
+
+
+@dataclass
+class GuestRun:
+    """What one guest produced, with every planned case accounted for."""
+
+    report: Report
+    accel: str
+    argv: list[str]
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    kernel: object                 # kernels.Kernel
+    modules: tuple[str, ...]
+    test_program: Path
+    test_args: list[str]
+    cases: list[Case]              # in run order: case N is cases[N-1]
+    mode: str = "suite"            # guest_init.sh MODE: suite, panic, hang
+    accel: str = "auto"
+    boot_timeout_s: float = 60.0
+    memory_mib: int = 512
+    cpus: int = 2
+
+
+def build_image(spec: GuestSpec, workdir: Path) -> Path:
+    """The initramfs for this run: a cached base image plus a small per-run settings archive."""
+    plan = modules.plan(spec.kernel, list(spec.modules))
+    module_files = modules.materialize(plan, workdir / "modules")
+    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program], module_files,
+                                cache_root() / "initramfs")
+    settings = {"MODE": spec.mode, "TEST_BIN": GUEST_TEST_PATH, "TEST_ARGS": " ".join(spec.test_args)}
+    return initramfs.with_run_config(base, settings, workdir / "initrd.img")
+
+
+def run(spec: GuestSpec, workdir: Path, results_dir: Path,
+        on_result: Callable[[object], None] = lambda result: None) -> GuestRun:
+    """Boots the guest and returns its complete report; on_result sees each case as it finishes."""
+    times = {"start": time.monotonic()}
+    initrd = build_image(spec, workdir)
+    times["image"] = time.monotonic()
+    accel = qemu.accel_for(spec.kernel.vmlinuz) if spec.accel == "auto" else spec.accel
+    ktap_raw = results_dir / "guest.ktap"
+    console_log = results_dir / "console.log"
+    ktap_raw.write_bytes(b"")
+    argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=ktap_raw,
+                           console_log=console_log, accel=accel, memory_mib=spec.memory_mib,
+                           cpus=spec.cpus)
+    with qemu.Guest(argv, log=results_dir / "qemu.log") as guest:
+        times["qemu"] = time.monotonic()
+        follower = _Follower(spec.boot_timeout_s, on_result, times)
+        stalled = follower.follow(guest, ktap_raw)
+        guest.stop()
+        exit_status = guest.returncode
+    times["end"] = time.monotonic()
+    report = follower.parser.finish()
+    _account_for_every_case(report, spec.cases, stalled, exit_status, console_log, on_result)
+    return GuestRun(report, accel, argv, _durations(times))
+
+
+class _Follower:
+    """Reads the KTAP file as QEMU appends to it, and keeps the runner's own deadline."""
+
+    def __init__(self, boot_timeout_s: float, on_result, times: dict):
+        self.parser = Parser()
+        self.on_result = on_result
+        self.times = times
+        self.last_output = time.monotonic()
+        self.deadline = self.last_output + boot_timeout_s
+        self.partial = b""
+
+    def follow(self, guest: qemu.Guest, ktap_raw: Path) -> float | None:
+        """Returns None when QEMU exited by itself, else the seconds of silence after which it was stopped."""
+        with open(ktap_raw, "rb") as stream:
+            while True:
+                self._take(stream.read())
+                if guest.returncode is not None:
+                    self._take(stream.read())
+                    return None
+                if time.monotonic() > self.deadline:
+                    return time.monotonic() - self.last_output
+                time.sleep(POLL_S)  # QEMU appends to a plain file: there is nothing to wait on
+
+    def _take(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        for raw in lines:
+            now = self.last_output = time.monotonic()
+            self.times.setdefault("first_line", now)
+            self._extend(IDLE_S, now)
+            for event in self.parser.feed(raw.decode("utf-8", "replace"), t=now):
+                self._on_event(event, now)
+
+    def _on_event(self, event: Event, now: float) -> None:
+        if isinstance(event, CaseBegan):
+            self._extend((event.timeout_s or 0) + CASE_GRACE_S, now)
+        elif isinstance(event, CaseFinished):
+            self.times["last_result"] = now
+            self.on_result(event.result)
+
+    def _extend(self, seconds: float, now: float) -> None:
+        self.deadline = max(self.deadline, now + seconds)
+
+
+def _account_for_every_case(report: Report, cases: list[Case], stalled: float | None,
+                            exit_status: int | None, console_log: Path, on_result) -> None:
+    """Adds a result for each planned case the guest never reported, saying why."""
+    missing = [n for n in range(1, len(cases) + 1) if report.result(n) is None]
+    if not missing:
+        return
+    lines = _console_lines(console_log)
+    tail = lines[-CONSOLE_TAIL_LINES:]
+    panic = next((line for line in lines if "Kernel panic" in line), None)
+    if stalled is not None:
+        why = f"the guest printed nothing for {stalled:.0f} s and was stopped"
+    elif panic is not None:
+        why = f"the guest kernel panicked ({panic.strip()})"
+    else:
+        why = f"QEMU exited (status {exit_status}) before the guest finished"
+    dying = report.unfinished()
+    for number in missing:
+        name = cases[number - 1].name
+        if dying is not None and dying.number == number:
+            status = TIMEOUT if stalled is not None else FAIL
+            lines = report.take_trailing() + ["console: " + line for line in tail]
+            result = synthesize_result(number, name, status, why + " during this case", lines)
+            report.add_result(result)
+            on_result(result)
+        else:
+            report.add_result(synthesize_result(number, name, ERROR, "not run: " + why))
+    report.results.sort(key=lambda r: r.number)
+
+
+def _console_lines(console_log: Path) -> list[str]:
+    try:
+        text = console_log.read_text("utf-8", "replace")
+    except OSError:
+        return []
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
+
+
+def _durations(times: dict) -> dict[str, float]:
+    """initramfs, accel probe, boot (QEMU start to the first KTAP line), tests, power-off, total."""
+    first = times.get("first_line", times["end"])
+    last = times.get("last_result", first)
+    return {
+        "initramfs_s": round(times["image"] - times["start"], 3),
+        "accel_probe_s": round(times["qemu"] - times["image"], 3),
+        "boot_s": round(first - times["qemu"], 3),
+        "tests_s": round(last - first, 3),
+        "poweroff_s": round(times["end"] - last, 3),
+        "total_s": round(times["end"] - times["start"], 3),
+    }
