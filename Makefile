@@ -51,6 +51,9 @@ run: deps all
 check: deps all
 	$(PYTHON) runner/check_all.py
 
+bench: deps all
+	$(PYTHON) runner/bench.py
+
 clean:
 	rm -rf $(BUILD)
 

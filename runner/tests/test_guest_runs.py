@@ -12,7 +12,7 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from vsc import kernels
+from vsc import catalogue, guest_session, kernels, topology_loopback
 from vsc.cli import DEFAULT_KERNEL
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR, PROJECT_ROOT
@@ -164,3 +164,24 @@ class BadInput(unittest.TestCase):
             (modules_dir / "modules.builtin").write_text("")
             line = self.one_error_line("--kernel", tree)
         self.assertRegex(line, r"CONFIG_[A-Z_]+")
+
+
+@unittest.skipUnless((GUEST_BIN_DIR / "vsc-lib-outcomes").exists(), "the self-test program is not built")
+@unittest.skipUnless(default_kernel_cached(), f"{DEFAULT_KERNEL} is not cached")
+class KernelHealth(unittest.TestCase):
+    def test_a_kernel_backtrace_during_a_case_fails_it_and_is_quoted(self):
+        kernel = kernels.resolve(DEFAULT_KERNEL, fetch=False)
+        cases = catalogue.read(GUEST_BIN_DIR / "vsc-lib-outcomes", ["outcome_kernel_alarm*", "outcome_pass_pair"])
+        spec = guest_session.GuestSpec(
+            kernel=kernel, modules=topology_loopback.MODULES, test_program=GUEST_BIN_DIR / "vsc-lib-outcomes",
+            test_args=catalogue.selection_args(["outcome_kernel_alarm*", "outcome_pass_pair"], []),
+            cases=cases, accel="tcg")
+        with tempfile.TemporaryDirectory(dir=_TOP) as work, tempfile.TemporaryDirectory(dir=_TOP) as out:
+            run = guest_session.run(spec, Path(work), Path(out))
+        by_name = {r.name: r for r in run.report.results}
+        alarm = by_name["outcome_kernel_alarm_fails_case"]
+        self.assertEqual(alarm.status, "fail")
+        self.assertTrue(any(d.startswith("kernel: ") and "Call Trace" in d for d in alarm.diagnostics),
+                        alarm.diagnostics)
+        # The case after it starts from a clean log: the alarm does not leak into it.
+        self.assertEqual(by_name["outcome_pass_pair"].status, "pass")

@@ -249,6 +249,20 @@ class NestedTest(unittest.TestCase):
         self.assertEqual(len(report.results[0].subtests), 1)
         self.assertTrue(any("subtests of case 1: plan 1..3 but no result for 2-3" in p for p in report.problems))
 
+    def test_unindented_note_does_not_split_a_block(self):
+        report, _ = parse("KTAP version 1\n1..1\n  KTAP version 1\n  1..2\n  ok 1 a\n# note\n  ok 2 b\n"
+                          "ok 1 parent\n")
+        self.assertEqual(report.problems, [])
+        self.assertEqual([s.name for s in report.results[0].subtests], ["a", "b"])
+        self.assertEqual(report.results[0].diagnostics, ("note",))
+
+    def test_tap14_subtest_header_and_missing_version(self):
+        report, _ = parse("TAP version 14\n1..1\n    # Subtest: group\n    1..1\n    ok 1 inner\n"
+                          "ok 1 group\n")
+        self.assertEqual(report.problems, [])
+        self.assertEqual([s.name for s in report.results[0].subtests], ["inner"])
+        self.assertEqual(report.results[0].diagnostics, ())
+
     def test_output_ends_inside_subtests(self):
         report, _ = parse("KTAP version 1\n1..1\n  KTAP version 1\n  1..1\n  ok 1 a\n")
         self.assertEqual(report.missing(), [1])

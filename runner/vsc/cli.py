@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vsockcheck: interrupted; QEMU stopped and temporary files removed", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (vsockcheck list | head): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _raise_interrupt(signum, frame):

@@ -16,7 +16,6 @@ from vsc.paths import PROJECT_ROOT, cache_root
 
 BUSYBOX = Path("/usr/bin/busybox")
 INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
-GUEST_TEST_PATH = "/usr/bin/vsockcheck-tests"
 # The guest's harness enforces each case's own timeout; this is how much longer the runner waits
 # before it decides the guest kernel itself has stopped.
 CASE_GRACE_S = 20.0
@@ -49,13 +48,14 @@ class GuestSpec:
     cpus: int = 2
 
 
-def build_image(spec: GuestSpec, workdir: Path) -> Path:
+def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -> Path:
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
     plan = modules.plan(spec.kernel, list(spec.modules))
     module_files = modules.materialize(plan, workdir / "modules")
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program], module_files,
-                                cache_root() / "initramfs")
-    settings = {"MODE": spec.mode, "TEST_BIN": GUEST_TEST_PATH, "TEST_ARGS": " ".join(spec.test_args)}
+                                cache_dir or cache_root() / "initramfs")
+    settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
+                "TEST_ARGS": " ".join(spec.test_args)}
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")
 
 

@@ -88,22 +88,31 @@ class Parser:
         if version is None and plan is None and result is None and diagnostic is None:
             self._report.unparsed.append(raw)
             return
-        opens = version is not None or (diagnostic or "").startswith("Subtest:")
-        level = self._level_for(len(raw) - len(body), opens)
+        indent = len(raw) - len(body)
+        if diagnostic is not None and not diagnostic.startswith("Subtest:"):
+            # Diagnostics never end a subtest block: an unindented note between subtest lines
+            # (or kernel output mistaken for one) must not cut the block in two.
+            self._on_diagnostic(self._level_at(indent), diagnostic, raw, t, events)
+            return
+        level = self._level_for(indent)
         if version is not None:
             self._on_version(level, version)
         elif plan is not None:
             self._on_plan(level, plan, raw, events)
         elif result is not None:
             self._on_result(level, result, raw, t, events)
-        else:
-            self._on_diagnostic(level, diagnostic, raw, t, events)
+        # else a TAP14 '# Subtest: name' header: it opened the level; the parent's result names it.
 
-    def _level_for(self, indent: int, opens: bool) -> _Level:
+    def _level_at(self, indent: int) -> _Level:
+        """The innermost open level a line indented this much belongs to."""
+        return next(level for level in reversed(self._stack) if level.indent <= indent)
+
+    def _level_for(self, indent: int) -> _Level:
+        """Close the levels deeper than a structural line; open one if the line is deeper still."""
         while len(self._stack) > 1 and indent < self._stack[-1].indent:
             self._close_level()
         level = self._stack[-1]
-        if opens and indent > level.indent:
+        if indent > level.indent:
             level = _Level(indent=indent, path=f"{level.path}{_next_number(level)}.")
             self._stack.append(level)
         return level
@@ -119,7 +128,10 @@ class Parser:
         if child.subtests:
             self._problem(f"subtests of case {child.path[:-1]}: {len(child.subtests)} results "
                           "have no parent result line")
-        parent.subtests.extend(child.results)
+        kept = {r.number for r in parent.subtests}
+        if kept:
+            self._problem(f"a second subtest block for case {child.path[:-1]} merged into the first")
+        parent.subtests += [r for r in child.results if r.number not in kept]
         parent.diagnostics.extend(child.diagnostics)
 
     def _on_version(self, level: _Level, version: str) -> None:
@@ -173,8 +185,6 @@ class Parser:
 
     def _on_diagnostic(self, level: _Level, text: str, raw: str, t: float | None,
                        events: list[Event]) -> None:
-        if text.startswith("Subtest:"):
-            return  # TAP14's subtest header; the parent's result line names the test
         if level is not self._stack[0]:
             level.diagnostics.append(text)
             return

@@ -2,11 +2,28 @@
  * outcomes.c: cases that end in every way a case can, so the runner's tests can check that the
  * harness reports each one right. Run on the build machine; no vsock socket is opened.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "vsc.h"
+
+static void kernel_alarm(const struct vsc_env *env)
+{
+	int fd;
+
+	(void)env;
+	/* Only in a guest vsockcheck booted: never make the build machine's kernel print a trace. */
+	if (access("/etc/vsockcheck/run.conf", F_OK) != 0)
+		vsc_skip("only inside a vsockcheck guest");
+	/* sysrq 'l' makes the kernel log a backtrace ("Call Trace:") in its own facility. */
+	fd = SAFE(open("/proc/sysrq-trigger", O_WRONLY));
+	SAFE(write(fd, "l", 1));
+	SAFE(close(fd));
+}
+VSC_CASE(outcome_kernel_alarm_fails_case, .summary = "a kernel backtrace during a case fails it",
+	 .run = kernel_alarm);
 
 static void pair_server(const struct vsc_env *env)
 {

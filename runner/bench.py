@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves.
+
+Prints figures only; nothing here passes or fails on a number."""
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from vsc import guest_session, kernels, topology_loopback  # noqa: E402
+from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM  # noqa: E402
+from vsc.errors import UserError  # noqa: E402
+from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
+
+RUNS = 3
+PHASES = ("initramfs_s", "accel_probe_s", "boot_s", "tests_s", "poweroff_s", "total_s")
+TARGET_TOTAL_S = 15.0
+
+
+def initramfs_build_times(kernel) -> tuple[float, float]:
+    """Seconds to build the image into an empty cache, then again with the cache filled."""
+    spec = guest_session.GuestSpec(kernel=kernel, modules=topology_loopback.MODULES,
+                                   test_program=TEST_PROGRAM, test_args=[], cases=[])
+    with tempfile.TemporaryDirectory(prefix="vsc-bench-") as tmp:
+        cache = Path(tmp) / "cache"
+        figures = []
+        for _ in range(2):
+            started = time.monotonic()
+            guest_session.build_image(spec, Path(tmp), cache_dir=cache)
+            figures.append(time.monotonic() - started)
+    return figures[0], figures[1]
+
+
+def timed_run(index: int) -> dict:
+    results_dir = BUILD_DIR / "bench" / f"run{index}"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
+                           "--kernel", DEFAULT_KERNEL, "--results", str(results_dir)],
+                          stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - started
+    if done.returncode not in (0, 1):
+        raise UserError(f"vsockcheck run failed (status {done.returncode}); see above")
+    data = json.loads((results_dir / "results.json").read_text())
+    figures = dict(data["run"]["durations_s"])
+    figures["wall_s"] = wall
+    figures["cases"] = data["counts"]["total"]
+    return figures
+
+
+def main() -> int:
+    try:
+        kernel = kernels.resolve(DEFAULT_KERNEL, fetch=True)
+        cold, cached = initramfs_build_times(kernel)
+        runs = [timed_run(i + 1) for i in range(RUNS)]
+    except UserError as e:
+        print(f"make bench: error: {e}", file=sys.stderr)
+        return 2
+    print(f"vsockcheck bench: {kernel.name} ({kernel.version}), loopback suite, "
+          f"{runs[0]['cases']} cases, {RUNS} runs")
+    print(f"  initramfs build: {cold:.3f} s into an empty cache, {cached:.3f} s from the cache")
+    header = ["run"] + [p[:-2] for p in PHASES] + ["wall"]
+    print("  " + "  ".join(f"{h:>11}" for h in header))
+    for i, figures in enumerate(runs, 1):
+        cells = [f"{i:>11}"] + [f"{figures[p]:>10.2f}s" for p in PHASES + ("wall_s",)]
+        print("  " + "  ".join(cells))
+    median = statistics.median(r["wall_s"] for r in runs)
+    print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
