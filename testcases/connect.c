@@ -67,11 +67,8 @@ VSC_CASE(connect_accept_names, .sock_type = SOCK_STREAM,
 
 static void twice_server(const struct vsc_env *env)
 {
-	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
-	int fd;
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
-	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
 	vsc_wait("done");
 	SAFE(close(fd));
 	SAFE(close(listener));
@@ -79,10 +76,8 @@ static void twice_server(const struct vsc_env *env)
 
 static void twice_client(const struct vsc_env *env)
 {
-	int fd;
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 
-	vsc_wait("listening");
-	fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
 	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EISCONN);
 	vsc_signal("done");
 	SAFE(close(fd));
@@ -137,12 +132,9 @@ VSC_CASE(connect_100_simultaneous, .sock_type = SOCK_STREAM,
 
 static void nonblock_server(const struct vsc_env *env)
 {
-	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	unsigned char byte;
-	int fd;
 
-	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
 	vsc_recv_all(fd, &byte, 1);
 	EXPECT_EQ(byte, 'n');
 	SAFE(close(fd));

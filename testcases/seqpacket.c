@@ -13,13 +13,10 @@ static char message[LARGEST];
 
 static void bounds_server(const struct vsc_env *env)
 {
-	int listener = vsc_listen(SOCK_SEQPACKET, env->port, 1);
+	int listener, fd = vsc_accept_peer(SOCK_SEQPACKET, env, &listener);
 	static char buf[LARGEST + 1];
 	size_t i;
-	int fd;
 
-	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
 	for (i = 0; i < MESSAGES; i++) {
 		struct iovec iov = { buf, sizeof(buf) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -37,11 +34,9 @@ static void bounds_server(const struct vsc_env *env)
 
 static void bounds_client(const struct vsc_env *env)
 {
+	int fd = vsc_connect_peer(SOCK_SEQPACKET, env);
 	size_t i;
-	int fd;
 
-	vsc_wait("listening");
-	fd = vsc_connect_to(SOCK_SEQPACKET, env->peer_cid, env->port);
 	for (i = 0; i < MESSAGES; i++) {
 		vsc_fill_pattern(message, message_sizes[i], i);
 		EXPECT_EQ(SAFE(send(fd, message, message_sizes[i], 0)), message_sizes[i]);
@@ -56,14 +51,11 @@ VSC_CASE(seqpacket_msg_bounds, .sock_type = SOCK_SEQPACKET,
 
 static void trunc_server(const struct vsc_env *env)
 {
-	int listener = vsc_listen(SOCK_SEQPACKET, env->port, 1);
+	int listener, fd = vsc_accept_peer(SOCK_SEQPACKET, env, &listener);
 	char buf[16];
 	struct iovec iov = { buf, 10 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fd;
 
-	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
 	/* MSG_TRUNC makes recv return the message's real length. */
 	EXPECT_EQ(SAFE(recvmsg(fd, &msg, MSG_TRUNC)), 100);
 	EXPECT_TRUE(msg.msg_flags & MSG_TRUNC);
@@ -86,8 +78,7 @@ static void trunc_client(const struct vsc_env *env)
 
 	for (i = 0; i < 100; i++)
 		hundred[i] = (char)('0' + i % 10);
-	vsc_wait("listening");
-	fd = vsc_connect_to(SOCK_SEQPACKET, env->peer_cid, env->port);
+	fd = vsc_connect_peer(SOCK_SEQPACKET, env);
 	EXPECT_EQ(SAFE(send(fd, hundred, sizeof(hundred), 0)), 100);
 	EXPECT_EQ(SAFE(send(fd, "next", 4, 0)), 4);
 	vsc_wait("done");

@@ -9,19 +9,6 @@
 /* How long to wait for a state change the peer's kernel is about to make. */
 #define SETTLE_MS 5000
 
-static int accept_one(const struct vsc_env *env, int *listener)
-{
-	*listener = vsc_listen(SOCK_STREAM, env->port, 1);
-	vsc_signal("listening");
-	return SAFE(accept(*listener, NULL, NULL));
-}
-
-static int connect_one(const struct vsc_env *env)
-{
-	vsc_wait("listening");
-	return vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
-}
-
 /* Sends one byte at a time until the kernel refuses with EPIPE, which it must within SETTLE_MS. */
 static void expect_epipe_soon(int fd)
 {
@@ -42,7 +29,7 @@ static void expect_epipe_soon(int fd)
 
 static void wr_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	char byte;
 
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, 0)), 0);
@@ -55,7 +42,7 @@ static void wr_server(const struct vsc_env *env)
 
 static void wr_client(const struct vsc_env *env)
 {
-	int fd = connect_one(env);
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 	char reply[4];
 
 	SAFE(shutdown(fd, SHUT_WR));
@@ -71,7 +58,7 @@ VSC_CASE(shutdown_wr, .sock_type = SOCK_STREAM,
 
 static void rd_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	char byte;
 
 	SAFE(shutdown(fd, SHUT_RD));
@@ -84,7 +71,7 @@ static void rd_server(const struct vsc_env *env)
 
 static void rd_client(const struct vsc_env *env)
 {
-	int fd = connect_one(env);
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 
 	vsc_wait("shut");
 	expect_epipe_soon(fd);
@@ -118,7 +105,7 @@ static void watcher(int fd)
 
 static void client_close_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
 	watcher(fd);
 	SAFE(close(listener));
@@ -126,7 +113,7 @@ static void client_close_server(const struct vsc_env *env)
 
 static void client_close_client(const struct vsc_env *env)
 {
-	closer(connect_one(env));
+	closer(vsc_connect_peer(SOCK_STREAM, env));
 }
 VSC_CASE(close_by_client, .sock_type = SOCK_STREAM,
 	 .summary = "client closes: the server gets POLLRDHUP, the last data, EOF, then EPIPE on send",
@@ -134,7 +121,7 @@ VSC_CASE(close_by_client, .sock_type = SOCK_STREAM,
 
 static void server_close_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
 	closer(fd);
 	SAFE(close(listener));
@@ -142,7 +129,7 @@ static void server_close_server(const struct vsc_env *env)
 
 static void server_close_client(const struct vsc_env *env)
 {
-	watcher(connect_one(env));
+	watcher(vsc_connect_peer(SOCK_STREAM, env));
 }
 VSC_CASE(close_by_server, .sock_type = SOCK_STREAM,
 	 .summary = "server closes: the client gets POLLRDHUP, the last data, EOF, then EPIPE on send",

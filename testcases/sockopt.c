@@ -130,12 +130,10 @@ VSC_CASE(sockopt_connect_timeout, .sock_type = SOCK_STREAM,
 
 static void lowat_server(const struct vsc_env *env)
 {
-	int listener = vsc_listen(SOCK_STREAM, env->port, 1);
-	int lowat = LOWAT, fd;
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
+	int lowat = LOWAT;
 	char buf[LOWAT];
 
-	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
 	SAFE(setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)));
 	vsc_signal("lowat set");
 	vsc_wait("sent one short");
@@ -151,11 +149,9 @@ static void lowat_server(const struct vsc_env *env)
 
 static void lowat_client(const struct vsc_env *env)
 {
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 	char buf[LOWAT] = { 0 };
-	int fd;
 
-	vsc_wait("listening");
-	fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
 	vsc_wait("lowat set");
 	vsc_send_all(fd, buf, LOWAT - 1);
 	vsc_signal("sent one short");

@@ -10,19 +10,6 @@
 #define BULK_BYTES (16u << 20)
 #define BULK_CHUNK (64u << 10)
 
-static int accept_one(const struct vsc_env *env, int *listener)
-{
-	*listener = vsc_listen(SOCK_STREAM, env->port, 1);
-	vsc_signal("listening");
-	return SAFE(accept(*listener, NULL, NULL));
-}
-
-static int connect_one(const struct vsc_env *env)
-{
-	vsc_wait("listening");
-	return vsc_connect_to(SOCK_STREAM, env->peer_cid, env->port);
-}
-
 static void bulk_server(const struct vsc_env *env)
 {
 	char *buf = malloc(BULK_CHUNK);
@@ -31,7 +18,7 @@ static void bulk_server(const struct vsc_env *env)
 	int listener, fd;
 
 	ASSERT_TRUE(buf != NULL);
-	fd = accept_one(env, &listener);
+	fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	for (;;) {
 		ssize_t n = SAFE(recv(fd, buf, BULK_CHUNK, 0));
 
@@ -55,7 +42,7 @@ static void bulk_client(const struct vsc_env *env)
 	int fd;
 
 	ASSERT_TRUE(buf != NULL);
-	fd = connect_one(env);
+	fd = vsc_connect_peer(SOCK_STREAM, env);
 	for (sent = 0; sent < BULK_BYTES; sent += BULK_CHUNK) {
 		vsc_fill_pattern(buf, BULK_CHUNK, sent);
 		crc = vsc_crc32(crc, buf, BULK_CHUNK);
@@ -73,7 +60,7 @@ VSC_CASE(stream_16mib_checksum, .sock_type = SOCK_STREAM,
 
 static void peek_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
 	vsc_send_all(fd, "peekaboo", 8);
 	vsc_wait("done");
@@ -84,7 +71,7 @@ static void peek_server(const struct vsc_env *env)
 static void peek_client(const struct vsc_env *env)
 {
 	char first[8], second[8], data[8];
-	int fd = connect_one(env);
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 
 	EXPECT_TRUE(vsc_poll(fd, POLLIN, 5000) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, first, sizeof(first), MSG_PEEK | MSG_WAITALL)), 8);
@@ -105,7 +92,7 @@ VSC_CASE(stream_msg_peek, .sock_type = SOCK_STREAM,
 
 static void oob_server(const struct vsc_env *env)
 {
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
 	vsc_wait("done");
 	SAFE(close(fd));
@@ -114,7 +101,7 @@ static void oob_server(const struct vsc_env *env)
 
 static void oob_client(const struct vsc_env *env)
 {
-	int fd = connect_one(env);
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 	char byte = 'o';
 
 	EXPECT_ERRNO(send(fd, &byte, 1, MSG_OOB | MSG_NOSIGNAL), EOPNOTSUPP);
@@ -129,7 +116,7 @@ VSC_CASE(stream_msg_oob, .sock_type = SOCK_STREAM,
 static void drain_server(const struct vsc_env *env)
 {
 	char buf[64], expected[64];
-	int listener, fd = accept_one(env, &listener);
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 
 	vsc_wait("closed");
 	vsc_fill_pattern(expected, sizeof(expected), 0);
@@ -143,7 +130,7 @@ static void drain_server(const struct vsc_env *env)
 static void drain_client(const struct vsc_env *env)
 {
 	char buf[64];
-	int fd = connect_one(env);
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
 
 	vsc_fill_pattern(buf, sizeof(buf), 0);
 	vsc_send_all(fd, buf, 20);

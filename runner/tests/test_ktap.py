@@ -1,10 +1,9 @@
-"""Tests for the KTAP parser, the line syntax, and the normalised KTAP writer."""
+"""Tests for the KTAP parser, its problem reports, and the normalised KTAP writer."""
 
 import unittest
 
 from vsc.ktap import (CaseBegan, CaseFinished, GuestExited, Parser, PlanSeen, Report, synthesize_result,
                       to_ktap)
-from vsc.ktap_syntax import format_result, parse_result
 
 SAMPLE = """\
 KTAP version 1
@@ -81,42 +80,6 @@ class SampleTest(unittest.TestCase):
                          [(r.number, r.name, r.status, r.reason, r.diagnostics) for r in self.report.results])
         self.assertEqual(again.guest_exit, 1)
         self.assertEqual(again.problems, [])
-
-
-class ResultLineTest(unittest.TestCase):
-    def check(self, line, number, name, status, reason=""):
-        r = parse_result(line)
-        self.assertEqual((r.number, r.name, r.status, r.reason), (number, name, status, reason), line)
-
-    def test_directives(self):
-        self.check("ok 1 a", 1, "a", "pass")
-        self.check("not ok 2 b", 2, "b", "fail")
-        self.check("not ok 3 c # SKIP why", 3, "c", "skip", "why")
-        self.check("ok 4 d # XFAIL bug 123", 4, "d", "xfail", "bug 123")
-        self.check("not ok 5 e # TODO later", 5, "e", "xfail", "later")
-        self.check("not ok 6 f # TIMEOUT 30 seconds", 6, "f", "timeout", "30 seconds")
-        self.check("not ok 7 # error setup broke", 7, "", "error", "setup broke")
-        self.check("ok 8 g # SKIP", 8, "g", "skip")
-
-    def test_unknown_directive_falls_back(self):
-        self.check("ok 5 check return code # rcode=0", 5, "check return code", "pass", "rcode=0")
-        self.check("not ok 6 h # SKIPPED x", 6, "h", "fail", "SKIPPED x")
-
-    def test_tap_dash_and_escaped_hash(self):
-        self.check("ok 1 - dashed name", 1, "dashed name", "pass")
-        self.check("ok 2 a\\#b # SKIP c", 2, "a#b", "skip", "c")
-        self.assertEqual(format_result(2, "a#b", "skip", "c"), "ok 2 a\\#b # SKIP c")
-
-    def test_not_results(self):
-        for line in ("ok", "okay 1 x", "ok x 1", "not ok", "ok 1x", "nope"):
-            self.assertIsNone(parse_result(line), line)
-
-    def test_format_each_status(self):
-        self.assertEqual(format_result(1, "a", "pass", ""), "ok 1 a")
-        self.assertEqual(format_result(2, "b", "fail", ""), "not ok 2 b")
-        self.assertEqual(format_result(3, "c", "xfail", "bug"), "ok 3 c # XFAIL bug")
-        self.assertEqual(format_result(4, "d", "timeout", "30 s"), "not ok 4 d # TIMEOUT 30 s")
-        self.assertEqual(format_result(5, "e", "error", "x"), "not ok 5 e # ERROR x")
 
 
 class RobustnessTest(unittest.TestCase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vsc.ktap_syntax import STATUSES, format_result
@@ -87,7 +88,6 @@ class Report:
         self.results.append(result)
 
 
-
 def synthesize_result(number: int, name: str, status: str, reason: str,
                       diagnostics: list[str] | tuple[str, ...] = (),
                       duration_s: float | None = None) -> CaseResult:
@@ -122,5 +122,6 @@ def _write_results(results: list[CaseResult], pad: str, out: list[str]) -> None:
         out.append(pad + format_result(r.number, r.name, r.status, " ".join(r.reason.split())))
 
 
-def _comments(pad: str, lines) -> list[str]:
+def _comments(pad: str, lines: Iterable[str]) -> list[str]:
+    """'# ' lines; a multi-line text becomes several, so no diagnostic can break the document."""
     return [f"{pad}# {line}".rstrip() for text in lines for line in (text.splitlines() or [""])]

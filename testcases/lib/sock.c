@@ -61,15 +61,22 @@ struct sockaddr_vm vsc_peername_at(const char *file, int line, int fd)
 	return name_at(file, line, fd, 1);
 }
 
-int vsc_listen_at(const char *file, int line, int type, unsigned int port, int backlog)
+static int open_socket_at(const char *file, int line, int type)
 {
 	int fd;
 
-	vsc_step_at(file, line, "socket() for listening");
+	vsc_step_at(file, line, "socket()");
 	fd = socket(AF_VSOCK, type, 0);
 	if (fd < 0)
 		vsc_failed_at(file, line, 1, "socket(AF_VSOCK, %s) failed: %s", vsc_type_text(type),
 			      vsc_errname(errno));
+	return fd;
+}
+
+int vsc_listen_at(const char *file, int line, int type, unsigned int port, int backlog)
+{
+	int fd = open_socket_at(file, line, type);
+
 	vsc_step_at(file, line, "bind() for listening");
 	if (vsc_bind(fd, VMADDR_CID_ANY, port) != 0)
 		vsc_failed_at(file, line, 1, "bind(VMADDR_CID_ANY, port %u) failed: %s", port,
@@ -83,18 +90,34 @@ int vsc_listen_at(const char *file, int line, int type, unsigned int port, int b
 
 int vsc_connect_to_at(const char *file, int line, int type, unsigned int cid, unsigned int port)
 {
-	int fd;
+	int fd = open_socket_at(file, line, type);
 
-	vsc_step_at(file, line, "socket() for connecting");
-	fd = socket(AF_VSOCK, type, 0);
-	if (fd < 0)
-		vsc_failed_at(file, line, 1, "socket(AF_VSOCK, %s) failed: %s", vsc_type_text(type),
-			      vsc_errname(errno));
 	vsc_step_at(file, line, "connect()");
 	if (vsc_connect(fd, cid, port) != 0)
 		vsc_failed_at(file, line, 1, "connect(%u:%u) failed: %s", cid, port,
 			      vsc_errname(errno));
 	return fd;
+}
+
+int vsc_accept_peer_at(const char *file, int line, int type, const struct vsc_env *env,
+		       int *listener)
+{
+	int fd;
+
+	*listener = vsc_listen_at(file, line, type, env->port, 1);
+	vsc_signal_at(file, line, "listening");
+	vsc_step_at(file, line, "accept()");
+	fd = accept(*listener, NULL, NULL);
+	if (fd < 0)
+		vsc_failed_at(file, line, 1, "accept(port %u) failed: %s", env->port,
+			      vsc_errname(errno));
+	return fd;
+}
+
+int vsc_connect_peer_at(const char *file, int line, int type, const struct vsc_env *env)
+{
+	vsc_wait_at(file, line, "listening");
+	return vsc_connect_to_at(file, line, type, env->peer_cid, env->port);
 }
 
 void vsc_send_all_at(const char *file, int line, int fd, const void *buf, size_t len)

@@ -25,6 +25,17 @@ int vsc_connect_to_at(const char *file, int line, int type, unsigned int cid, un
 #define vsc_listen(type, port, backlog) vsc_listen_at(__FILE__, __LINE__, type, port, backlog)
 #define vsc_connect_to(type, cid, port) vsc_connect_to_at(__FILE__, __LINE__, type, cid, port)
 
+/*
+ * The usual opening of a server+client case: the server listens on env->port, signals
+ * "listening" and accepts one connection; the client waits for "listening" and connects.
+ */
+struct vsc_env;
+int vsc_accept_peer_at(const char *file, int line, int type, const struct vsc_env *env,
+		       int *listener);
+int vsc_connect_peer_at(const char *file, int line, int type, const struct vsc_env *env);
+#define vsc_accept_peer(type, env, listener) vsc_accept_peer_at(__FILE__, __LINE__, type, env, listener)
+#define vsc_connect_peer(type, env) vsc_connect_peer_at(__FILE__, __LINE__, type, env)
+
 /* Whole transfers: loop over short writes and reads; a failure or early EOF fails the role. */
 void vsc_send_all_at(const char *file, int line, int fd, const void *buf, size_t len);
 void vsc_recv_all_at(const char *file, int line, int fd, void *buf, size_t len);
