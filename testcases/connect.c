@@ -20,7 +20,8 @@ static void no_listener(const struct vsc_env *env)
 }
 VSC_CASE(connect_no_listener, .sock_type = SOCK_STREAM,
 	 .summary = "connect() to a port nobody listens on fails (ECONNRESET on 5.10 to 6.12)",
-	 .run = no_listener);
+	 .run = no_listener,
+	 .tags = VSC_TAGS("vsock_test 0"));
 
 static void names_server(const struct vsc_env *env)
 {
@@ -128,7 +129,8 @@ static void many_client(const struct vsc_env *env)
 }
 VSC_CASE(connect_100_simultaneous, .sock_type = SOCK_STREAM,
 	 .summary = "100 connections open at once each carry their own byte both ways",
-	 .server = many_server, .client = many_client, .timeout_s = 30);
+	 .server = many_server, .client = many_client, .timeout_s = 30,
+	 .tags = VSC_TAGS("vsock_test 4"));
 
 static void nonblock_server(const struct vsc_env *env)
 {

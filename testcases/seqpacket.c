@@ -47,7 +47,8 @@ static void bounds_client(const struct vsc_env *env)
 VSC_CASE(seqpacket_msg_bounds, .sock_type = SOCK_SEQPACKET,
 	 .summary = "messages of 1 B to 195 KiB arrive one per recvmsg, whole and unmerged",
 	 .server = bounds_server, .client = bounds_client, .needs = VSC_NEED_SEQPACKET,
-	 .timeout_s = 20);
+	 .timeout_s = 20,
+	 .tags = VSC_TAGS("vsock_test 6"));
 
 static void trunc_server(const struct vsc_env *env)
 {
@@ -86,4 +87,5 @@ static void trunc_client(const struct vsc_env *env)
 }
 VSC_CASE(seqpacket_msg_trunc, .sock_type = SOCK_SEQPACKET,
 	 .summary = "a message larger than the buffer sets MSG_TRUNC; the rest is dropped",
-	 .server = trunc_server, .client = trunc_client, .needs = VSC_NEED_SEQPACKET);
+	 .server = trunc_server, .client = trunc_client, .needs = VSC_NEED_SEQPACKET,
+	 .tags = VSC_TAGS("vsock_test 7"));

@@ -54,7 +54,8 @@ static void wr_client(const struct vsc_env *env)
 }
 VSC_CASE(shutdown_wr, .sock_type = SOCK_STREAM,
 	 .summary = "after SHUT_WR the peer reads EOF and can still send back; our send gets EPIPE",
-	 .server = wr_server, .client = wr_client);
+	 .server = wr_server, .client = wr_client,
+	 .tags = VSC_TAGS("vsock_test 16"));
 
 static void rd_server(const struct vsc_env *env)
 {
@@ -80,7 +81,8 @@ static void rd_client(const struct vsc_env *env)
 }
 VSC_CASE(shutdown_rd, .sock_type = SOCK_STREAM,
 	 .summary = "after SHUT_RD our recv returns 0 and the peer's send fails with EPIPE",
-	 .server = rd_server, .client = rd_client);
+	 .server = rd_server, .client = rd_client,
+	 .tags = VSC_TAGS("vsock_test 17"));
 
 /* The closing side and the side that watches are the same code in both directions. */
 static void closer(int fd)
@@ -117,7 +119,8 @@ static void client_close_client(const struct vsc_env *env)
 }
 VSC_CASE(close_by_client, .sock_type = SOCK_STREAM,
 	 .summary = "client closes: the server gets POLLRDHUP, the last data, EOF, then EPIPE on send",
-	 .server = client_close_server, .client = client_close_client);
+	 .server = client_close_server, .client = client_close_client,
+	 .tags = VSC_TAGS("vsock_test 2"));
 
 static void server_close_server(const struct vsc_env *env)
 {
@@ -133,7 +136,8 @@ static void server_close_client(const struct vsc_env *env)
 }
 VSC_CASE(close_by_server, .sock_type = SOCK_STREAM,
 	 .summary = "server closes: the client gets POLLRDHUP, the last data, EOF, then EPIPE on send",
-	 .server = server_close_server, .client = server_close_client);
+	 .server = server_close_server, .client = server_close_client,
+	 .tags = VSC_TAGS("vsock_test 3"));
 
 static void bad_shutdown(const struct vsc_env *env)
 {

@@ -163,5 +163,6 @@ static void lowat_client(const struct vsc_env *env)
 VSC_CASE(sockopt_rcvlowat_poll, .sock_type = SOCK_STREAM,
 	 .summary = "with SO_RCVLOWAT N, poll reports POLLIN only once N bytes are queued",
 	 .server = lowat_server, .client = lowat_client, .min_kver = "6.1",
-	 .tags = VSC_TAGS("vsock: pass sock_rcvlowat to notify_poll_in as target",
+	 .tags = VSC_TAGS("vsock_test 10",
+			  "vsock: pass sock_rcvlowat to notify_poll_in as target",
 			  "virtio/vsock: use 'target' in notify_poll_in callback"));

@@ -88,7 +88,8 @@ static void peek_client(const struct vsc_env *env)
 VSC_CASE(stream_msg_peek, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_PEEK shows queued bytes without consuming them",
 	 .server = peek_server, .client = peek_client,
-	 .tags = VSC_TAGS("vsock/virtio: fix MSG_PEEK ignoring skb offset when calculating bytes to copy"));
+	 .tags = VSC_TAGS("vsock_test 5",
+			  "vsock/virtio: fix MSG_PEEK ignoring skb offset when calculating bytes to copy"));
 
 static void oob_server(const struct vsc_env *env)
 {

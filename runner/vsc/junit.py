@@ -13,18 +13,19 @@ from vsc.ktap_syntax import ERROR, FAIL, SKIP, TIMEOUT, XFAIL
 if TYPE_CHECKING:  # results.py imports this module, so the type is only named here
     from vsc.results import RunInfo
 
-_FAILED = (FAIL, TIMEOUT, ERROR)
+# The kernel did the wrong thing (<failure>), or the test could not run (<error>): kept apart.
+_FAILED = (FAIL, TIMEOUT)
 # XML 1.0 forbids most control characters; a guest's console text can hold any of them.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def to_junit(report: Report, info: RunInfo) -> str:
-    """The junit.xml text. Every non-passing status is a <failure>; its type attribute says which."""
+    """The junit.xml text: fail and timeout are <failure>, error is <error>; the type attribute says which."""
     suite = ET.Element("testsuite", {
         "name": f"vsockcheck {info.topology} {info.kernel_name}",
         "tests": str(len(report.results)),
         "failures": str(sum(r.status in _FAILED for r in report.results)),
-        "errors": "0",
+        "errors": str(sum(r.status == ERROR for r in report.results)),
         "skipped": str(sum(r.status == SKIP for r in report.results)),
         "timestamp": info.started_at,
     })
@@ -57,9 +58,10 @@ def _testcase(result: CaseResult, classname: str) -> ET.Element:
     if result.duration_s is not None:
         case.set("time", f"{result.duration_s:.3f}")
     details = "\n".join(result.diagnostics)
-    if result.status in _FAILED:
+    if result.status in _FAILED or result.status == ERROR:
         message = result.reason or (result.diagnostics[0] if result.diagnostics else result.status)
-        failure = ET.SubElement(case, "failure", {"message": _clean(message), "type": result.status})
+        element = "error" if result.status == ERROR else "failure"
+        failure = ET.SubElement(case, element, {"message": _clean(message), "type": result.status})
         failure.text = _clean(details)
     elif result.status == SKIP:
         ET.SubElement(case, "skipped", {"message": _clean(result.reason)})

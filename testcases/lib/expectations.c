@@ -12,17 +12,17 @@ struct expectation {
 	const char *evidence;	/* where the value comes from */
 };
 
-/* Rows of one behaviour are in ascending version order. */
+/* Rows of one behaviour are in ascending version order; behaviours in alphabetical order. */
 static const struct expectation table[] = {
-	{ "connect_no_listener", "4.0", ECONNRESET,
-	  "virtio_transport_reset_no_sock() answers the REQUEST with RST; seen on 5.10, 6.1, 6.12" },
 	{ "bind_foreign_cid", "4.0", EADDRNOTAVAIL,
 	  "__vsock_bind() rejects a CID that is neither local nor VMADDR_CID_ANY" },
-	{ "dgram_without_transport", "5.5", ENODEV,
-	  "vsock_create() assigns the datagram transport at once; without vmci there is none" },
+	{ "connect_no_listener", "4.0", ECONNRESET,
+	  "virtio_transport_reset_no_sock() answers the REQUEST with RST; seen on 5.10, 6.1, 6.12, 7.2" },
 	{ "dev_vsock_unknown_ioctl", "4.0", EINVAL, "vsock_dev_do_ioctl() default case before 5.11" },
 	{ "dev_vsock_unknown_ioctl", "5.11", ENOTTY,
 	  "vsock: fix the error return when an invalid ioctl command is used (-ENOIOCTLCMD)" },
+	{ "dgram_without_transport", "5.5", ENODEV,
+	  "vsock_create() assigns the datagram transport at once; without vmci there is none" },
 	{ "seqpacket_on_old_kernel", "4.0", ESOCKTNOSUPPORT,
 	  "vsock_create() before 5.14 knows only STREAM and DGRAM" },
 };
