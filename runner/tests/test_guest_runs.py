@@ -114,6 +114,21 @@ class GuestFailures(unittest.TestCase):
         self.assertNotIn("Traceback", err)
         self.assert_clean(run)
 
+    def test_a_killed_runner_takes_qemu_with_it(self):
+        run = Run("--guest-mode", "hang", "--boot-timeout", "120", "--pick", "bind_port")
+        proc = subprocess.Popen(run.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run.env)
+        deadline = time.monotonic() + 60
+        while not qemu_processes_using(run.results) and time.monotonic() < deadline:
+            time.sleep(0.1)  # waiting for the runner to start QEMU
+        self.assertTrue(qemu_processes_using(run.results), "QEMU never started")
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while qemu_processes_using(run.results) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the kernel delivers the parent-death signal asynchronously
+        self.assertEqual(qemu_processes_using(run.results), [])
+        shutil.rmtree(run.tmp)  # a SIGKILLed runner cannot clean up; only QEMU is the point here
+
     def test_a_small_run_writes_every_result_file(self):
         run = Run("--pick", "bind_port", "--pick", "bind_port_any")
         done = run.run()

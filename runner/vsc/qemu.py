@@ -1,5 +1,6 @@
 """QEMU for the guests: the command line from small named pieces, one spawned guest, the KVM probe."""
 
+import ctypes
 import functools
 import hashlib
 import json
@@ -17,6 +18,14 @@ from vsc.paths import cache_root
 QEMU = "qemu-system-x86_64"
 KTAP_PORT_NAME = "vsockcheck.ktap"
 PROBE_TIMEOUT_S = 5.0
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_runner() -> None:
+    """In the QEMU child before exec: if the runner is killed outright (SIGKILL, no cleanup), QEMU
+    gets SIGKILL too instead of running on with nobody reading its output."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _opt(value: object) -> str:
@@ -109,7 +118,8 @@ class Guest:
             # A session of its own: Ctrl-C reaches only the runner, which then stops QEMU's whole group.
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL if out else None, stdout=out,
-                stderr=subprocess.STDOUT if out else None, start_new_session=True)
+                stderr=subprocess.STDOUT if out else None, start_new_session=True,
+                preexec_fn=_die_with_runner)
         except OSError as e:
             raise UserError(f"{self.argv[0]}: cannot start it ({e.strerror}); install qemu-system-x86") from None
         finally:
