@@ -70,7 +70,7 @@ static void peek_server(const struct vsc_env *env)
 
 static void peek_client(const struct vsc_env *env)
 {
-	char first[8], second[8], data[8];
+	char first[8] = { 0 }, second[8] = { 0 }, data[8] = { 0 };
 	int fd = vsc_connect_peer(SOCK_STREAM, env);
 
 	EXPECT_TRUE(vsc_poll(fd, POLLIN, 5000) & POLLIN);

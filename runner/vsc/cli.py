@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import catalogue, guest_session, kernels, qemu, results, topology_loopback
+from vsc import catalogue, guest_session, kernels, parity, qemu, results, topology_loopback
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR
 
@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     list_cmd = commands.add_parser("list", help="print the case catalogue: name, type, roles, needs, tags")
     _add_selection(list_cmd)
     list_cmd.set_defaults(func=_cmd_list)
+
+    parity_cmd = commands.add_parser(
+        "parity", help="print, as Markdown, which case covers each test of the kernel's tools/testing/vsock")
+    parity_cmd.set_defaults(func=_cmd_parity)
 
     run = commands.add_parser("run", help="boot a kernel and run the suite in it")
     run.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="SPEC",
@@ -111,6 +115,11 @@ def _cmd_list(args) -> int:
     for row in rows:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
     print(f"{len(cases)} cases")
+    return 0
+
+
+def _cmd_parity(args) -> int:
+    print(parity.markdown_table(catalogue.read(TEST_PROGRAM)), end="")
     return 0
 
 

@@ -81,26 +81,35 @@ void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
 				 vsc_self.label, where);
 	}
 	if (fatal)
-		vsc_role_exit(VSC_FAIL, NULL);
+		vsc_stop();
 }
 
-void vsc_check_eq_at(const char *file, int line, int fatal, const char *a_text,
-		     const char *b_text, long long a, long long b)
+void vsc_stop(void)
 {
-	if (a != b)
-		vsc_failed_at(file, line, fatal, "%s == %s: got %lld, expected %lld", a_text, b_text,
-			      a, b);
+	vsc_role_exit(VSC_FAIL, NULL);
 }
 
-void vsc_check_errno_at(const char *file, int line, int fatal, const char *call_text, long ret,
-			int err, int expected_err)
+int vsc_check_eq_at(const char *file, int line, const char *a_text, const char *b_text,
+		    long long a, long long b)
+{
+	if (a == b)
+		return 0;
+	vsc_failed_at(file, line, 0, "%s == %s: got %lld, expected %lld", a_text, b_text, a, b);
+	return 1;
+}
+
+int vsc_check_errno_at(const char *file, int line, const char *call_text, long ret, int err,
+		       int expected_err)
 {
 	if (ret != -1)
-		vsc_failed_at(file, line, fatal, "%s returned %ld, expected failure with %s",
-			      call_text, ret, vsc_errname(expected_err));
+		vsc_failed_at(file, line, 0, "%s returned %ld, expected failure with %s", call_text,
+			      ret, vsc_errname(expected_err));
 	else if (err != expected_err)
-		vsc_failed_at(file, line, fatal, "%s failed with %s, expected %s", call_text,
+		vsc_failed_at(file, line, 0, "%s failed with %s, expected %s", call_text,
 			      vsc_errname(err), vsc_errname(expected_err));
+	else
+		return 0;
+	return 1;
 }
 
 void vsc_skip(const char *fmt, ...)

@@ -53,32 +53,46 @@ struct vsc_case {
 void vsc_step_at(const char *file, int line, const char *what);
 void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-void vsc_check_eq_at(const char *file, int line, int fatal, const char *a_text,
-		     const char *b_text, long long a, long long b);
-void vsc_check_errno_at(const char *file, int line, int fatal, const char *call_text,
-			long ret, int err, int expected_err);
+/* Each returns non-zero when the check failed (the failure is recorded either way). */
+int vsc_check_eq_at(const char *file, int line, const char *a_text, const char *b_text,
+		    long long a, long long b);
+int vsc_check_errno_at(const char *file, int line, const char *call_text, long ret, int err,
+		       int expected_err);
+void vsc_stop(void) __attribute__((noreturn));	/* end the role now; its failure is recorded */
 void vsc_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void vsc_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *vsc_errname(int err);
 
 #define VSC_CHECK_TRUE(fatal, cond)                                                  \
 	do {                                                                         \
-		if (!(cond))                                                         \
-			vsc_failed_at(__FILE__, __LINE__, fatal, "%s is false", #cond); \
+		if (!(cond)) {                                                       \
+			vsc_failed_at(__FILE__, __LINE__, 0, "%s is false", #cond);  \
+			if (fatal)                                                   \
+				vsc_stop();                                          \
+		}                                                                    \
 	} while (0)
 #define ASSERT_TRUE(cond) VSC_CHECK_TRUE(1, cond)
 #define EXPECT_TRUE(cond) VSC_CHECK_TRUE(0, cond)
-#define ASSERT_EQ(a, b) vsc_check_eq_at(__FILE__, __LINE__, 1, #a, #b, (long long)(a), (long long)(b))
-#define EXPECT_EQ(a, b) vsc_check_eq_at(__FILE__, __LINE__, 0, #a, #b, (long long)(a), (long long)(b))
+
+#define VSC_CHECK_EQ(fatal, a, b)                                                            \
+	do {                                                                                 \
+		if (vsc_check_eq_at(__FILE__, __LINE__, #a, #b, (long long)(a), (long long)(b)) && \
+		    (fatal))                                                                 \
+			vsc_stop();                                                          \
+	} while (0)
+#define ASSERT_EQ(a, b) VSC_CHECK_EQ(1, a, b)
+#define EXPECT_EQ(a, b) VSC_CHECK_EQ(0, a, b)
 
 /* The call must fail (-1) with errno `err`. */
-#define VSC_CHECK_ERRNO(fatal, call, err)                                              \
-	({                                                                             \
-		vsc_step_at(__FILE__, __LINE__, #call);                                \
-		long vsc_ret_ = (long)(call);                                          \
-		int vsc_err_ = errno;                                                  \
-		vsc_check_errno_at(__FILE__, __LINE__, fatal, #call, vsc_ret_, vsc_err_, err); \
-	})
+#define VSC_CHECK_ERRNO(fatal, call, err)                                                \
+	do {                                                                             \
+		vsc_step_at(__FILE__, __LINE__, #call);                                  \
+		long vsc_ret_ = (long)(call);                                            \
+		int vsc_err_ = errno;                                                    \
+		if (vsc_check_errno_at(__FILE__, __LINE__, #call, vsc_ret_, vsc_err_, err) && \
+		    (fatal))                                                             \
+			vsc_stop();                                                      \
+	} while (0)
 #define ASSERT_ERRNO(call, err) VSC_CHECK_ERRNO(1, call, err)
 #define EXPECT_ERRNO(call, err) VSC_CHECK_ERRNO(0, call, err)
 
@@ -87,9 +101,11 @@ const char *vsc_errname(int err);
 	({                                                                             \
 		vsc_step_at(__FILE__, __LINE__, #call);                                \
 		long vsc_ret_ = (long)(call);                                          \
-		if (vsc_ret_ < 0)                                                      \
-			vsc_failed_at(__FILE__, __LINE__, 1, "%s failed: %s", #call,   \
+		if (vsc_ret_ < 0) {                                                    \
+			vsc_failed_at(__FILE__, __LINE__, 0, "%s failed: %s", #call,   \
 				      vsc_errname(errno));                             \
+			vsc_stop();                                                    \
+		}                                                                      \
 		vsc_ret_;                                                              \
 	})
 
