@@ -184,19 +184,34 @@ class BadInput(unittest.TestCase):
 @unittest.skipUnless((GUEST_BIN_DIR / "vsc-lib-outcomes").exists(), "the self-test program is not built")
 @unittest.skipUnless(default_kernel_cached(), f"{DEFAULT_KERNEL} is not cached")
 class KernelHealth(unittest.TestCase):
-    def test_a_kernel_backtrace_during_a_case_fails_it_and_is_quoted(self):
-        kernel = kernels.resolve(DEFAULT_KERNEL, fetch=False)
-        cases = catalogue.read(GUEST_BIN_DIR / "vsc-lib-outcomes", ["outcome_kernel_alarm*", "outcome_pass_pair"])
+    def run_outcomes(self, *picks: str) -> dict:
+        """Runs the library's self-test program in a guest; its results by case name."""
+        program = GUEST_BIN_DIR / "vsc-lib-outcomes"
         spec = guest_session.GuestSpec(
-            kernel=kernel, modules=topology_loopback.MODULES, test_program=GUEST_BIN_DIR / "vsc-lib-outcomes",
-            test_args=catalogue.selection_args(["outcome_kernel_alarm*", "outcome_pass_pair"], []),
-            cases=cases, accel="tcg")
+            kernel=kernels.resolve(DEFAULT_KERNEL, fetch=False), modules=topology_loopback.MODULES,
+            test_program=program, test_args=catalogue.selection_args(list(picks), []),
+            cases=catalogue.read(program, list(picks)), accel="tcg")
         with tempfile.TemporaryDirectory(dir=_TOP) as work, tempfile.TemporaryDirectory(dir=_TOP) as out:
             run = guest_session.run(spec, Path(work), Path(out))
-        by_name = {r.name: r for r in run.report.results}
+        return {r.name: r for r in run.report.results}
+
+    def test_a_kernel_backtrace_during_a_case_fails_it_and_is_quoted(self):
+        by_name = self.run_outcomes("outcome_kernel_alarm*", "outcome_pass_pair")
         alarm = by_name["outcome_kernel_alarm_fails_case"]
         self.assertEqual(alarm.status, "fail")
         self.assertTrue(any(d.startswith("kernel: ") and "Call Trace" in d for d in alarm.diagnostics),
                         alarm.diagnostics)
         # The case after it starts from a clean log: the alarm does not leak into it.
         self.assertEqual(by_name["outcome_pass_pair"].status, "pass")
+
+    def test_a_panic_in_mid_case_fails_that_case_and_the_rest_are_not_run(self):
+        by_name = self.run_outcomes("outcome_guest_panics", "outcome_pass_pair")
+        dying = by_name["outcome_guest_panics"]
+        self.assertEqual(dying.status, "fail")
+        self.assertIn("the guest kernel panicked", dying.reason)
+        self.assertIn("during this case", dying.reason)
+        self.assertIn("about to crash the guest kernel", " ".join(dying.diagnostics))
+        self.assertTrue(any(d.startswith("console: ") for d in dying.diagnostics))
+        after = by_name["outcome_pass_pair"]
+        self.assertEqual(after.status, "error")
+        self.assertTrue(after.reason.startswith("not run: the guest kernel panicked"))

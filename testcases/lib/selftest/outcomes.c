@@ -25,6 +25,21 @@ static void kernel_alarm(const struct vsc_env *env)
 VSC_CASE(outcome_kernel_alarm_fails_case, .summary = "a kernel backtrace during a case fails it",
 	 .run = kernel_alarm);
 
+static void guest_panics(const struct vsc_env *env)
+{
+	int fd;
+
+	(void)env;
+	if (access("/etc/vsockcheck/run.conf", F_OK) != 0)
+		vsc_skip("only inside a vsockcheck guest");
+	vsc_diag("about to crash the guest kernel");
+	fd = SAFE(open("/proc/sysrq-trigger", O_WRONLY));
+	SAFE(write(fd, "c", 1));
+	SAFE(close(fd));
+}
+VSC_CASE(outcome_guest_panics, .summary = "the kernel panics in mid-case: the runner reports that case",
+	 .run = guest_panics);
+
 static void pair_server(const struct vsc_env *env)
 {
 	vsc_signal("ready");
