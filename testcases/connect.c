@@ -23,6 +23,39 @@ VSC_CASE(connect_no_listener, .sock_type = SOCK_STREAM,
 	 .run = no_listener,
 	 .tags = VSC_TAGS("vsock_test 0"));
 
+static void bound_only_server(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	int conn;
+
+	SAFE(vsc_bind(fd, VMADDR_CID_ANY, env->port));
+	vsc_signal("bound");
+	vsc_wait("refused");
+	/* The reset left the bound socket as it was: it can still become a listener. */
+	SAFE(listen(fd, 1));
+	vsc_signal("listening");
+	conn = SAFE(accept(fd, NULL, NULL));
+	SAFE(close(conn));
+	SAFE(close(fd));
+}
+
+static void bound_only_client(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+
+	vsc_wait("bound");
+	/* Bound but not listening is no listener: the REQUEST is answered with RST. */
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port),
+		     vsc_expected_errno("connect_no_listener"));
+	SAFE(close(fd));
+	vsc_signal("refused");
+	SAFE(close(vsc_connect_peer(SOCK_STREAM, env)));
+}
+VSC_CASE(connect_bound_not_listening, .sock_type = SOCK_STREAM,
+	 .summary = "connect() to a port bound but not listening is reset; it can listen later",
+	 .server = bound_only_server, .client = bound_only_client,
+	 .tags = VSC_TAGS("vsock_test 1"));
+
 static void names_server(const struct vsc_env *env)
 {
 	int listener = vsc_listen(SOCK_STREAM, env->port, 1);

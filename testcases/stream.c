@@ -1,4 +1,4 @@
-/* stream.c: moving data over a SOCK_STREAM connection: volume, integrity, peeking, flags. */
+/* stream.c: data over a SOCK_STREAM connection: volume, integrity, peeking, flags, faults. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,3 +142,77 @@ static void drain_client(const struct vsc_env *env)
 VSC_CASE(stream_data_survives_close, .sock_type = SOCK_STREAM,
 	 .summary = "bytes sent before close are still read by the peer, then EOF",
 	 .server = drain_server, .client = drain_client);
+
+#define NULL_BUF_BYTES 512
+#define SETTLE_MS 5000
+
+static void null_buf_server(const struct vsc_env *env)
+{
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
+	char buf[NULL_BUF_BYTES];
+
+	vsc_fill_pattern(buf, sizeof(buf), 0);
+	vsc_send_all(fd, buf, sizeof(buf));
+	vsc_signal("sent");
+	vsc_wait("done");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+
+static void null_buf_client(const struct vsc_env *env)
+{
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
+	char buf[NULL_BUF_BYTES + 1], expected[NULL_BUF_BYTES];
+
+	vsc_wait("sent");
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_ERRNO(recv(fd, NULL, NULL_BUF_BYTES, 0), vsc_expected_errno("recv_into_bad_buffer"));
+	/* Bytes that could not be copied stay queued for the next read. */
+	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), MSG_DONTWAIT)), NULL_BUF_BYTES);
+	vsc_fill_pattern(expected, sizeof(expected), 0);
+	EXPECT_TRUE(memcmp(buf, expected, sizeof(expected)) == 0);
+	vsc_signal("done");
+	SAFE(close(fd));
+}
+VSC_CASE(stream_recv_null_buffer, .sock_type = SOCK_STREAM,
+	 .summary = "recv into a NULL buffer fails and loses nothing: the next recv gets it all",
+	 .server = null_buf_server, .client = null_buf_client,
+	 .tags = VSC_TAGS("vsock_test 12", "vsock: return errors other than -ENOMEM to socket",
+			  "virtio/vsock: don't drop skbuff on copy failure"));
+
+static void merge_sender(const struct vsc_env *env)
+{
+	int fd = vsc_connect_peer(SOCK_STREAM, env);
+
+	vsc_send_all(fd, "HELLO", 5);
+	vsc_signal("first sent");
+	vsc_wait("partly read");
+	/* Small enough to be copied into the partly read packet still queued at the peer. */
+	vsc_send_all(fd, "WORLD", 5);
+	vsc_signal("second sent");
+	vsc_wait("done");
+	SAFE(close(fd));
+}
+
+static void merge_receiver(const struct vsc_env *env)
+{
+	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
+	char buf[16];
+
+	vsc_wait("first sent");
+	vsc_recv_all(fd, buf, 2);
+	EXPECT_TRUE(memcmp(buf, "HE", 2) == 0);
+	vsc_signal("partly read");
+	vsc_wait("second sent");
+	vsc_recv_all(fd, buf + 2, 8);
+	EXPECT_TRUE(memcmp(buf, "HELLOWORLD", 10) == 0);
+	/* Exactly ten bytes: the merge neither lost nor invented any. */
+	EXPECT_ERRNO(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
+	vsc_signal("done");
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+VSC_CASE(stream_small_packet_merge, .sock_type = SOCK_STREAM,
+	 .summary = "a small packet appended to a partly read one reads back whole and in order",
+	 .server = merge_receiver, .client = merge_sender,
+	 .tags = VSC_TAGS("vsock_test 14", "virtio/vsock: fix header length on skb merging"));

@@ -23,8 +23,16 @@ static const struct expectation table[] = {
 	  "vsock: fix the error return when an invalid ioctl command is used (-ENOIOCTLCMD)" },
 	{ "dgram_without_transport", "5.5", ENODEV,
 	  "vsock_create() assigns the datagram transport at once; without vmci there is none" },
+	{ "recv_into_bad_buffer", "4.0", ENOMEM,
+	  "vsock_stream_recvmsg(), __vsock_seqpacket_recvmsg() turn dequeue errors into -ENOMEM" },
+	{ "recv_into_bad_buffer", "6.4", EFAULT,
+	  "vsock: return errors other than -ENOMEM to socket (the receive half, 02ab696febab)" },
 	{ "seqpacket_on_old_kernel", "4.0", ESOCKTNOSUPPORT,
 	  "vsock_create() before 5.14 knows only STREAM and DGRAM" },
+	{ "seqpacket_send_over_buffer_size", "5.14", ENOMEM,
+	  "vsock_connectible_sendmsg() turns the transport's -EMSGSIZE into -ENOMEM" },
+	{ "seqpacket_send_over_buffer_size", "6.3", EMSGSIZE,
+	  "vsock: return errors other than -ENOMEM to socket (the send half, c43170b7e157)" },
 };
 
 int vsc_expected_errno(const char *behaviour)
