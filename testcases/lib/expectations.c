@@ -23,6 +23,10 @@ static const struct expectation table[] = {
 	  "vsock: fix the error return when an invalid ioctl command is used (-ENOIOCTLCMD)" },
 	{ "dgram_without_transport", "5.5", ENODEV,
 	  "vsock_create() assigns the datagram transport at once; without vmci there is none" },
+	{ "diag_request_short", "4.14", EINVAL,
+	  "vsock_diag_handler_dump(): nlmsg_len < sizeof(struct vsock_diag_req); same in 5.10-7.2" },
+	{ "diag_request_without_dump", "4.14", EOPNOTSUPP,
+	  "vsock_diag_handler_dump() serves NLM_F_DUMP only; same in 5.10-7.2" },
 	{ "seqpacket_on_old_kernel", "4.0", ESOCKTNOSUPPORT,
 	  "vsock_create() before 5.14 knows only STREAM and DGRAM" },
 };
