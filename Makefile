@@ -13,28 +13,55 @@ BUILD := build
 BIN := $(BUILD)/bin
 
 # What a fresh Debian 12 machine lacks for building, booting and checking.
-DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd
+DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
+	libnl-3-dev liburing-dev
 
-LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/lib/*.c)))
+# sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
+# from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
+# The linker warns that libnl-3.a's addr.o and utils.o name getaddrinfo/getprotobyname (static
+# NSS needs glibc's shared libraries at run time): nothing here calls those functions.
+NL_CFLAGS := -I/usr/include/libnl3
+NL_LIBS := -lnl-3 -lpthread
+URING_LIBS := -luring
+STATIC_LIBS := libnl-3.a liburing.a
+
+# The sock_diag helper is kept out of the library's self-test programs: they need no libnl.
+SOCKDIAG_OBJ := $(BUILD)/testcases/lib/sockdiag.o
+LIB_OBJS := $(filter-out $(SOCKDIAG_OBJ),$(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/lib/*.c))))
 CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
 SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
+VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 
-PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes
+PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss
 
-.PHONY: all deps run check bench clean
+.PHONY: all deps run check bench clean static-libs
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itestcases/lib -c -o $@ $<
 
-$(BIN)/vsockcheck-tests: $(LIB_OBJS) $(CASE_OBJS)
+$(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
+
+$(BIN)/vsockcheck-tests: $(LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
+$(BIN)/vsockcheck-tests: LDLIBS += $(NL_LIBS) $(URING_LIBS)
 $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
-$(PROGRAMS):
+$(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
+$(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
+$(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# A missing archive would only show as "cannot find -lnl-3"; say which package brings it.
+static-libs:
+	@for lib in $(STATIC_LIBS); do \
+		if [ "$$($(CC) -print-file-name=$$lib)" = "$$lib" ]; then \
+			echo "make: $$lib is missing: run 'make deps' (Debian libnl-3-dev, liburing-dev)" >&2; \
+			exit 1; \
+		fi; \
+	done
 
 deps:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
@@ -57,4 +84,5 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
+	$(VSOCK_SS_OBJS:.o=.d)

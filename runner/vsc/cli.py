@@ -18,6 +18,8 @@ from vsc.paths import GUEST_BIN_DIR
 DEFAULT_KERNEL = "debian:bookworm"
 TOPOLOGIES = {topology_loopback.NAME: topology_loopback}
 TEST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-tests"
+# Programs the cases run inside the guest (diag_vsock_ss_listener runs /usr/bin/vsock-ss).
+GUEST_TOOLS = (GUEST_BIN_DIR / "vsock-ss",)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,7 +135,7 @@ def _cmd_run(args) -> int:
     except OSError as e:
         raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
     spec = guest_session.GuestSpec(
-        kernel=kernel, modules=topology.MODULES, test_program=TEST_PROGRAM,
+        kernel=kernel, modules=topology.MODULES, test_program=TEST_PROGRAM, guest_tools=GUEST_TOOLS,
         test_args=topology.test_args() + catalogue.selection_args(args.pick, args.skip),
         cases=cases, mode=args.guest_mode, accel=args.accel, boot_timeout_s=args.boot_timeout)
     print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology.NAME}, {len(cases)} cases", flush=True)

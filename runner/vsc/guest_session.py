@@ -41,6 +41,7 @@ class GuestSpec:
     test_program: Path
     test_args: list[str]
     cases: list[Case]              # in run order: case N is cases[N-1]
+    guest_tools: tuple[Path, ...] = ()  # more programs the cases run, shipped to /usr/bin/ too
     mode: str = "suite"            # guest_init.sh MODE: suite, panic, hang
     accel: str = "auto"
     boot_timeout_s: float = 60.0
@@ -52,8 +53,8 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
     plan = modules.plan(spec.kernel, list(spec.modules))
     module_files = modules.materialize(plan, workdir / "modules")
-    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program], module_files,
-                                cache_dir or cache_root() / "initramfs")
+    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program, *spec.guest_tools],
+                                module_files, cache_dir or cache_root() / "initramfs")
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")

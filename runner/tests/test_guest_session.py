@@ -1,0 +1,48 @@
+"""Tests for vsc.guest_session.build_image: what goes into the guest's /usr/bin."""
+
+import shutil
+import tempfile
+import unittest
+from pathlib import Path
+from unittest import mock
+
+from tests.test_initramfs import read_image
+from vsc import guest_session
+
+
+class BuildImageTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="vsc-test-guest-session-"))
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.busybox = self.make("busybox", b"BUSYBOX")
+        self.program = self.make("bin/vsockcheck-tests", b"TESTS")
+        self.tool = self.make("bin/vsock-ss", b"SS")
+
+    def make(self, name: str, data: bytes) -> Path:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def build(self, **changes) -> dict:
+        fields = dict(kernel=object(), modules=(), test_program=self.program, test_args=["--list"], cases=[])
+        fields.update(changes)
+        spec = guest_session.GuestSpec(**fields)
+        with mock.patch.object(guest_session, "BUSYBOX", self.busybox), \
+                mock.patch.object(guest_session.modules, "plan", return_value=[]), \
+                mock.patch.object(guest_session.modules, "materialize", return_value=[]):
+            image = guest_session.build_image(spec, self.tmp, cache_dir=self.tmp / "cache")
+        members, _ = read_image(image)
+        return members
+
+    def test_guest_tools_ship_next_to_the_test_program(self):
+        members = self.build(guest_tools=(self.tool,))
+        self.assertEqual(members["usr/bin/vsockcheck-tests"]["data"], b"TESTS")
+        self.assertEqual(members["usr/bin/vsock-ss"]["data"], b"SS")
+
+    def test_no_guest_tools_by_default(self):
+        self.assertNotIn("usr/bin/vsock-ss", self.build())
+
+
+if __name__ == "__main__":
+    unittest.main()
