@@ -38,7 +38,7 @@ static void null_address(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(addr_null_or_bad_length, .sock_type = SOCK_STREAM,
-	 .summary = "bind/connect with a NULL address give EFAULT (EINVAL at length 0 or a bad length)",
+	 .summary = "bind/connect: NULL address EFAULT; length 0, negative or too long EINVAL",
 	 .run = null_address);
 
 static void long_length(const struct vsc_env *env)
@@ -119,7 +119,7 @@ static void connect_bad_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(addr_connect_bad_address, .sock_type = SOCK_STREAM,
-	 .summary = "connect with a wrong family, short length or bad flag gives EINVAL; then connects",
+	 .summary = "connect: wrong family, short length, bad flag give EINVAL; then it works",
 	 .server = connect_bad_server, .client = connect_bad_client);
 
 static void unspec_server(const struct vsc_env *env)
@@ -146,7 +146,7 @@ static void unspec_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(addr_connect_unspec_connected, .sock_type = SOCK_STREAM,
-	 .summary = "connect(AF_UNSPEC) on a connected socket gives EISCONN and does not disconnect",
+	 .summary = "connect(AF_UNSPEC) on a connected socket: EISCONN, still connected",
 	 .server = unspec_server, .client = unspec_client);
 
 static void short_name(const struct vsc_env *env)
@@ -172,5 +172,5 @@ static void short_name(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(addr_getsockname_short_buffer, .sock_type = SOCK_STREAM,
-	 .summary = "getsockname truncates to a short buffer and reports the full length; NULL faults",
+	 .summary = "getsockname: a short buffer is truncated, the full length reported",
 	 .run = short_name);

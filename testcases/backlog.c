@@ -1,4 +1,4 @@
-/* backlog.c: connections waiting in a listener's accept queue: a full queue, a listener closed on them. */
+/* backlog.c: connections in a listener's accept queue: a full queue, a listener closed on them. */
 #include <poll.h>
 #include <unistd.h>
 
@@ -40,12 +40,13 @@ static void closed_client(const struct vsc_env *env)
 		SAFE(close(fds[i]));
 	}
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
-	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), vsc_expected_errno("connect_no_listener"));
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port),
+		     vsc_expected_errno("connect_no_listener"));
 	SAFE(close(fd));
 	vsc_signal("done");
 }
 VSC_CASE(backlog_listener_closed_with_queue, .sock_type = SOCK_STREAM,
-	 .summary = "closing a listener with unaccepted connections ends them: clients read EOF, send EPIPE",
+	 .summary = "closing a listener ends its unaccepted connections: EOF, then EPIPE",
 	 .server = closed_server, .client = closed_client);
 
 static void full_server(const struct vsc_env *env)
@@ -86,5 +87,5 @@ static void full_client(const struct vsc_env *env)
 		SAFE(close(fds[i]));
 }
 VSC_CASE(backlog_full_resets, .sock_type = SOCK_STREAM,
-	 .summary = "with listen(2) three connects queue, the fourth gets ECONNRESET until one is accepted",
+	 .summary = "listen(2): three connects queue, the fourth gets ECONNRESET until an accept",
 	 .server = full_server, .client = full_client);

@@ -1,4 +1,4 @@
-/* connect_timeout.c: connect() to a peer that never answers ends after SO_VM_SOCKETS_CONNECT_TIMEOUT. */
+/* connect_timeout.c: connect() to a peer that never answers ends after the connect timeout. */
 #include <poll.h>
 #include <sys/time.h>
 #include <time.h>
@@ -36,8 +36,8 @@ static int short_patience_socket(const struct vsc_env *env, int flags)
 static void skip_if_answered(int err, long ms)
 {
 	if (err != ETIMEDOUT && err != 0)
-		vsc_skip("the connect ended after %ld ms with %s, not ETIMEDOUT: no silent peer here", ms,
-			 vsc_errname(err));
+		vsc_skip("connect ended after %ld ms with %s, not ETIMEDOUT: no silent peer here",
+			 ms, vsc_errname(err));
 }
 
 static void blocking(const struct vsc_env *env)
@@ -60,7 +60,7 @@ static void blocking(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(connect_timeout_expires, .sock_type = SOCK_STREAM,
-	 .summary = "a blocking connect() to a silent peer fails with ETIMEDOUT after the 300 ms set",
+	 .summary = "blocking connect() to a silent peer: ETIMEDOUT after the 300 ms set",
 	 .run = blocking);
 
 static void nonblocking(const struct vsc_env *env)
@@ -85,5 +85,5 @@ static void nonblocking(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(connect_timeout_nonblocking, .sock_type = SOCK_STREAM,
-	 .summary = "a non-blocking connect() to a silent peer reports ETIMEDOUT via POLLERR and SO_ERROR",
+	 .summary = "non-blocking connect() to a silent peer: POLLERR, SO_ERROR ETIMEDOUT",
 	 .run = nonblocking);

@@ -1,4 +1,4 @@
-/* fork.c: sockets shared across fork(): one copy closed, the other goes on; the last close ends it. */
+/* fork.c: sockets shared across fork(): one copy closed, the other goes on; the last ends it. */
 #include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -66,7 +66,7 @@ static void child_conn_client(const struct vsc_env *env)
 	reap_child(child);
 }
 VSC_CASE(fork_child_keeps_connection, .sock_type = SOCK_STREAM,
-	 .summary = "after fork the parent closes its copy; the child still talks on the connection; its exit ends it",
+	 .summary = "parent closes its copy after fork, the child still talks; its exit ends it",
 	 .server = child_conn_server, .client = child_conn_client);
 
 static void child_listener_server(const struct vsc_env *env)
@@ -104,10 +104,11 @@ static void child_listener_client(const struct vsc_env *env)
 	vsc_wait("child gone");
 	/* The last copy of the listener is gone, and with it the listening port. */
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
-	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), vsc_expected_errno("connect_no_listener"));
+	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port),
+		     vsc_expected_errno("connect_no_listener"));
 	SAFE(close(fd));
 	vsc_signal("done");
 }
 VSC_CASE(fork_child_keeps_listener, .sock_type = SOCK_STREAM,
-	 .summary = "a listener closed in the parent still accepts in the child; the child's exit closes the port",
+	 .summary = "a listener closed in the parent accepts in the child; its exit ends it",
 	 .server = child_listener_server, .client = child_listener_client);

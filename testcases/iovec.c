@@ -61,7 +61,6 @@ static void scatter_server(const struct vsc_env *env, int n)
 	EXPECT_EQ(SAFE(recvmsg(fd, &msg, MSG_WAITALL)), total);
 	vsc_fill_pattern(expected, total, 0);
 	EXPECT_TRUE(memcmp(buf, expected, total) == 0);
-	EXPECT_EQ(vsc_crc32(0, buf, total), vsc_recv_value("crc32 sent"));
 	free(expected);
 	free(buf);
 	free(iov);
@@ -82,7 +81,6 @@ static void gather_client(const struct vsc_env *env, int n)
 	vsc_fill_pattern(buf, total, 0);
 	/* The whole gathered message fits in the peer's buffer: one call sends it all. */
 	EXPECT_EQ(SAFE(sendmsg(fd, &msg, 0)), total);
-	vsc_send_value("crc32 sent", vsc_crc32(0, buf, total));
 	free(buf);
 	free(iov);
 	SAFE(close(fd));
@@ -98,7 +96,7 @@ static void iov64_client(const struct vsc_env *env)
 	gather_client(env, MANY_IOV);
 }
 VSC_CASE(iovec_64_segments, .sock_type = SOCK_STREAM,
-	 .summary = "sendmsg gathers 64 iovecs (some empty), recvmsg scatters into 64 others, bytes intact",
+	 .summary = "sendmsg from 64 iovecs (some empty), recvmsg into 64 others: bytes intact",
 	 .server = iov64_server, .client = iov64_client);
 
 static void iovmax_server(const struct vsc_env *env)
@@ -128,7 +126,7 @@ static void iovmax_client(const struct vsc_env *env)
 	gather_client(env, IOV_MAX);
 }
 VSC_CASE(iovec_iov_max, .sock_type = SOCK_STREAM,
-	 .summary = "sendmsg/recvmsg with IOV_MAX iovecs carry the bytes intact; IOV_MAX + 1 gives EMSGSIZE",
+	 .summary = "sendmsg/recvmsg with IOV_MAX iovecs work; IOV_MAX + 1 gives EMSGSIZE",
 	 .server = iovmax_server, .client = iovmax_client);
 
 static void dontwait_server(const struct vsc_env *env)
@@ -182,7 +180,7 @@ static void dontwait_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(iovec_msg_dontwait, .sock_type = SOCK_STREAM,
-	 .summary = "MSG_DONTWAIT on a blocking socket: recvmsg EAGAIN when empty, sendmsg EAGAIN without credit",
+	 .summary = "MSG_DONTWAIT: recvmsg EAGAIN when empty, sendmsg EAGAIN without credit",
 	 .server = dontwait_server, .client = dontwait_client);
 
 #define WAITALL_LEN 4096
@@ -191,6 +189,7 @@ static void waitall_server(const struct vsc_env *env)
 {
 	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	char buf[WAITALL_LEN], expected[WAITALL_LEN];
+
 	vsc_wait("first part");
 	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
 	/* Part of the data is here; a plain recv would return it now. */
@@ -219,7 +218,7 @@ static void waitall_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(iovec_msg_waitall, .sock_type = SOCK_STREAM,
-	 .summary = "recv(MSG_WAITALL) with a quarter queued waits for the rest, sent in pieces later",
+	 .summary = "recv(MSG_WAITALL) with a quarter queued waits for the rest, sent later",
 	 .server = waitall_server, .client = waitall_client);
 
 static void waitall_eof_server(const struct vsc_env *env)

@@ -1,4 +1,4 @@
-/* linger_variants.c: SO_LINGER on, off, zero and timed: how long close() blocks and what the peer gets. */
+/* linger_variants.c: SO_LINGER on, off, zero, timed: how long close() blocks, what peers see. */
 #include <poll.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -76,7 +76,7 @@ static void zero_client(const struct vsc_env *env)
 	EXPECT_TRUE(close_with_unread(env, 1, 0) < PROMPT_MS);
 }
 VSC_CASE(linger_zero_timeout, .sock_type = SOCK_STREAM,
-	 .summary = "SO_LINGER {1, 0} with data unread by the peer: close() returns at once, the peer reads all then EOF",
+	 .summary = "SO_LINGER {1, 0}, data unread: close() is prompt; the peer reads all, EOF",
 	 .server = read_after_close, .client = zero_client,
 	 .tags = VSC_TAGS("vsock: Linger on unsent data"));
 
@@ -110,7 +110,7 @@ static void bounded_client(const struct vsc_env *env)
 	EXPECT_TRUE(close_with_unread(env, 1, 1) < 1000 + PROMPT_MS);
 }
 VSC_CASE(linger_bounded_by_timeout, .sock_type = SOCK_STREAM,
-	 .summary = "SO_LINGER {1, 1} with a peer that neither reads nor closes: close() is back within the second",
+	 .summary = "SO_LINGER {1, 1}, peer neither reads nor closes: close() within ~1 s",
 	 .server = read_after_close, .client = bounded_client,
 	 .tags = VSC_TAGS("vsock: Linger on unsent data"));
 
@@ -144,7 +144,7 @@ static void own_unread_client(const struct vsc_env *env)
 	vsc_signal("closed");
 }
 VSC_CASE(linger_close_with_own_unread, .sock_type = SOCK_STREAM,
-	 .summary = "close() with unread received data and SO_LINGER {1, 5}: prompt; the peer gets EOF and EPIPE, no reset",
+	 .summary = "close() with own unread data, SO_LINGER {1, 5}: prompt; peer EOF, EPIPE",
 	 .server = own_unread_server, .client = own_unread_client);
 
 static void exit_client(const struct vsc_env *env)
@@ -175,6 +175,6 @@ static void exit_client(const struct vsc_env *env)
 	vsc_signal("closed");
 }
 VSC_CASE(linger_not_on_exit, .sock_type = SOCK_STREAM,
-	 .summary = "a process exiting with a SO_LINGER {1, 5} socket and unread data exits at once; data still arrives",
+	 .summary = "exit with a SO_LINGER {1, 5} socket, data unread: no wait; data arrives",
 	 .server = read_after_close, .client = exit_client,
 	 .tags = VSC_TAGS("vsock: Linger on unsent data"));

@@ -1,4 +1,4 @@
-/* poll.c: readiness events at the edges of a connection: peer shutdown, credit freed, both ways shut. */
+/* poll.c: readiness at a connection's edges: peer shutdown, credit freed, both ways shut. */
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -71,7 +71,7 @@ static void rdhup_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(poll_epollrdhup_then_hup, .sock_type = SOCK_STREAM,
-	 .summary = "peer SHUT_WR gives one EPOLLRDHUP|EPOLLIN edge without EPOLLHUP; our SHUT_WR adds EPOLLHUP",
+	 .summary = "peer SHUT_WR: one EPOLLRDHUP|EPOLLIN edge, no EPOLLHUP until our SHUT_WR",
 	 .server = rdhup_server, .client = rdhup_client);
 
 static void local_rdwr_server(const struct vsc_env *env)
@@ -107,7 +107,7 @@ static void local_rdwr_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(poll_pollhup_after_shut_rdwr, .sock_type = SOCK_STREAM,
-	 .summary = "shutdown(SHUT_RDWR) gives POLLHUP|POLLRDHUP|POLLIN and no POLLOUT; the peer sees POLLRDHUP only",
+	 .summary = "SHUT_RDWR: POLLHUP|POLLRDHUP|POLLIN, no POLLOUT; the peer sees POLLRDHUP only",
 	 .server = local_rdwr_server, .client = local_rdwr_client);
 
 static void credit_server(const struct vsc_env *env)
@@ -165,5 +165,5 @@ static void credit_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(poll_epollout_after_credit, .sock_type = SOCK_STREAM,
-	 .summary = "with the peer's buffer full there is no POLLOUT; EPOLLOUT arrives once the peer drains it",
+	 .summary = "no POLLOUT while the peer's buffer is full; EPOLLOUT once it drains",
 	 .server = credit_server, .client = credit_client);

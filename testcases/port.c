@@ -1,10 +1,13 @@
-/* port.c: how ports are handed out and given back: automatic ports running out, re-use after close. */
+/* port.c: how ports are handed out and given back: automatic ports run out, re-use after close. */
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "vsc.h"
 #include "vsc_sock.h"
+
+/* How long a closed client's port may stay taken while the peer answers its shutdown. */
+#define PORT_FREE_MS 2000
 
 /* af_vsock.c: an automatic bind tries this many consecutive ports, then gives up. */
 #define MAX_PORT_RETRIES 24
@@ -85,7 +88,7 @@ static void bind_connected_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(port_bind_connected_sockets, .sock_type = SOCK_STREAM,
-	 .summary = "bind on an accepted or a connected socket fails with EINVAL and changes nothing",
+	 .summary = "bind on an accepted or a connected socket: EINVAL, nothing changes",
 	 .server = bind_connected_server, .client = bind_connected_client);
 
 static void rebind_listener_server(const struct vsc_env *env)
@@ -141,27 +144,33 @@ static void same_source_server(const struct vsc_env *env)
 static void same_source_client(const struct vsc_env *env)
 {
 	unsigned int source = env->port + 1;
-	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0)), waited;
 
 	SAFE(vsc_bind(fd, VMADDR_CID_ANY, source));
 	vsc_wait("listening");
 	SAFE(vsc_connect(fd, env->peer_cid, env->port));
 	vsc_send_value("source port", source);
 	vsc_wait("accepted");
-	/*
-	 * Shut both ways and wait for the peer's answer (its RST ends the connection here), so
-	 * that close() below drops the port at once instead of after the close timeout.
-	 */
-	SAFE(shutdown(fd, SHUT_RDWR));
-	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, 5000) & POLLRDHUP);
 	SAFE(close(fd));
+	/*
+	 * The port stays taken until the peer answers our shutdown (its RST ends the closing
+	 * socket), which the loopback worker does moments later: a bounded wait for that, far
+	 * below the 8 s close timeout that would free the port if the peer never answered.
+	 */
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
-	SAFE(vsc_bind(fd, VMADDR_CID_ANY, source));
+	for (waited = 0; vsc_bind(fd, VMADDR_CID_ANY, source) != 0; waited += 10) {
+		ASSERT_EQ(errno, EADDRINUSE);
+		if (waited >= PORT_FREE_MS)
+			vsc_failed_at(__FILE__, __LINE__, 1, "port %u in use %d ms after close",
+				      source, waited);
+		vsc_poll(fd, 0, 10);
+	}
+	vsc_diag("the source port was free again after %d ms", waited);
 	SAFE(vsc_connect(fd, env->peer_cid, env->port));
 	vsc_send_all(fd, "2", 1);
 	SAFE(close(fd));
 }
 VSC_CASE(port_reuse_source_after_close, .sock_type = SOCK_STREAM,
-	 .summary = "reconnecting from the same source port works while the peer still holds the old socket",
+	 .summary = "reconnect from the same source port while the peer holds the old socket",
 	 .server = same_source_server, .client = same_source_client,
 	 .tags = VSC_TAGS("vsock/virtio: remove socket from connected/bound list on shutdown"));

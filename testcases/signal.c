@@ -69,7 +69,7 @@ static void accept_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(signal_accept_eintr, .sock_type = SOCK_STREAM,
-	 .summary = "a blocking accept() with nothing queued returns EINTR on a signal; the listener still works",
+	 .summary = "blocking accept() gets EINTR on a signal; the listener still works",
 	 .server = accept_server, .client = accept_client);
 
 static void recv_server(const struct vsc_env *env)
@@ -97,7 +97,7 @@ static void recv_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(signal_recv_eintr, .sock_type = SOCK_STREAM,
-	 .summary = "a blocking recv() on an empty connection returns EINTR on a signal; later data arrives intact",
+	 .summary = "blocking recv() gets EINTR on a signal; later data arrives intact",
 	 .server = recv_server, .client = recv_client);
 
 static void send_server(const struct vsc_env *env)
@@ -141,7 +141,7 @@ static void send_client(const struct vsc_env *env)
 		crc = vsc_crc32(crc, buf, (size_t)n);
 		sent += (uint64_t)n;
 	}
-	/* No credit at all: the blocking send sleeps before copying a byte, so EINTR, not a count. */
+	/* No credit: the blocking send sleeps before copying a byte, so EINTR, not a count. */
 	vsc_fill_pattern(buf, sizeof(buf), sent);
 	arm_ticks();
 	EXPECT_ERRNO(send(fd, buf, sizeof(buf), 0), EINTR);
@@ -152,7 +152,7 @@ static void send_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(signal_send_eintr, .sock_type = SOCK_STREAM,
-	 .summary = "a blocking send() with no credit returns EINTR on a signal and sends nothing of that buffer",
+	 .summary = "blocking send() without credit gets EINTR on a signal, sends nothing",
 	 .server = send_server, .client = send_client);
 
 static void connect_eintr(const struct vsc_env *env)
@@ -177,7 +177,7 @@ static void connect_eintr(const struct vsc_env *env)
 		vsc_failed_at(__FILE__, __LINE__, 1, "connect() returned %d (%s), expected EINTR",
 			      ret, ret ? vsc_errname(err) : "connected");
 	}
-	/* The interrupted connect left the socket unconnected, not half-way: a new try blocks again. */
+	/* The interrupted connect left the socket unconnected: a new try blocks again. */
 	EXPECT_ERRNO(recv(fd, &ret, 1, MSG_DONTWAIT), ENOTCONN);
 	arm_ticks();
 	EXPECT_ERRNO(vsc_connect(fd, env->peer_cid, env->port), EINTR);
@@ -185,7 +185,7 @@ static void connect_eintr(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(signal_connect_eintr, .sock_type = SOCK_STREAM,
-	 .summary = "a blocking connect() to a silent peer returns EINTR on a signal (skips where the peer answers)",
+	 .summary = "blocking connect() to a silent peer gets EINTR on a signal",
 	 .run = connect_eintr);
 
 static void linger_server(const struct vsc_env *env)
@@ -213,7 +213,7 @@ static void linger_client(const struct vsc_env *env)
 	SAFE(setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
 	arm_ticks();
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* close() itself never fails with EINTR: the release goes on; only the wait is cut short. */
+	/* close() never fails with EINTR: the release goes on, only the wait is cut short. */
 	SAFE(close(fd));
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	disarm_ticks();
@@ -223,6 +223,6 @@ static void linger_client(const struct vsc_env *env)
 	vsc_signal("closed");
 }
 VSC_CASE(signal_ends_linger, .sock_type = SOCK_STREAM,
-	 .summary = "a signal ends close()'s SO_LINGER {1, 5} wait for a peer that holds unread data",
+	 .summary = "a signal ends close()'s SO_LINGER {1, 5} wait",
 	 .server = linger_server, .client = linger_client,
 	 .tags = VSC_TAGS("vsock: Linger on unsent data"));

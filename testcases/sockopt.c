@@ -197,5 +197,5 @@ static void getsockopt_lengths(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(sockopt_getsockopt_lengths, .sock_type = SOCK_STREAM,
-	 .summary = "getsockopt: a long buffer gets optlen 8, a short timeval EINVAL, NULL pointers EFAULT",
+	 .summary = "getsockopt: long buffer gets optlen 8, short timeval EINVAL, NULL EFAULT",
 	 .run = getsockopt_lengths);

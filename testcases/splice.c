@@ -1,4 +1,4 @@
-/* splice.c: moving file data into and out of a vsock with sendfile() and splice() through a pipe. */
+/* splice.c: file data into and out of a vsock with sendfile() and splice() through a pipe. */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
