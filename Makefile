@@ -5,7 +5,9 @@ CFLAGS ?= -O2 -g
 # Cases run in the order they are declared: keep the compiler from reordering them.
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -MMD -MP
 CFLAGS += -fno-toplevel-reorder
-LDFLAGS += -static
+# The race cases drive the kernel from several threads.
+CFLAGS += -pthread
+LDFLAGS += -static -pthread
 PYTHON := /usr/bin/python3
 VSOCKCHECK := $(PYTHON) runner/vsockcheck
 

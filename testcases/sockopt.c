@@ -1,5 +1,6 @@
 /* sockopt.c: AF_VSOCK socket options: buffer sizes, connect timeout, SO_RCVLOWAT. */
 #include <poll.h>
+#include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -166,3 +167,35 @@ VSC_CASE(sockopt_rcvlowat_poll, .sock_type = SOCK_STREAM,
 	 .tags = VSC_TAGS("vsock_test 10",
 			  "vsock: pass sock_rcvlowat to notify_poll_in as target",
 			  "virtio/vsock: use 'target' in notify_poll_in callback"));
+
+static void getsockopt_lengths(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	unsigned char big[32];
+	struct timeval tv;
+	uint64_t value;
+	socklen_t len;
+	size_t i;
+
+	(void)env;
+	/* A longer buffer gets the 8 bytes and optlen 8; the rest is left alone. */
+	memset(big, 0xa5, sizeof(big));
+	len = sizeof(big);
+	SAFE(getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, big, &len));
+	EXPECT_EQ(len, sizeof(uint64_t));
+	memcpy(&value, big, sizeof(value));
+	EXPECT_EQ(value, DEFAULT_BUFFER_SIZE);
+	for (i = sizeof(uint64_t); i < sizeof(big); i++)
+		EXPECT_EQ(big[i], 0xa5);
+	/* The timeout is a struct timeval: one byte short is refused, not truncated. */
+	len = sizeof(tv) - 1;
+	EXPECT_ERRNO(getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, &len), EINVAL);
+	len = sizeof(value);
+	EXPECT_ERRNO(getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, NULL, &len), EFAULT);
+	EXPECT_ERRNO(getsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &value, NULL), EFAULT);
+	EXPECT_ERRNO(getsockopt(fd, AF_VSOCK, 99, &value, &len), ENOPROTOOPT);
+	SAFE(close(fd));
+}
+VSC_CASE(sockopt_getsockopt_lengths, .sock_type = SOCK_STREAM,
+	 .summary = "getsockopt: long buffer gets optlen 8, short timeval EINVAL, NULL EFAULT",
+	 .run = getsockopt_lengths);

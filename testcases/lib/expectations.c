@@ -14,6 +14,14 @@ struct expectation {
 
 /* Rows of one behaviour are in ascending version order; behaviours in alphabetical order. */
 static const struct expectation table[] = {
+	{ "addr_nonzero_svm_zero", "4.0", EINVAL,
+	  "vsock_addr_validate() rejects svm_zero[0] != 0 (Debian's 5.10 sources)" },
+	{ "addr_nonzero_svm_zero", "5.11", 0,
+	  "vsock_addr_validate() checks svm_flags instead, ignores svm_zero (6.1, 6.12, 7.2)" },
+	{ "addr_unknown_svm_flag", "4.0", 0,
+	  "vsock_addr_validate() does not look at svm_flags (Debian's 5.10 sources)" },
+	{ "addr_unknown_svm_flag", "5.11", EINVAL,
+	  "vsock_addr_validate() refuses svm_flags bits but VMADDR_FLAG_TO_HOST (6.1, 6.12, 7.2)" },
 	{ "bind_foreign_cid", "4.0", EADDRNOTAVAIL,
 	  "__vsock_bind() rejects a CID that is neither local nor VMADDR_CID_ANY" },
 	{ "connect_no_listener", "4.0", ECONNRESET,
