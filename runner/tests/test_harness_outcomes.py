@@ -72,6 +72,8 @@ class HarnessOutcomes(unittest.TestCase):
         self.assertEqual(self.cases["outcome_exit_without_result"].status, "error")
         self.assertIn("exited with status 0 without a result", self.cases["outcome_exit_without_result"].reason)
         self.assertEqual(self.cases["outcome_unknown_expectation"].status, "error")
+        self.assertEqual(self.cases["outcome_known_bug_without_row"].status, "error")
+        self.assertIn('known_bug "no_such_bug" has no row', self.cases["outcome_known_bug_without_row"].reason)
 
     def test_a_failing_role_stops_its_peer_before_the_deadline(self):
         case = self.cases["outcome_peer_failure_stops_other"]

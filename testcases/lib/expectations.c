@@ -66,3 +66,38 @@ int vsc_expected_errno(const char *behaviour)
 	}
 	return found->err;
 }
+
+struct known_bug {
+	const char *key;
+	const char *from_kver;	/* the bug is present from this version ... */
+	const char *fixed_kver;	/* ... up to, not including, this one */
+	const char *fix;	/* the title of the commit that fixes it */
+};
+
+/* Kernel bugs our cases find in kernels that lack a fix; keys in alphabetical order. */
+static const struct known_bug known_bugs[] = {
+	/* The fix reached 6.1.y through stable; Debian's 5.10 (5.10.262) does not have it. */
+	{ "port_reuse_after_shutdown", "4.0", "6.1",
+	  "vsock/virtio: remove socket from connected/bound list on shutdown" },
+};
+
+const char *vsc_known_bug(const char *key, int *unknown)
+{
+	static char reason[VSC_TEXT_MAX];
+	size_t i;
+
+	*unknown = 0;
+	for (i = 0; i < sizeof(known_bugs) / sizeof(known_bugs[0]); i++) {
+		const struct known_bug *bug = &known_bugs[i];
+
+		if (strcmp(bug->key, key) != 0)
+			continue;
+		if (!vsc_kernel_at_least(bug->from_kver) || vsc_kernel_at_least(bug->fixed_kver))
+			return NULL;
+		snprintf(reason, sizeof(reason), "known bug before %s: missing \"%s\"",
+			 bug->fixed_kver, bug->fix);
+		return reason;
+	}
+	*unknown = 1;
+	return NULL;
+}

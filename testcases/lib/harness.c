@@ -24,7 +24,8 @@ struct role_slot {
 	struct vsc_role_state *state;
 };
 
-enum verdict { V_PASS, V_SKIP, V_ERROR, V_TIMEOUT, V_FAIL };
+/* In rising order of gravity: a case's verdict only ever rises. */
+enum verdict { V_PASS, V_SKIP, V_XFAIL, V_ERROR, V_TIMEOUT, V_FAIL };
 
 struct case_result {
 	enum verdict verdict;
@@ -212,6 +213,28 @@ static void judge_kernel(struct harness *h, unsigned long taint_before, struct c
 	}
 }
 
+/* A failure the kernel is known to have (its fix is missing) is reported as such. */
+static void judge_known_bug(const struct vsc_case *c, struct case_result *r)
+{
+	const char *reason;
+	int unknown;
+
+	if (!c->known_bug || r->verdict != V_FAIL)
+		return;
+	reason = vsc_known_bug(c->known_bug, &unknown);
+	if (unknown) {
+		char text[VSC_TEXT_MAX];
+
+		snprintf(text, sizeof(text), "known_bug \"%s\" has no row in expectations.c",
+			 c->known_bug);
+		r->verdict = V_ERROR;
+		snprintf(r->reason, sizeof(r->reason), "%s", text);
+	} else if (reason) {
+		r->verdict = V_XFAIL;
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	}
+}
+
 static void print_result(int number, const char *name, const struct case_result *r)
 {
 	switch (r->verdict) {
@@ -220,6 +243,9 @@ static void print_result(int number, const char *name, const struct case_result 
 		break;
 	case V_SKIP:
 		vsc_out("ok %d %s # SKIP %s", number, name, r->reason);
+		break;
+	case V_XFAIL:
+		vsc_out("ok %d %s # XFAIL %s", number, name, r->reason);
 		break;
 	case V_FAIL:
 		vsc_out("not ok %d %s", number, name);
@@ -296,6 +322,8 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
 	reap(slots, n);
 	for (i = 0; i < n; i++)
 		judge_role(&slots[i], &r);
+	judge_known_bug(c, &r);
+	/* After the known-bug verdict: a kernel splat always fails the case. */
 	judge_kernel(h, taint_before, &r);
 	print_result(number, c->name, &r);
 	return r.verdict >= V_ERROR;

@@ -68,6 +68,12 @@ const char *vsc_kmsg_record_alarm(const char *record, char *msg, size_t msg_size
 unsigned long vsc_taint_read(void);
 void vsc_taint_describe(unsigned long bits, char *out, size_t out_size);
 
+/*
+ * For a case's known_bug key: the XFAIL reason when the running kernel has that bug, NULL when
+ * it does not, and *unknown set when no row has the key (a broken declaration).
+ */
+const char *vsc_known_bug(const char *key, int *unknown);
+
 /* Peer channel set-up by the harness. */
 void vsc_control_attach(int fd);
 

@@ -162,3 +162,11 @@ static void unknown_expectation(const struct vsc_env *env)
 }
 VSC_CASE(outcome_unknown_expectation, .summary = "asking for an expectation nobody wrote is broken",
 	 .run = unknown_expectation);
+
+static void fails_with_unknown_bug(const struct vsc_env *env)
+{
+	(void)env;
+	EXPECT_EQ(1, 2);
+}
+VSC_CASE(outcome_known_bug_without_row, .summary = "a known_bug key with no table row is a broken test",
+	 .run = fails_with_unknown_bug, .known_bug = "no_such_bug");

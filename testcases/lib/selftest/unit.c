@@ -103,3 +103,19 @@ static void addr_layout(const struct vsc_env *env)
 	EXPECT_EQ(a.svm_zero[0], 0);
 }
 VSC_CASE(lib_addr_layout, .summary = "vsc_addr fills a zeroed sockaddr_vm", .run = addr_layout);
+
+static void known_bug_lookup(const struct vsc_env *env)
+{
+	int unknown = 0;
+
+	(void)env;
+	/* This row names kernels before 6.1; the build machine's kernel is newer. */
+	if (!vsc_kernel_at_least("6.1"))
+		vsc_skip("the build machine's kernel %s predates the row's fix", vsc_kernel_release());
+	EXPECT_TRUE(vsc_known_bug("port_reuse_after_shutdown", &unknown) == NULL);
+	EXPECT_EQ(unknown, 0);
+	EXPECT_TRUE(vsc_known_bug("no_such_bug", &unknown) == NULL);
+	EXPECT_EQ(unknown, 1);
+}
+VSC_CASE(lib_known_bug_lookup, .summary = "known-bug rows apply only inside their version range",
+	 .run = known_bug_lookup);
