@@ -1,4 +1,4 @@
-/* ioctl.c: ioctls: the /dev/vsock character device, and a socket's queue sizes (SIOCINQ, SIOCOUTQ). */
+/* ioctl.c: ioctls: the /dev/vsock device's, and a socket's queue sizes (SIOCINQ, SIOCOUTQ). */
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
@@ -147,7 +147,7 @@ static void unsent_seqpacket_client(const struct vsc_env *env)
 	unsent_client(env, SOCK_SEQPACKET);
 }
 VSC_CASE(ioctl_siocoutq_seqpacket, .sock_type = SOCK_SEQPACKET,
-	 .summary = "SIOCOUTQ on SOCK_SEQPACKET is 0 before sending and again once the peer has the message",
+	 .summary = "SIOCOUTQ on SOCK_SEQPACKET is 0 before and after a message reaches the peer",
 	 .server = unsent_seqpacket_server, .client = unsent_seqpacket_client,
 	 .needs = VSC_NEED_SEQPACKET,
 	 .tags = VSC_TAGS("vsock_test 25", "vsock: add support for SIOCOUTQ ioctl"));
@@ -203,7 +203,7 @@ static void unread_stream_client(const struct vsc_env *env)
 	unread_client(env, SOCK_STREAM);
 }
 VSC_CASE(ioctl_siocinq_stream, .sock_type = SOCK_STREAM,
-	 .summary = "SIOCINQ counts the bytes queued for reading: 0, 64, 32 after a partial read, 0",
+	 .summary = "SIOCINQ counts the bytes queued: 0, 64, 32 after a partial read, then 0",
 	 .server = unread_stream_server, .client = unread_stream_client,
 	 .tags = VSC_TAGS("vsock_test 34", "vsock: Add support for SIOCINQ ioctl"));
 
@@ -217,7 +217,7 @@ static void unread_seqpacket_client(const struct vsc_env *env)
 	unread_client(env, SOCK_SEQPACKET);
 }
 VSC_CASE(ioctl_siocinq_seqpacket, .sock_type = SOCK_SEQPACKET,
-	 .summary = "SIOCINQ on SOCK_SEQPACKET counts a queued message's bytes, and 0 once it is read",
+	 .summary = "SIOCINQ on SOCK_SEQPACKET counts a queued message, then 0 once it is read",
 	 .server = unread_seqpacket_server, .client = unread_seqpacket_client,
 	 .needs = VSC_NEED_SEQPACKET,
 	 .tags = VSC_TAGS("vsock_test 35", "vsock: Add support for SIOCINQ ioctl"));

@@ -35,7 +35,7 @@ const char *vsc_kmemleak_unavailable(void)
 		return NULL;
 	err = errno;
 	if (statfs(DEBUGFS_DIR, &fs) != 0 || fs.f_type != DEBUGFS_MAGIC_NUMBER)
-		snprintf(reason, sizeof(reason), "debugfs is not mounted on %s, where kmemleak lives",
+		snprintf(reason, sizeof(reason), "debugfs (kmemleak's home) is not mounted on %s",
 			 DEBUGFS_DIR);
 	else if (err == ENOENT)
 		snprintf(reason, sizeof(reason), "kernel has no kmemleak (CONFIG_DEBUG_KMEMLEAK)");
@@ -69,8 +69,8 @@ void vsc_kmemleak_begin_at(const char *file, int line)
 	vsc_step_at(file, line, "echo clear > " VSC_KMEMLEAK_PATH);
 	err = command("clear");
 	if (err)
-		vsc_failed_at(file, line, 1, "writing \"clear\" to %s failed: %s", VSC_KMEMLEAK_PATH,
-			      vsc_errname(err));
+		vsc_failed_at(file, line, 1, "writing \"clear\" to %s failed: %s",
+			      VSC_KMEMLEAK_PATH, vsc_errname(err));
 }
 
 /* The report, NUL-terminated, in a malloc()ed buffer; NULL with errno set on failure. */
@@ -159,13 +159,15 @@ static void condense(const char *record, const char *end, char *out, size_t size
 				(int)comm_len, comm ? comm : "");
 	if (!trace || trace > end)
 		return;
-	for (line = strchr(trace, '\n'); line && line < end && frames < FRAMES_QUOTED && used < size;
+	for (line = strchr(trace, '\n'); line && line < end && frames < FRAMES_QUOTED;
 	     line = strchr(line + 1, '\n')) {
 		const char *name;
 		size_t len = frame_name(line + 1, &name);
 
 		if (!len || name >= end)
 			continue;
+		if (used >= size)
+			break;
 		used += (size_t)snprintf(out + used, size - used, "%s%.*s", frames ? " < " : " ",
 					 (int)len, name);
 		frames++;
@@ -214,7 +216,8 @@ static void wait_min_age(void)
 	}
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+		left_ms = (until.tv_sec - now.tv_sec) * 1000 +
+			  (until.tv_nsec - now.tv_nsec) / 1000000;
 		if (left_ms <= 0)
 			return;
 		poll(NULL, 0, (int)left_ms);
@@ -233,8 +236,8 @@ int vsc_kmemleak_expect_none_at(const char *file, int line, const char *const *s
 		vsc_step_at(file, line, "echo scan > " VSC_KMEMLEAK_PATH);
 		err = command("scan");
 		if (err == EPERM)
-			vsc_skip("kmemleak is disabled (kmemleak=off, or it stopped after an error): "
-				 "\"scan\" fails with EPERM");
+			vsc_skip("kmemleak is disabled (kmemleak=off, or it stopped after an "
+				 "error): \"scan\" fails with EPERM");
 		if (err)
 			vsc_failed_at(file, line, 1, "writing \"scan\" to %s failed: %s",
 				      VSC_KMEMLEAK_PATH, vsc_errname(err));
@@ -247,7 +250,7 @@ int vsc_kmemleak_expect_none_at(const char *file, int line, const char *const *s
 	found = vsc_kmemleak_count(report, symbols, first, sizeof(first));
 	free(report);
 	if (found)
-		vsc_failed_at(file, line, 0, "kmemleak: %d unreferenced object%s from vsock code; %s",
+		vsc_failed_at(file, line, 0, "kmemleak: %d unreferenced object%s from vsock; %s",
 			      found, found == 1 ? "" : "s", first);
 	return found;
 }
