@@ -32,6 +32,7 @@ static void errname(const struct vsc_env *env)
 	EXPECT_TRUE(strcmp(vsc_errname(ECONNRESET), "ECONNRESET") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(EAGAIN), "EAGAIN") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(EADDRNOTAVAIL), "EADDRNOTAVAIL") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(524), "ENOTSUPP") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(4242), "errno 4242") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(-1), "errno -1") == 0);
 }
