@@ -22,6 +22,7 @@
 #define KMEMLEAK_MIN_AGE_MS 5500
 
 #define REPORT_MAX (4u << 20)
+#define TIMER_LIST "/proc/timer_list"
 #define RECORD_HEAD "unreferenced object"
 #define FRAMES_QUOTED 4
 
@@ -62,6 +63,24 @@ static int command(const char *cmd)
 	return err;
 }
 
+/* jiffies when vsc_kmemleak_begin() ran, 0 if unknown. */
+static unsigned long long begin_jiffies;
+
+/* The kernel's jiffies, which kmemleak stamps on each object; 0 if /proc/timer_list lacks it. */
+static unsigned long long read_jiffies(void)
+{
+	unsigned long long jiffies = 0;
+	char line[256];
+	FILE *f = fopen(TIMER_LIST, "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "jiffies: %llu", &jiffies) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return jiffies;
+}
+
 void vsc_kmemleak_begin_at(const char *file, int line)
 {
 	int err;
@@ -71,6 +90,8 @@ void vsc_kmemleak_begin_at(const char *file, int line)
 	if (err)
 		vsc_failed_at(file, line, 1, "writing \"clear\" to %s failed: %s",
 			      VSC_KMEMLEAK_PATH, vsc_errname(err));
+	/* An earlier case's leak may be reported only now, being too young before: not ours. */
+	begin_jiffies = read_jiffies();
 }
 
 /* The report, NUL-terminated, in a malloc()ed buffer; NULL with errno set on failure. */
@@ -174,8 +195,19 @@ static void condense(const char *record, const char *end, char *out, size_t size
 	}
 }
 
-int vsc_kmemleak_count(const char *report, const char *const *symbols, char *first,
-		       size_t first_size)
+/* Whether the record was allocated before jiffies `since` ("jiffies N" on its comm line). */
+static int older_than(const char *record, const char *end, unsigned long long since)
+{
+	const char *stamp = strstr(record, " jiffies ");
+	unsigned long long jiffies;
+
+	if (!since || !stamp || stamp > end || sscanf(stamp, " jiffies %llu", &jiffies) != 1)
+		return 0;
+	return (long long)(jiffies - since) < 0;	/* wraps like the kernel's time_before() */
+}
+
+int vsc_kmemleak_count(const char *report, unsigned long long since,
+		       const char *const *symbols, char *first, size_t first_size)
 {
 	const char *record = strstr(report, RECORD_HEAD);
 	int found = 0;
@@ -188,7 +220,8 @@ int vsc_kmemleak_count(const char *report, const char *const *symbols, char *fir
 		const char *trace = strstr(record, "backtrace");
 
 		/* Only the allocation backtrace counts: the hex dump may hold any bytes. */
-		if (trace && trace < end && names_any(trace, end, symbols)) {
+		if (trace && trace < end && names_any(trace, end, symbols) &&
+		    !older_than(record, end, since)) {
 			if (!found && first_size)
 				condense(record, end, first, first_size);
 			found++;
@@ -247,7 +280,7 @@ int vsc_kmemleak_expect_none_at(const char *file, int line, const char *const *s
 	if (!report)
 		vsc_failed_at(file, line, 1, "reading %s failed: %s", VSC_KMEMLEAK_PATH,
 			      vsc_errname(errno));
-	found = vsc_kmemleak_count(report, symbols, first, sizeof(first));
+	found = vsc_kmemleak_count(report, begin_jiffies, symbols, first, sizeof(first));
 	free(report);
 	if (found)
 		vsc_failed_at(file, line, 0, "kmemleak: %d unreferenced object%s from vsock; %s",

@@ -15,7 +15,10 @@
  */
 const char *vsc_kmemleak_unavailable(void);
 
-/* Call before the leaky pattern: leaks reported so far are forgotten, so only new ones count. */
+/*
+ * Call before the leaky pattern, in the role that later calls vsc_kmemleak_expect_none(): leaks
+ * reported so far are forgotten, and objects allocated before this call are not counted.
+ */
 void vsc_kmemleak_begin_at(const char *file, int line);
 #define vsc_kmemleak_begin() vsc_kmemleak_begin_at(__FILE__, __LINE__)
 
@@ -30,9 +33,10 @@ int vsc_kmemleak_expect_none_at(const char *file, int line, const char *const *s
 
 /*
  * The parser behind it, for the library's self-test: counts the records of a kmemleak report
- * whose backtrace names one of `symbols`, and condenses the first into `first` (one line).
+ * allocated at or after jiffies `since` (0: all) whose backtrace names one of `symbols`, and
+ * condenses the first into `first` (one line).
  */
-int vsc_kmemleak_count(const char *report, const char *const *symbols, char *first,
-		       size_t first_size);
+int vsc_kmemleak_count(const char *report, unsigned long long since,
+		       const char *const *symbols, char *first, size_t first_size);
 
 #endif

@@ -143,14 +143,19 @@ static void kmemleak_report(const struct vsc_env *env)
 
 	(void)env;
 	/* The "vsock" in the second record's hex dump is data, not a backtrace frame. */
-	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, vsock, first, sizeof(first)), 1);
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 0, vsock, first, sizeof(first)), 1);
 	EXPECT_TRUE(strcmp(first, "unreferenced object 0xffff888004a1c000 (size 1280): comm "
 			   "\"kworker/0:1\", allocated by kmem_cache_alloc_noprof < sk_prot_alloc < "
 			   "sk_alloc < __vsock_create.constprop.0") == 0);
-	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_5_10, vsock, first, sizeof(first)), 1);
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_5_10, 0, vsock, first, sizeof(first)), 1);
 	EXPECT_TRUE(strcmp(first, "unreferenced object 0xffff88800a5b6e00 (size 232): comm "
 			   "\"client\", allocated by __alloc_skb < virtio_transport_alloc_skb") == 0);
-	EXPECT_EQ(vsc_kmemleak_count("", vsock, first, sizeof(first)), 0);
+	/* Objects allocated before the case began are an earlier case's. */
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 4294893000ull, vsock, first,
+				     sizeof(first)), 1);
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 4294893001ull, vsock, first,
+				     sizeof(first)), 0);
+	EXPECT_EQ(vsc_kmemleak_count("", 0, vsock, first, sizeof(first)), 0);
 	EXPECT_TRUE(first[0] == '\0');
 }
 VSC_CASE(lib_kmemleak_report, .summary = "kmemleak records are counted by the frames of their backtrace",
