@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "vsc_internal.h"
@@ -33,8 +34,9 @@ static void send_line(const char *file, int line, const char *text)
 
 	require_channel(file, line);
 	len = snprintf(buf, sizeof(buf), "%s\n", text);
+	/* MSG_NOSIGNAL: a peer that already ended gives EPIPE here, not a SIGPIPE that kills us. */
 	if (len < 0 || len >= (int)sizeof(buf) ||
-	    write(vsc_self.control_fd, buf, (size_t)len) != len)
+	    send(vsc_self.control_fd, buf, (size_t)len, MSG_NOSIGNAL) != len)
 		vsc_role_exit(VSC_PEER_GONE, NULL);	/* the peer's own result says why */
 }
 

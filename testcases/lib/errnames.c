@@ -6,6 +6,9 @@
 
 #define E(name) [name] = #name
 
+/* include/linux/errno.h keeps it kernel-internal, yet old kernels return it (5.10: SO_ZEROCOPY). */
+#define ENOTSUPP 524
+
 static const char *const errno_names[] = {
 	E(EPERM),
 	E(ENOENT),
@@ -138,6 +141,7 @@ static const char *const errno_names[] = {
 	E(ENOTRECOVERABLE),
 	E(ERFKILL),
 	E(EHWPOISON),
+	E(ENOTSUPP),
 };
 
 const char *vsc_errname(int err)

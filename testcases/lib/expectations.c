@@ -8,7 +8,7 @@
 struct expectation {
 	const char *behaviour;
 	const char *from_kver;	/* the row holds from this version until the next row */
-	int err;
+	int err;		/* 0: the call succeeds */
 	const char *evidence;	/* where the value comes from */
 };
 
@@ -45,6 +45,15 @@ static const struct expectation table[] = {
 	  "vsock_connectible_sendmsg() turns the transport's -EMSGSIZE into -ENOMEM" },
 	{ "seqpacket_send_over_buffer_size", "6.3", EMSGSIZE,
 	  "vsock: return errors other than -ENOMEM to socket (the send half, c43170b7e157)" },
+	{ "socket_ioctl_siocinq", "4.0", EOPNOTSUPP,
+	  "vsock_stream_ops.ioctl is sock_no_ioctl before 6.12" },
+	{ "socket_ioctl_siocinq", "6.12", ENOTTY,
+	  "vsock_do_ioctl() answers -ENOIOCTLCMD, which sock_do_ioctl() turns into ENOTTY" },
+	{ "socket_ioctl_siocinq", "6.17", 0, "vsock: Add support for SIOCINQ ioctl" },
+	{ "socket_ioctl_siocoutq", "4.0", EOPNOTSUPP,
+	  "vsock_stream_ops.ioctl is sock_no_ioctl before 6.12" },
+	{ "socket_ioctl_siocoutq", "6.12", 0,
+	  "vsock: add support for SIOCOUTQ ioctl (net-next for 6.12)" },
 };
 
 int vsc_expected_errno(const char *behaviour)

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "kmemleak.h"
 #include "vsc_internal.h"
 
 int vsc_kver_parse(const char *text, struct vsc_kver *out)
@@ -129,6 +130,8 @@ const char *vsc_unmet_need(const struct vsc_case *c)
 	if ((c->needs & VSC_NEED_SEQPACKET) && (why = probe_seqpacket()))
 		return why;
 	if ((c->needs & VSC_NEED_DEV_VSOCK) && (why = probe_dev_vsock()))
+		return why;
+	if ((c->needs & VSC_NEED_KMEMLEAK) && (why = vsc_kmemleak_unavailable()))
 		return why;
 	return NULL;
 }

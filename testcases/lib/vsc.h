@@ -21,6 +21,7 @@ struct vsc_env {
 enum vsc_need {
 	VSC_NEED_SEQPACKET = 1 << 0,	/* AF_VSOCK accepts SOCK_SEQPACKET */
 	VSC_NEED_DEV_VSOCK = 1 << 1,	/* /dev/vsock can be opened */
+	VSC_NEED_KMEMLEAK = 1 << 2,	/* kmemleak's control file (debugfs) can be used */
 };
 
 struct vsc_case {

@@ -1,6 +1,7 @@
 /* unit.c: the test library's pure functions, checked on the build machine (no vsock used). */
 #include <string.h>
 
+#include "kmemleak.h"
 #include "vsc.h"
 #include "vsc_internal.h"
 #include "vsc_sock.h"
@@ -31,6 +32,7 @@ static void errname(const struct vsc_env *env)
 	EXPECT_TRUE(strcmp(vsc_errname(ECONNRESET), "ECONNRESET") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(EAGAIN), "EAGAIN") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(EADDRNOTAVAIL), "EADDRNOTAVAIL") == 0);
+	EXPECT_TRUE(strcmp(vsc_errname(524), "ENOTSUPP") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(4242), "errno 4242") == 0);
 	EXPECT_TRUE(strcmp(vsc_errname(-1), "errno -1") == 0);
 }
@@ -119,3 +121,58 @@ static void known_bug_lookup(const struct vsc_env *env)
 }
 VSC_CASE(lib_known_bug_lookup, .summary = "known-bug rows apply only inside their version range",
 	 .run = known_bug_lookup);
+
+/* Two records as 6.12 prints them: one from vsock code, one from elsewhere. */
+static const char kmemleak_report_6_12[] =
+	"unreferenced object 0xffff888004a1c000 (size 1280):\n"
+	"  comm \"kworker/0:1\", pid 10, jiffies 4294893000\n"
+	"  hex dump (first 32 bytes):\n"
+	"    00 00 00 00 00 00 00 00 76 73 6f 63 6b 00 00 00  ........vsock...\n"
+	"  backtrace (crc 5c2a9b1e):\n"
+	"    kmem_cache_alloc_noprof+0x2c1/0x330\n"
+	"    sk_prot_alloc+0x32/0x100\n"
+	"    sk_alloc+0x30/0x2f0\n"
+	"    __vsock_create.constprop.0+0x35/0x280 [vsock]\n"
+	"    virtio_transport_recv_pkt+0x6a1/0xbf0 [vmw_vsock_virtio_transport_common]\n"
+	"unreferenced object 0xffff888004b2d000 (size 64):\n"
+	"  comm \"swapper/0\", pid 1, jiffies 4294892000\n"
+	"  hex dump (first 32 bytes):\n"
+	"    76 73 6f 63 6b 00 00 00 00 00 00 00 00 00 00 00  vsock...........\n"
+	"  backtrace (crc 1):\n"
+	"    __kmalloc_noprof+0x1c2/0x3a0\n"
+	"    acpi_os_allocate+0x1a/0x30\n";
+
+/* The older layout, with raw addresses before each frame. */
+static const char kmemleak_report_5_10[] =
+	"unreferenced object 0xffff88800a5b6e00 (size 232):\n"
+	"  comm \"client\", pid 250, jiffies 4294901234 (age 6.112s)\n"
+	"  hex dump (first 32 bytes):\n"
+	"    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n"
+	"  backtrace:\n"
+	"    [<00000000c0ffee00>] __alloc_skb+0x55/0x1e0\n"
+	"    [<00000000c0ffee01>] virtio_transport_alloc_skb+0x3e/0x1a0 [vmw_vsock_virtio_transport_common]\n";
+
+static void kmemleak_report(const struct vsc_env *env)
+{
+	const char *const *vsock = VSC_KMEMLEAK_VSOCK_SYMBOLS;
+	char first[VSC_TEXT_MAX];
+
+	(void)env;
+	/* The "vsock" in the second record's hex dump is data, not a backtrace frame. */
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 0, vsock, first, sizeof(first)), 1);
+	EXPECT_TRUE(strcmp(first, "unreferenced object 0xffff888004a1c000 (size 1280): comm "
+			   "\"kworker/0:1\", allocated by kmem_cache_alloc_noprof < sk_prot_alloc < "
+			   "sk_alloc < __vsock_create.constprop.0") == 0);
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_5_10, 0, vsock, first, sizeof(first)), 1);
+	EXPECT_TRUE(strcmp(first, "unreferenced object 0xffff88800a5b6e00 (size 232): comm "
+			   "\"client\", allocated by __alloc_skb < virtio_transport_alloc_skb") == 0);
+	/* Objects allocated before the case began are an earlier case's. */
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 4294893000ull, vsock, first,
+				     sizeof(first)), 1);
+	EXPECT_EQ(vsc_kmemleak_count(kmemleak_report_6_12, 4294893001ull, vsock, first,
+				     sizeof(first)), 0);
+	EXPECT_EQ(vsc_kmemleak_count("", 0, vsock, first, sizeof(first)), 0);
+	EXPECT_TRUE(first[0] == '\0');
+}
+VSC_CASE(lib_kmemleak_report, .summary = "kmemleak records are counted by the frames of their backtrace",
+	 .run = kmemleak_report);
