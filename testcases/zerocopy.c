@@ -18,12 +18,9 @@
 #endif
 
 /*
- * SO_ZEROCOPY on AF_VSOCK came with "vsock: enable setting SO_ZEROCOPY" (6.7); before it the
- * option is refused. A run-time probe would turn a refusal on 6.7+ into a SKIP, so the version
- * decides and setsockopt() must then succeed.
+ * Before VSC_KVER_VSOCK_ZEROCOPY the option is refused. A run-time probe would turn a refusal on
+ * a newer kernel into a SKIP, so the version decides and setsockopt() must then succeed.
  */
-#define ZEROCOPY_KVER "6.7"
-
 /*
  * Reading the error queue of an AF_VSOCK socket: "vsock: read from socket's error queue" (6.7,
  * and Debian's 6.1 through the stable series). 5.10 ignores MSG_ERRQUEUE and does an ordinary
@@ -348,7 +345,7 @@ static void stream_zerocopied_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_stream_layouts, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_ZEROCOPY, four iovec layouts: data intact, one zerocopied completion each",
 	 .server = stream_zerocopied_server, .client = stream_zerocopied_client,
-	 .min_kver = ZEROCOPY_KVER,
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock_test 18"));
 
 static void stream_unmapped_server(const struct vsc_env *env)
@@ -363,7 +360,7 @@ static void stream_unmapped_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_stream_unmapped_page, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_ZEROCOPY from an iovec with a hole: ENOMEM, nothing sent or completed",
 	 .server = stream_unmapped_server, .client = stream_unmapped_client,
-	 .min_kver = ZEROCOPY_KVER,
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock_test 18"));
 
 static void stream_no_option_server(const struct vsc_env *env)
@@ -425,7 +422,7 @@ static void over_peer_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_stream_over_peer_buffer, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_ZEROCOPY beyond the peer's buffer arrives intact; completions say copied",
 	 .server = over_peer_server, .client = over_peer_client,
-	 .min_kver = ZEROCOPY_KVER,
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock_test 18"));
 
 /*
@@ -461,7 +458,7 @@ static void partial_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_stream_partial_send, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_ZEROCOPY cut short by a hole returns the bytes sent, and they complete",
 	 .server = partial_server, .client = partial_client,
-	 .min_kver = ZEROCOPY_KVER,
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock/virtio: fix zerocopy completion for multi-skb sends"));
 
 static void seqpacket_zerocopied_server(const struct vsc_env *env)
@@ -476,7 +473,7 @@ static void seqpacket_zerocopied_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_seqpacket_layouts, .sock_type = SOCK_SEQPACKET,
 	 .summary = "MSG_ZEROCOPY messages, 4 iovec layouts: whole, one zerocopied completion each",
 	 .server = seqpacket_zerocopied_server, .client = seqpacket_zerocopied_client,
-	 .needs = VSC_NEED_SEQPACKET, .min_kver = ZEROCOPY_KVER,
+	 .needs = VSC_NEED_SEQPACKET, .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock_test 19"));
 
 static void seqpacket_unmapped_server(const struct vsc_env *env)
@@ -491,7 +488,7 @@ static void seqpacket_unmapped_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_seqpacket_unmapped_page, .sock_type = SOCK_SEQPACKET,
 	 .summary = "MSG_ZEROCOPY message with an unmapped page: ENOMEM, nothing sent or completed",
 	 .server = seqpacket_unmapped_server, .client = seqpacket_unmapped_client,
-	 .needs = VSC_NEED_SEQPACKET, .min_kver = ZEROCOPY_KVER,
+	 .needs = VSC_NEED_SEQPACKET, .min_kver = VSC_KVER_VSOCK_ZEROCOPY,
 	 .tags = VSC_TAGS("vsock_test 19"));
 
 static void seqpacket_no_option_server(const struct vsc_env *env)

@@ -22,15 +22,15 @@
  */
 #define LEAK_ROUNDS 8
 
-/* MSG_ZEROCOPY needs SO_ZEROCOPY, which AF_VSOCK accepts since 6.7; skip where it does not. */
+/*
+ * The cases here declare VSC_KVER_VSOCK_ZEROCOPY: from that version on SO_ZEROCOPY must be
+ * accepted, and a refusal is a failure, not a skip.
+ */
 static void require_zerocopy(int fd)
 {
 	int one = 1;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) == 0)
-		return;
-	vsc_skip("setsockopt(SO_ZEROCOPY) on AF_VSOCK fails with %s: no MSG_ZEROCOPY "
-		 "(added in 6.7)", vsc_errname(errno));
+	SAFE(setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)));
 }
 
 /* A zerocopy send is complete once its notification waits in the error queue. */
@@ -96,7 +96,8 @@ VSC_CASE(zerocopy_leak_errqueue, .sock_type = SOCK_STREAM,
 	 .server = errqueue_server, .client = errqueue_client, .needs = VSC_NEED_KMEMLEAK,
 	 .timeout_s = 40,
 	 .tags = VSC_TAGS("vsock_test 27", "vsock: Fix sk_error_queue memory leak",
-			  "CVE-2024-53118"));
+			  "CVE-2024-53118"),
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY);
 
 /* net/core/sock.c: sock_kmalloc() cannot give one buffer beyond the largest page allocation. */
 #define CONTROL_MAX (4096ul << 10)
@@ -166,7 +167,8 @@ VSC_CASE(zerocopy_enomem_sends_nothing, .sock_type = SOCK_STREAM,
 	 .summary = "a MSG_ZEROCOPY send failing for want of option memory sends nothing (ENOMEM)",
 	 .server = enomem_server, .client = enomem_client,
 	 .tags = VSC_TAGS("vsock_test 28", "virtio/vsock: Improve MSG_ZEROCOPY error handling",
-			  "CVE-2024-53117"));
+			  "CVE-2024-53117"),
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY);
 
 static void zcskb_server(const struct vsc_env *env)
 {
@@ -196,7 +198,8 @@ VSC_CASE(zerocopy_leak_completion_skb, .sock_type = SOCK_STREAM,
 	 .server = zcskb_server, .client = zcskb_client, .needs = VSC_NEED_KMEMLEAK,
 	 .timeout_s = 40,
 	 .tags = VSC_TAGS("vsock_test 28", "virtio/vsock: Improve MSG_ZEROCOPY error handling",
-			  "CVE-2024-53117"));
+			  "CVE-2024-53117"),
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY);
 
 static void accepted_server(const struct vsc_env *env)
 {
@@ -232,7 +235,8 @@ VSC_CASE(zerocopy_accepted_socket_sockopt, .sock_type = SOCK_STREAM,
 	 .summary = "SO_ZEROCOPY can be set on an accept()ed socket as on one from socket()",
 	 .server = accepted_server, .client = accepted_client,
 	 .tags = VSC_TAGS("vsock_test 36",
-			  "vsock: Make accept()ed sockets use custom setsockopt()"));
+			  "vsock: Make accept()ed sockets use custom setsockopt()"),
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY);
 
 /*
  * A linear packet with tailroom to spare (more than a page), then a MSG_ZEROCOPY one no longer
@@ -285,4 +289,5 @@ static void coalesce_client(const struct vsc_env *env)
 VSC_CASE(zerocopy_not_coalesced, .sock_type = SOCK_STREAM,
 	 .summary = "a small MSG_ZEROCOPY packet queued after a large one arrives intact",
 	 .server = coalesce_server, .client = coalesce_client,
-	 .tags = VSC_TAGS("vsock_test 37", "vsock/virtio: Coalesce only linear skb"));
+	 .tags = VSC_TAGS("vsock_test 37", "vsock/virtio: Coalesce only linear skb"),
+	 .min_kver = VSC_KVER_VSOCK_ZEROCOPY);

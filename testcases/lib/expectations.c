@@ -88,6 +88,11 @@ static const struct known_bug known_bugs[] = {
 	/* The fix reached 6.1.y through stable; Debian's 5.10 (5.10.262) does not have it. */
 	{ "port_reuse_after_shutdown", "4.0", "6.1",
 	  "vsock/virtio: remove socket from connected/bound list on shutdown" },
+	/* Mainline 6.7 and 6.6.14; 6.1.192 has no notify_set_rcvlowat, so the sender starves. */
+	{ "rcvlowat_credit_update", "6.0", "6.6.14",
+	  "virtio/vsock: send credit update during setting SO_RCVLOWAT" },
+	/* CVE-2026-23086: in 6.1.162 through stable, never backported to 5.10. */
+	{ "tx_credit_uncapped", "4.0", "6.1.162", "vsock/virtio: cap TX credit to local buffer size" },
 };
 
 const char *vsc_known_bug(const char *key, int *unknown)

@@ -128,6 +128,9 @@ uint64_t vsc_recv_value_at(const char *file, int line, const char *key);
 #define vsc_send_value(key, value) vsc_send_value_at(__FILE__, __LINE__, key, value)
 #define vsc_recv_value(key) vsc_recv_value_at(__FILE__, __LINE__, key)
 
+/* Versions that brought a feature several case files depend on (min_kver values). */
+#define VSC_KVER_VSOCK_ZEROCOPY "6.7"	/* "vsock: enable setting SO_ZEROCOPY" */
+
 /* The running kernel. */
 int vsc_kernel_at_least(const char *min_kver);	/* "5.14" */
 const char *vsc_kernel_release(void);		/* uname -r */
