@@ -8,9 +8,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
 /*
  * include/linux/virtio_vsock.h: the largest packet, and the free space under which reading sends
  * a credit update on its own.
@@ -64,16 +61,16 @@ static void stalled_receiver(const struct vsc_env *env, int lowat_before_read)
 	vsc_send_all(fd, "s", 1);
 	/* Wait until the whole buffer is queued: the sender is then out of credit. */
 	set_lowat(fd, RX_BUFFER);
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	set_lowat(fd, lowat_before_read);
 	/* Half the buffer is free again, not less than a packet: no credit update yet. */
 	vsc_recv_all(fd, buf, MAX_PKT_BYTES);
 	set_lowat(fd, MAX_PKT_BYTES + 1);
-	revents = vsc_poll(fd, POLLIN, SETTLE_MS);
+	revents = vsc_poll(fd, POLLIN, VSC_SETTLE_MS);
 	if (!(revents & POLLIN))
 		vsc_failed_at(__FILE__, __LINE__, 1,
 			      "no POLLIN in %d ms: the sender got no credit for its last byte",
-			      SETTLE_MS);
+			      VSC_SETTLE_MS);
 	EXPECT_EQ(revents & POLLERR, 0);
 	EXPECT_EQ(SAFE(recv(fd, buf + MAX_PKT_BYTES, MAX_PKT_BYTES + 1, MSG_DONTWAIT)),
 		  MAX_PKT_BYTES + 1);

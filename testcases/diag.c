@@ -18,8 +18,6 @@
 #define RCV_SHUTDOWN 1
 #define SEND_SHUTDOWN 2
 
-/* How long a change that the other end's kernel makes may take to show in a dump. */
-#define SETTLE_MS 5000
 #define RETRY_MS 10
 
 #define VSOCK_SS "/usr/bin/vsock-ss"
@@ -147,7 +145,7 @@ static void await_state_at(const char *file, int line, const struct vsc_env *env
 	const struct vsock_diag_msg *m = NULL;
 	int waited;
 
-	for (waited = 0; waited <= SETTLE_MS; waited += RETRY_MS) {
+	for (waited = 0; waited <= VSC_SETTLE_MS; waited += RETRY_MS) {
 		dump_at(file, line, env, VSC_SOCKDIAG_ALL_STATES, list);
 		m = find_inode(list, ino);
 		if (m && m->vdiag_state == state)
@@ -157,7 +155,7 @@ static void await_state_at(const char *file, int line, const struct vsc_env *env
 		poll(NULL, 0, RETRY_MS);
 	}
 	vsc_failed_at(file, line, 1, "fd %d never showed state %s within %d ms", fd,
-		      vsc_sockdiag_state_name(state), SETTLE_MS);
+		      vsc_sockdiag_state_name(state), VSC_SETTLE_MS);
 }
 #define await_state(env, fd, state, list) await_state_at(__FILE__, __LINE__, env, fd, state, list)
 
@@ -171,12 +169,12 @@ static void await_none_at(const char *file, int line, const struct vsc_env *env)
 		dump_at(file, line, env, VSC_SOCKDIAG_ALL_STATES, &list);
 		if (list.count == 0)
 			return;
-		if (waited >= SETTLE_MS)
+		if (waited >= VSC_SETTLE_MS)
 			break;
 		vsc_sockdiag_free(&list);
 		poll(NULL, 0, RETRY_MS);
 	}
-	vsc_failed_at(file, line, 0, "closed sockets still listed %d ms later", SETTLE_MS);
+	vsc_failed_at(file, line, 0, "closed sockets still listed %d ms later", VSC_SETTLE_MS);
 	show(&list);
 	vsc_sockdiag_free(&list);
 }
@@ -383,7 +381,7 @@ static void connecting_client(const struct vsc_env *env, int type)
 	EXPECT_TRUE(m->vdiag_src_port != VMADDR_PORT_ANY);
 	vsc_sockdiag_free(&list);
 
-	EXPECT_TRUE(vsc_poll(fd, POLLOUT, SETTLE_MS) & POLLOUT);
+	EXPECT_TRUE(vsc_poll(fd, POLLOUT, VSC_SETTLE_MS) & POLLOUT);
 	dump_own(env, &list);
 	CHECK_ENTRY(&list, fd, .type = type, .state = TCP_ESTABLISHED,
 		    .src_cid = vsc_sockname(fd).svm_cid, .src_port = vsc_sockname(fd).svm_port,

@@ -7,7 +7,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-#define SETTLE_MS 5000
 /* How long the server watches for a shutdown that must not come. */
 #define QUIET_MS 200
 

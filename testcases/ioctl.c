@@ -53,8 +53,6 @@ VSC_CASE(dev_vsock_unknown_ioctl, .summary = "an unknown ioctl on /dev/vsock fai
 	 .run = unknown_ioctl, .needs = VSC_NEED_DEV_VSOCK);
 
 #define QUEUE_BYTES 64
-/* How long the transport may take to account for bytes already handled by the peer. */
-#define SETTLE_MS 5000
 
 /*
  * Where the running kernel lacks the ioctl, check that it says so the way it should, then skip:
@@ -84,7 +82,7 @@ static int outq_after_settling(int fd)
 {
 	int i, unsent = queue_size(fd, SIOCOUTQ);
 
-	for (i = 0; unsent != 0 && i < SETTLE_MS / 10; i++) {
+	for (i = 0; unsent != 0 && i < VSC_SETTLE_MS / 10; i++) {
 		vsc_poll(fd, 0, 10);
 		unsent = queue_size(fd, SIOCOUTQ);
 	}
@@ -176,7 +174,7 @@ static void unread_client(const struct vsc_env *env, int type)
 	vsc_signal("ready");
 	vsc_wait("sent");
 	/* One send of QUEUE_BYTES is one packet: once readable, all of it is queued. */
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(queue_size(fd, SIOCINQ), QUEUE_BYTES);
 	vsc_fill_pattern(expected, sizeof(expected), 0);
 	if (type == SOCK_STREAM) {

@@ -10,7 +10,6 @@
 #include "vsc_sock.h"
 
 #define MANY_IOV 64
-#define SETTLE_MS 5000
 
 /*
  * Segment sizes, some of them empty. The receiver's segments are half the sender's, so the
@@ -139,7 +138,7 @@ static void dontwait_server(const struct vsc_env *env)
 	/* A blocking socket: MSG_DONTWAIT alone makes this call non-blocking. */
 	EXPECT_ERRNO(recvmsg(fd, &msg, MSG_DONTWAIT), EAGAIN);
 	vsc_signal("checked empty");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recvmsg(fd, &msg, MSG_DONTWAIT)), 8);
 	EXPECT_TRUE(memcmp(a, "dat", 3) == 0 && memcmp(b, "a-in8", 5) == 0);
 	EXPECT_ERRNO(recvmsg(fd, &msg, MSG_DONTWAIT), EAGAIN);
@@ -191,7 +190,7 @@ static void waitall_server(const struct vsc_env *env)
 	char buf[WAITALL_LEN], expected[WAITALL_LEN];
 
 	vsc_wait("first part");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	/* Part of the data is here; a plain recv would return it now. */
 	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT)), WAITALL_LEN / 4);
 	vsc_signal("peeked");

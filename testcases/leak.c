@@ -6,9 +6,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long a connect may take to be answered. */
-#define SETTLE_MS 5000
-
 /*
  * Each round fires a burst of non-blocking connects at a fresh listener just as the server
  * closes it: a request looked up before the close and handled after it must not leave a child
@@ -36,9 +33,9 @@ static void count_outcome(int fd, int *established, int *reset)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (!(vsc_poll(fd, POLLOUT, SETTLE_MS) & (POLLOUT | POLLERR | POLLHUP)))
+	if (!(vsc_poll(fd, POLLOUT, VSC_SETTLE_MS) & (POLLOUT | POLLERR | POLLHUP)))
 		vsc_failed_at(__FILE__, __LINE__, 1, "connect() still pending after %d ms",
-			      SETTLE_MS);
+			      VSC_SETTLE_MS);
 	SAFE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len));
 	if (err == 0)
 		(*established)++;

@@ -8,9 +8,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
 static void set_linger(int fd, int seconds)
 {
 	struct linger linger = { .l_onoff = 1, .l_linger = seconds };
@@ -23,7 +20,7 @@ static void wait_eof_server(const struct vsc_env *env)
 	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
 	char byte;
 
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, MSG_DONTWAIT)), 0);
 	SAFE(close(fd));
 	SAFE(close(listener));
@@ -71,7 +68,7 @@ static void unread_client(const struct vsc_env *env)
 	set_linger(fd, LINGER_S);
 	vsc_send_all(fd, "u", 1);
 	/* Lingering waits for unsent bytes only: first make sure there are none. */
-	for (i = 0; i < SETTLE_MS / 10; i++) {
+	for (i = 0; i < VSC_SETTLE_MS / 10; i++) {
 		SAFE(ioctl(fd, SIOCOUTQ, &unsent));
 		if (unsent == 0)
 			break;

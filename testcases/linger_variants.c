@@ -9,7 +9,6 @@
 #include "vsc_sock.h"
 
 #define UNREAD_BYTES 4096
-#define SETTLE_MS 5000
 /* A close() that does not linger returns in far less; TCG is slow, so leave room. */
 #define PROMPT_MS 1000
 
@@ -122,7 +121,7 @@ static void own_unread_server(const struct vsc_env *env)
 	vsc_send_all(fd, buf, sizeof(buf));
 	vsc_wait("closed");
 	/* The peer discarded our bytes unread: an orderly shutdown still, not a reset. */
-	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, SETTLE_MS) & POLLRDHUP);
+	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, VSC_SETTLE_MS) & POLLRDHUP);
 	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), 0)), 0);
 	EXPECT_ERRNO(send(fd, buf, 1, MSG_NOSIGNAL), EPIPE);
 	SAFE(close(fd));
@@ -135,7 +134,7 @@ static void own_unread_client(const struct vsc_env *env)
 	long ms;
 
 	/* Wait until the peer's bytes are queued here, then close without reading them. */
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	set_linger(fd, 1, 5);
 	ms = timed_close(fd);
 	vsc_diag("close() took %ld ms", ms);

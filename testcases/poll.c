@@ -7,7 +7,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-#define SETTLE_MS 5000
 #define CHUNK (64u << 10)
 
 /* One bounded epoll_wait; returns the events of the single registered fd, 0 if none came. */
@@ -42,7 +41,7 @@ static void rdhup_server(const struct vsc_env *env)
 	/* Registration reports nothing: the connection is quiet. */
 	EXPECT_EQ(wait_event(ep, 0), 0);
 	vsc_signal("watching");
-	events = wait_event(ep, SETTLE_MS);
+	events = wait_event(ep, VSC_SETTLE_MS);
 	EXPECT_TRUE(events & EPOLLRDHUP);
 	EXPECT_TRUE(events & EPOLLIN);
 	/* Only the peer's direction is shut: no hang-up yet. */
@@ -52,7 +51,7 @@ static void rdhup_server(const struct vsc_env *env)
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, 0)), 0);
 	/* Our own SHUT_WR completes the pair: a new edge, now with EPOLLHUP. */
 	SAFE(shutdown(fd, SHUT_WR));
-	events = wait_event(ep, SETTLE_MS);
+	events = wait_event(ep, VSC_SETTLE_MS);
 	EXPECT_TRUE(events & EPOLLHUP);
 	EXPECT_TRUE(vsc_poll(fd, POLLOUT, 0) & POLLHUP);
 	vsc_signal("done");
@@ -99,7 +98,7 @@ static void local_rdwr_client(const struct vsc_env *env)
 	short revents;
 
 	vsc_wait("shut");
-	revents = vsc_poll(fd, POLLRDHUP, SETTLE_MS);
+	revents = vsc_poll(fd, POLLRDHUP, VSC_SETTLE_MS);
 	EXPECT_TRUE(revents & POLLRDHUP);
 	/* The peer's shutdown alone is no hang-up for us: our send side is still open. */
 	EXPECT_EQ(vsc_poll(fd, POLLIN, 0) & POLLHUP, 0);
@@ -140,7 +139,7 @@ static void credit_client(const struct vsc_env *env)
 
 	ASSERT_TRUE(buf != NULL);
 	/* A connected socket with credit is writable at once. */
-	EXPECT_TRUE(wait_event(ep, SETTLE_MS) & EPOLLOUT);
+	EXPECT_TRUE(wait_event(ep, VSC_SETTLE_MS) & EPOLLOUT);
 	/* Fill the peer's receive buffer until the credit is gone. */
 	for (;;) {
 		ssize_t n = send(fd, buf, CHUNK, MSG_DONTWAIT);
@@ -155,7 +154,7 @@ static void credit_client(const struct vsc_env *env)
 	EXPECT_EQ(wait_event(ep, 0), 0);
 	/* The reader drains everything; its credit update must wake us with EPOLLOUT. */
 	vsc_send_value("bytes queued", queued);
-	events = wait_event(ep, SETTLE_MS);
+	events = wait_event(ep, VSC_SETTLE_MS);
 	EXPECT_TRUE(events & EPOLLOUT);
 	EXPECT_EQ(events & (EPOLLERR | EPOLLHUP), 0);
 	EXPECT_TRUE(SAFE(send(fd, buf, 1, MSG_DONTWAIT)) == 1);

@@ -5,15 +5,12 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
 /* Waits for the peer's close: POLLIN, then a read of 0 bytes. */
 static void expect_eof(int fd)
 {
 	char byte;
 
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, MSG_DONTWAIT)), 0);
 }
 
@@ -25,7 +22,7 @@ static void bind_when_free(int fd, unsigned int port)
 {
 	int i;
 
-	for (i = 0; i < SETTLE_MS / 10; i++) {
+	for (i = 0; i < VSC_SETTLE_MS / 10; i++) {
 		if (vsc_bind(fd, VMADDR_CID_ANY, port) == 0)
 			return;
 		if (errno != EADDRINUSE)

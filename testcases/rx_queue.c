@@ -8,9 +8,6 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
 #define PEEK_BYTES 64
 
 static void peek_server(const struct vsc_env *env)
@@ -20,7 +17,7 @@ static void peek_server(const struct vsc_env *env)
 
 	vsc_fill_pattern(expected, sizeof(expected), 0);
 	/* One send is one packet: once readable, all of it is queued. */
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, &first, 1, 0)), 1);
 	/* The packet is now read from an offset; a peek asking for more sees only what is left. */
 	EXPECT_EQ(SAFE(recv(fd, peeked, sizeof(peeked), MSG_PEEK)), PEEK_BYTES - 1);

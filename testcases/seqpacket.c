@@ -99,7 +99,6 @@ VSC_CASE(seqpacket_msg_trunc, .sock_type = SOCK_SEQPACKET,
 #define TIMEOUT_MS 200
 #define TIMEOUT_EARLY_MS 20	/* the kernel rounds to jiffies; it may wake a tick early */
 #define TIMEOUT_LATE_MS 2000	/* TCG guests are slow, but the wait must still end */
-#define SETTLE_MS 5000
 
 static long long now_ms(void)
 {
@@ -180,7 +179,7 @@ static void sndtimeo_server(const struct vsc_env *env)
 	vsc_wait("sent again");
 	/* The timed-out send left nothing behind: the next message is the one sent after it. */
 	for (i = 1; i <= FILL_MESSAGES; i++) {
-		EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+		EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 		expect_fill_message(fd, i);
 	}
 	EXPECT_ERRNO(recv(fd, fill, sizeof(fill), MSG_DONTWAIT), EAGAIN);
@@ -231,7 +230,7 @@ static void big_server(const struct vsc_env *env)
 	vsc_fill_pattern(expected, size, 0);
 	EXPECT_TRUE(memcmp(buf, expected, size) == 0);
 	vsc_wait("sent");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, buf, size + 1, MSG_DONTWAIT)), 5);
 	EXPECT_TRUE(memcmp(buf, "after", 5) == 0);
 	EXPECT_ERRNO(recv(fd, buf, size + 1, MSG_DONTWAIT), EAGAIN);
@@ -285,7 +284,7 @@ static void fault_server(const struct vsc_env *env)
 	vsc_wait("sent");
 	EXPECT_ERRNO(recv(fd, holed, size, 0), vsc_expected_errno("recv_into_bad_buffer"));
 	/* The failed message is dropped whole: the next read is the second message, intact. */
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, buf, size + 1, MSG_DONTWAIT)), size);
 	vsc_fill_pattern(expected, size, 1);
 	EXPECT_TRUE(memcmp(buf, expected, size) == 0);
@@ -344,13 +343,13 @@ static void null_buf_client(const struct vsc_env *env)
 	char buf[NULL_BUF_BYTES + 1], expected[NULL_BUF_BYTES];
 
 	vsc_wait("sent");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_ERRNO(recv(fd, NULL, NULL_BUF_BYTES, 0), vsc_expected_errno("recv_into_bad_buffer"));
 	/* A message that could not be copied is dropped, not kept for another try. */
 	EXPECT_ERRNO(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), EAGAIN);
 	vsc_signal("read");
 	vsc_wait("sent");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), MSG_DONTWAIT)), NULL_BUF_BYTES);
 	vsc_fill_pattern(expected, sizeof(expected), 1);
 	EXPECT_TRUE(memcmp(buf, expected, sizeof(expected)) == 0);
@@ -397,7 +396,7 @@ static void peek_receiver(const struct vsc_env *env)
 	vsc_fill_pattern(expected, sizeof(expected), 0);
 	EXPECT_ERRNO(recv(fd, whole, sizeof(whole), MSG_PEEK | MSG_DONTWAIT), EAGAIN);
 	vsc_signal("peeked at nothing");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	/* A short peek is truncated like a short read ... */
 	EXPECT_EQ(recv_flags(fd, half, sizeof(half), MSG_PEEK, &flags), sizeof(half));
 	EXPECT_TRUE(flags & MSG_TRUNC);
@@ -411,7 +410,7 @@ static void peek_receiver(const struct vsc_env *env)
 	/* ... and none of them consumed it. */
 	EXPECT_EQ(recv_flags(fd, data, sizeof(data), 0, &flags), PEEK_BYTES);
 	EXPECT_TRUE(memcmp(data, expected, PEEK_BYTES) == 0);
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(recv_flags(fd, data, sizeof(data), MSG_PEEK | MSG_DONTWAIT, &flags), 6);
 	EXPECT_EQ(recv_flags(fd, data, sizeof(data), MSG_DONTWAIT, &flags), 6);
 	EXPECT_TRUE(memcmp(data, "second", 6) == 0);

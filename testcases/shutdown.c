@@ -6,15 +6,12 @@
 #include "vsc.h"
 #include "vsc_sock.h"
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
-/* Sends one byte at a time until the kernel refuses with EPIPE, which it must within SETTLE_MS. */
+/* Sends a byte at a time until the kernel refuses with EPIPE, as it must within VSC_SETTLE_MS. */
 static void expect_epipe_soon(int fd)
 {
 	int i;
 
-	for (i = 0; i < SETTLE_MS / 10; i++) {
+	for (i = 0; i < VSC_SETTLE_MS / 10; i++) {
 		if (send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 			EXPECT_EQ(errno, EPIPE);
 			if (errno != EPIPE)
@@ -24,7 +21,8 @@ static void expect_epipe_soon(int fd)
 		/* The peer's SHUTDOWN is on its way; give its packet a moment to land. */
 		vsc_poll(fd, POLLRDHUP, 10);
 	}
-	vsc_failed_at(__FILE__, __LINE__, 0, "send() still succeeds %d ms after the peer shut down", SETTLE_MS);
+	vsc_failed_at(__FILE__, __LINE__, 0, "send() still succeeds %d ms after the peer shut down",
+		      VSC_SETTLE_MS);
 }
 
 static void wr_server(const struct vsc_env *env)
@@ -33,7 +31,7 @@ static void wr_server(const struct vsc_env *env)
 	char byte;
 
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, 0)), 0);
-	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, SETTLE_MS) & POLLRDHUP);
+	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, VSC_SETTLE_MS) & POLLRDHUP);
 	vsc_send_all(fd, "back", 4);
 	vsc_wait("done");
 	SAFE(close(fd));
@@ -97,7 +95,7 @@ static void watcher(int fd)
 	char buf[3];
 
 	vsc_wait("closed");
-	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, SETTLE_MS) & POLLRDHUP);
+	EXPECT_TRUE(vsc_poll(fd, POLLRDHUP, VSC_SETTLE_MS) & POLLRDHUP);
 	vsc_recv_all(fd, buf, sizeof(buf));
 	EXPECT_TRUE(memcmp(buf, "bye", 3) == 0);
 	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), 0)), 0);

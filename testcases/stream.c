@@ -144,7 +144,6 @@ VSC_CASE(stream_data_survives_close, .sock_type = SOCK_STREAM,
 	 .server = drain_server, .client = drain_client);
 
 #define NULL_BUF_BYTES 512
-#define SETTLE_MS 5000
 
 static void null_buf_server(const struct vsc_env *env)
 {
@@ -165,7 +164,7 @@ static void null_buf_client(const struct vsc_env *env)
 	char buf[NULL_BUF_BYTES + 1], expected[NULL_BUF_BYTES];
 
 	vsc_wait("sent");
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_ERRNO(recv(fd, NULL, NULL_BUF_BYTES, 0), vsc_expected_errno("recv_into_bad_buffer"));
 	/* Bytes that could not be copied stay queued for the next read. */
 	EXPECT_EQ(SAFE(recv(fd, buf, sizeof(buf), MSG_DONTWAIT)), NULL_BUF_BYTES);

@@ -29,7 +29,6 @@
 #define ERRQUEUE_KVER "6.1"
 
 #define PAGE_BYTES 4096u
-#define SETTLE_MS 5000
 #define MAX_VECS 3
 #define MAX_BYTES (100 * PAGE_BYTES)
 
@@ -215,9 +214,9 @@ static void zc_expect_completion(int fd, const struct zc_layout *l, uint32_t id,
 {
 	struct zc_completion c;
 
-	if (!(vsc_poll(fd, 0, SETTLE_MS) & POLLERR) || !zc_read_completion(fd, &c)) {
+	if (!(vsc_poll(fd, 0, VSC_SETTLE_MS) & POLLERR) || !zc_read_completion(fd, &c)) {
 		vsc_failed_at(__FILE__, __LINE__, 0, "%s: no completion within %d ms", l->name,
-			      SETTLE_MS);
+			      VSC_SETTLE_MS);
 		return;
 	}
 	if (c.lo != id || c.hi != id)
@@ -404,7 +403,7 @@ static void over_peer_client(const struct vsc_env *env)
 	zc_build(&b, &over_peer_buffer, SEED_FIRST);
 	EXPECT_EQ(SAFE(zc_send(fd, &b, MSG_ZEROCOPY)), b.bytes);
 	vsc_wait("read");
-	EXPECT_TRUE(vsc_poll(fd, 0, SETTLE_MS) & POLLERR);
+	EXPECT_TRUE(vsc_poll(fd, 0, VSC_SETTLE_MS) & POLLERR);
 	/* A notification per pass of the send loop, merged while queued: 0..n without gaps. */
 	while (zc_read_completion(fd, &c)) {
 		if (c.lo != next || c.hi < c.lo)
@@ -525,7 +524,7 @@ static void empty_errqueue_client(const struct vsc_env *env)
 			      .msg_controllen = sizeof(control) };
 
 	/* With ordinary data queued, reading the error queue must neither block nor take it. */
-	EXPECT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_ERRNO(recvmsg(fd, &msg, MSG_ERRQUEUE), EAGAIN);
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, MSG_DONTWAIT)), 1);
 	EXPECT_EQ(byte, 'd');

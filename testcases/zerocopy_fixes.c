@@ -13,9 +13,6 @@
 #define MSG_ZEROCOPY 0x4000000
 #endif
 
-/* How long to wait for a state change the peer's kernel is about to make. */
-#define SETTLE_MS 5000
-
 /*
  * kmemleak misses a leaked object while some stale word still points at it (freed memory reused
  * unzeroed); leaking it on several sockets makes finding at least one near certain.
@@ -36,14 +33,14 @@ static void require_zerocopy(int fd)
 /* A zerocopy send is complete once its notification waits in the error queue. */
 static void expect_completion(int fd)
 {
-	EXPECT_TRUE(vsc_poll(fd, 0, SETTLE_MS) & POLLERR);
+	EXPECT_TRUE(vsc_poll(fd, 0, VSC_SETTLE_MS) & POLLERR);
 }
 
 static void wait_eof(int fd)
 {
 	char byte;
 
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	EXPECT_EQ(SAFE(recv(fd, &byte, 1, MSG_DONTWAIT)), 0);
 }
 
@@ -256,7 +253,7 @@ static void coalesce_server(const struct vsc_env *env)
 	SAFE(setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)));
 	vsc_signal("ready");
 	vsc_wait("sent");
-	ASSERT_TRUE(vsc_poll(fd, POLLIN, SETTLE_MS) & POLLIN);
+	ASSERT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);
 	vsc_recv_all(fd, buf, sizeof(buf));
 	vsc_fill_pattern(expected, sizeof(expected), 0);
 	EXPECT_TRUE(memcmp(buf, expected, LINEAR_BYTES) == 0);

@@ -44,6 +44,12 @@ struct vsc_case {
 
 #define VSC_DEFAULT_TIMEOUT_S 10
 
+/*
+ * How long a case waits, with a bounded poll(), for a state change the kernel is about to make
+ * and cannot announce (a peer's SHUTDOWN landing, a credit update): long enough under TCG.
+ */
+#define VSC_SETTLE_MS 5000
+
 #define VSC_TAGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Declares a case; the linker gathers every declaration into one table (section vsc_cases). */
