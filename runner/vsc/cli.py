@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     kernels_cmd.set_defaults(func=_cmd_kernels)
     kernel_actions = kernels_cmd.add_subparsers(dest="action", metavar="ACTION")
     fetch = kernel_actions.add_parser("fetch", help="download a Debian kernel into the cache")
-    fetch.add_argument("spec", metavar="SPEC", help="debian:bullseye, debian:bookworm, debian:trixie or debian:sid")
+    fetch.add_argument("spec", metavar="SPEC",
+                       help="debian:bullseye, debian:bookworm, debian:trixie or debian:sid; a local path is checked")
     fetch.set_defaults(func=_cmd_fetch)
 
     list_cmd = commands.add_parser("list", help="print the case catalogue: name, type, roles, needs, tags")
@@ -104,8 +105,14 @@ def _cmd_kernels(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    kernel = kernels.fetch(args.spec)
-    print(f"{args.spec}: {kernel.release} ({kernel.version}) at {kernel.vmlinuz.parent.parent}")
+    if args.spec.startswith("debian:"):
+        kernel = kernels.fetch(args.spec)
+        print(f"{args.spec}: {kernel.release} ({kernel.version}) at {kernel.vmlinuz.parent.parent}")
+        return 0
+    # A local kernel needs no download: check that it is usable and say what was found.
+    kernel = kernels.resolve(args.spec, fetch=False)
+    modules_dir = kernel.modules_dir or "none (modules built in, or no modules)"
+    print(f"{args.spec}: local kernel {kernel.release}, image {kernel.vmlinuz}, modules {modules_dir}")
     return 0
 
 
