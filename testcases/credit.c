@@ -68,7 +68,7 @@ static void stalled_receiver(const struct vsc_env *env, int lowat_before_read)
 	set_lowat(fd, MAX_PKT_BYTES + 1);
 	revents = vsc_poll(fd, POLLIN, VSC_SETTLE_MS);
 	if (!(revents & POLLIN))
-		vsc_failed_at(__FILE__, __LINE__, 1,
+		vsc_fatal_at(__FILE__, __LINE__,
 			      "no POLLIN in %d ms: the sender got no credit for its last byte",
 			      VSC_SETTLE_MS);
 	EXPECT_EQ(revents & POLLERR, 0);
@@ -142,7 +142,7 @@ static void bounds_client(const struct vsc_env *env)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0)
-			vsc_failed_at(__FILE__, __LINE__, 1, "send() after %zu bytes failed: %s",
+			vsc_fatal_at(__FILE__, __LINE__, "send() after %zu bytes failed: %s",
 				      total, n < 0 ? vsc_errname(errno) : "returned 0");
 		total += (size_t)n;
 		/* Past the peer's buffer nothing more can go; stop rather than spin. */
@@ -153,7 +153,7 @@ static void bounds_client(const struct vsc_env *env)
 		 BIG_BUFFER);
 	EXPECT_TRUE(total > 0);
 	if (total > SMALL_BUFFER)
-		vsc_failed_at(__FILE__, __LINE__, 0,
+		vsc_fail_at(__FILE__, __LINE__,
 			      "%zu bytes in flight, more than our own %u-byte buffer", total,
 			      SMALL_BUFFER);
 	vsc_signal("done");

@@ -43,7 +43,7 @@ static void dump_at(const char *file, int line, const struct vsc_env *env, uint3
 	if (err == -ENOENT)
 		vsc_skip("sock_diag has no AF_VSOCK handler (ENOENT): vsock_diag is not loaded");
 	if (err)
-		vsc_failed_at(file, line, 1, "sock_diag dump of AF_VSOCK sockets failed: %s",
+		vsc_fatal_at(file, line, "sock_diag dump of AF_VSOCK sockets failed: %s",
 			      vsc_errname(-err));
 	if (!env)
 		return;
@@ -115,14 +115,14 @@ static void check_entry_at(const char *file, int line, const struct vsc_sockdiag
 	const struct vsock_diag_msg *m = find_inode(list, ino);
 
 	if (!m) {
-		vsc_failed_at(file, line, 0, "fd %d (inode %lu) is not among the %zu dumped", fd,
+		vsc_fail_at(file, line, "fd %d (inode %lu) is not among the %zu dumped", fd,
 			      ino, list->count);
 		show(list);
 		return;
 	}
 	vsc_check_eq_at(file, line, "vdiag_type", "type", m->vdiag_type, w->type);
 	if (m->vdiag_state != w->state)
-		vsc_failed_at(file, line, 0, "vdiag_state is %s (%u), expected %s (%d)",
+		vsc_fail_at(file, line, "vdiag_state is %s (%u), expected %s (%d)",
 			      vsc_sockdiag_state_name(m->vdiag_state), m->vdiag_state,
 			      vsc_sockdiag_state_name(w->state), w->state);
 	vsc_check_eq_at(file, line, "vdiag_shutdown", "shutdown", m->vdiag_shutdown,
@@ -154,7 +154,7 @@ static void await_state_at(const char *file, int line, const struct vsc_env *env
 		/* The change comes from a packet the loopback worker has yet to deliver. */
 		poll(NULL, 0, RETRY_MS);
 	}
-	vsc_failed_at(file, line, 1, "fd %d never showed state %s within %d ms", fd,
+	vsc_fatal_at(file, line, "fd %d never showed state %s within %d ms", fd,
 		      vsc_sockdiag_state_name(state), VSC_SETTLE_MS);
 }
 #define await_state(env, fd, state, list) await_state_at(__FILE__, __LINE__, env, fd, state, list)
@@ -174,7 +174,7 @@ static void await_none_at(const char *file, int line, const struct vsc_env *env)
 		vsc_sockdiag_free(&list);
 		poll(NULL, 0, RETRY_MS);
 	}
-	vsc_failed_at(file, line, 0, "closed sockets still listed %d ms later", VSC_SETTLE_MS);
+	vsc_fail_at(file, line, "closed sockets still listed %d ms later", VSC_SETTLE_MS);
 	show(&list);
 	vsc_sockdiag_free(&list);
 }
@@ -368,7 +368,7 @@ static void connecting_client(const struct vsc_env *env, int type)
 	ret = vsc_connect(fd, env->peer_cid, env->port);
 	err = errno;
 	if (ret != 0 && err != EINPROGRESS)
-		vsc_failed_at(__FILE__, __LINE__, 1, "non-blocking connect failed: %s",
+		vsc_fatal_at(__FILE__, __LINE__, "non-blocking connect failed: %s",
 			      vsc_errname(err));
 	dump_own(env, &list);
 	m = find_inode(&list, inode_of(fd));
@@ -555,12 +555,12 @@ static void request_errors(const struct vsc_env *env)
 	if (err == -ENOENT)
 		vsc_skip("sock_diag has no AF_VSOCK handler (ENOENT): vsock_diag is not loaded");
 	if (err != -vsc_expected_errno("diag_request_short"))
-		vsc_failed_at(__FILE__, __LINE__, 0, "a %zu-byte dump request got %s, expected %s",
+		vsc_fail_at(__FILE__, __LINE__, "a %zu-byte dump request got %s, expected %s",
 			      short_len, err ? vsc_errname(-err) : "success",
 			      vsc_errname(vsc_expected_errno("diag_request_short")));
 	err = vsc_sockdiag_request(&req, sizeof(req), 0);
 	if (err != -vsc_expected_errno("diag_request_without_dump"))
-		vsc_failed_at(__FILE__, __LINE__, 0,
+		vsc_fail_at(__FILE__, __LINE__,
 			      "a request without NLM_F_DUMP got %s, expected %s",
 			      err ? vsc_errname(-err) : "success",
 			      vsc_errname(vsc_expected_errno("diag_request_without_dump")));
@@ -625,7 +625,7 @@ static void vsock_ss_listener(const struct vsc_env *env)
 		vsc_diag("vsock-ss: %s", line);
 	}
 	if (!found)
-		vsc_failed_at(__FILE__, __LINE__, 0, "no line of %s names inode %lu", VSOCK_SS,
+		vsc_fail_at(__FILE__, __LINE__, "no line of %s names inode %lu", VSOCK_SS,
 			      want_ino);
 	SAFE(close(fd));
 }

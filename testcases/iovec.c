@@ -187,7 +187,7 @@ VSC_CASE(iovec_msg_dontwait, .sock_type = SOCK_STREAM,
 static void waitall_server(const struct vsc_env *env)
 {
 	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
-	char buf[WAITALL_LEN], expected[WAITALL_LEN];
+	char buf[WAITALL_LEN] = { 0 }, expected[WAITALL_LEN];
 
 	vsc_wait("first part");
 	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);

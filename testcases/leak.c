@@ -34,7 +34,7 @@ static void count_outcome(int fd, int *established, int *reset)
 	socklen_t len = sizeof(err);
 
 	if (!(vsc_poll(fd, POLLOUT, VSC_SETTLE_MS) & (POLLOUT | POLLERR | POLLHUP)))
-		vsc_failed_at(__FILE__, __LINE__, 1, "connect() still pending after %d ms",
+		vsc_fatal_at(__FILE__, __LINE__, "connect() still pending after %d ms",
 			      VSC_SETTLE_MS);
 	SAFE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len));
 	if (err == 0)
@@ -42,7 +42,7 @@ static void count_outcome(int fd, int *established, int *reset)
 	else if (err == ECONNRESET)
 		(*reset)++;
 	else
-		vsc_failed_at(__FILE__, __LINE__, 1, "connect() failed: %s", vsc_errname(err));
+		vsc_fatal_at(__FILE__, __LINE__, "connect() failed: %s", vsc_errname(err));
 }
 
 static void acceptq_client(const struct vsc_env *env)
@@ -60,7 +60,7 @@ static void acceptq_client(const struct vsc_env *env)
 		for (i = 0; i < ACCEPTQ_BURST; i++)
 			if (vsc_connect(fds[i], env->peer_cid, env->port) != 0 &&
 			    errno != EINPROGRESS && errno != ECONNRESET)
-				vsc_failed_at(__FILE__, __LINE__, 1, "connect() failed: %s",
+				vsc_fatal_at(__FILE__, __LINE__, "connect() failed: %s",
 					      vsc_errname(errno));
 		for (i = 0; i < ACCEPTQ_BURST; i++) {
 			count_outcome(fds[i], &established, &reset);

@@ -80,7 +80,7 @@ static void unread_client(const struct vsc_env *env)
 	took_ms = elapsed_ms(&start);
 	vsc_signal("closed");
 	if (took_ms >= LINGER_S * 1000 / 2)
-		vsc_failed_at(__FILE__, __LINE__, 0,
+		vsc_fail_at(__FILE__, __LINE__,
 			      "close() lingered %ld ms over a byte already sent (SO_LINGER %d s)",
 			      took_ms, LINGER_S);
 }

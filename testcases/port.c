@@ -161,7 +161,7 @@ static void same_source_client(const struct vsc_env *env)
 	for (waited = 0; vsc_bind(fd, VMADDR_CID_ANY, source) != 0; waited += 10) {
 		ASSERT_EQ(errno, EADDRINUSE);
 		if (waited >= PORT_FREE_MS)
-			vsc_failed_at(__FILE__, __LINE__, 1, "port %u in use %d ms after close",
+			vsc_fatal_at(__FILE__, __LINE__, "port %u in use %d ms after close",
 				      source, waited);
 		vsc_poll(fd, 0, 10);
 	}

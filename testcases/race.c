@@ -152,9 +152,9 @@ static void switch_client(const struct vsc_env *env)
 		 r.rounds, vsc_errname(r.last_errno[0]), vsc_errname(r.last_errno[1]));
 	EXPECT_TRUE(r.rounds > 0);
 	if (r.odd_errno < 0)
-		vsc_failed_at(__FILE__, __LINE__, 0, "connect() succeeded where nobody listens");
+		vsc_fail_at(__FILE__, __LINE__, "connect() succeeded where nobody listens");
 	else if (r.odd_errno)
-		vsc_failed_at(__FILE__, __LINE__, 0, "connect() gave %s while switching transports",
+		vsc_fail_at(__FILE__, __LINE__, "connect() gave %s while switching transports",
 			      vsc_errname(r.odd_errno));
 	/* The socket survived in a consistent state: its options still answer sensibly. */
 	SAFE(getsockopt(r.fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size, &len));
@@ -307,13 +307,13 @@ static void reload_client(const struct vsc_env *env)
 				busy++;	/* a connecting socket holds the module for a moment */
 				continue;
 			} else {
-				vsc_failed_at(__FILE__, __LINE__, 0, "delete_module: %s",
+				vsc_fail_at(__FILE__, __LINE__, "delete_module: %s",
 					      vsc_errname(errno));
 				break;
 			}
 		} else {
 			if (load(module_fd) != 0) {
-				vsc_failed_at(__FILE__, __LINE__, 0, "finit_module: %s",
+				vsc_fail_at(__FILE__, __LINE__, "finit_module: %s",
 					      vsc_errname(errno));
 				break;
 			}
@@ -331,9 +331,9 @@ static void reload_client(const struct vsc_env *env)
 		 busy, r.rounds[0], r.rounds[1], r.rounds[2]);
 	EXPECT_TRUE(cycles > 0);
 	if (r.odd_errno < 0)
-		vsc_failed_at(__FILE__, __LINE__, 0, "bind() to a foreign CID succeeded");
+		vsc_fail_at(__FILE__, __LINE__, "bind() to a foreign CID succeeded");
 	else if (r.odd_errno)
-		vsc_failed_at(__FILE__, __LINE__, 0, "a racing call failed with %s",
+		vsc_fail_at(__FILE__, __LINE__, "a racing call failed with %s",
 			      vsc_errname(r.odd_errno));
 	if (r.dev_fd >= 0) {
 		SAFE(ioctl(r.dev_fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid_after));
@@ -404,11 +404,11 @@ static void bind_same_port(const struct vsc_env *env)
 		for (i = 0; i < BINDERS; i++) {
 			winners += race.results[i] == 0;
 			if (race.results[i] != 0 && race.results[i] != EADDRINUSE)
-				vsc_failed_at(__FILE__, __LINE__, 1, "round %d: bind gave %s",
+				vsc_fatal_at(__FILE__, __LINE__, "round %d: bind gave %s",
 					      round, vsc_errname(race.results[i]));
 		}
 		if (winners != 1)
-			vsc_failed_at(__FILE__, __LINE__, 1, "round %d: %d binds won the port",
+			vsc_fatal_at(__FILE__, __LINE__, "round %d: %d binds won the port",
 				      round, winners);
 	}
 	pthread_barrier_destroy(&race.start);
@@ -433,7 +433,7 @@ static void *any_binder(void *arg)
 
 	pthread_barrier_wait(&race->start);
 	for (i = 0; i < ANY_PER_THREAD; i++) {
-		struct sockaddr_vm name;
+		struct sockaddr_vm name = { 0 };
 		socklen_t len = sizeof(name);
 		int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
@@ -474,9 +474,9 @@ static void port_any_distinct(const struct vsc_env *env)
 	/* Every bind got a real port above the reserved range, and no port twice. */
 	for (i = 0; i < n; i++) {
 		if (all[i] == VMADDR_PORT_ANY || all[i] <= 1023)
-			vsc_failed_at(__FILE__, __LINE__, 1, "automatic bind gave port %u", all[i]);
+			vsc_fatal_at(__FILE__, __LINE__, "automatic bind gave port %u", all[i]);
 		if (i && all[i] == all[i - 1])
-			vsc_failed_at(__FILE__, __LINE__, 1, "port %u handed out twice", all[i]);
+			vsc_fatal_at(__FILE__, __LINE__, "port %u handed out twice", all[i]);
 	}
 	for (i = 0; i < n; i++)
 		if ((&race.fds[0][0])[i] >= 0)
@@ -540,7 +540,7 @@ static void same_socket_client(const struct vsc_env *env)
 	for (i = 0; i < CONNECTORS; i++) {
 		winners += race.results[i] == 0;
 		if (race.results[i] != 0 && race.results[i] != EISCONN)
-			vsc_failed_at(__FILE__, __LINE__, 0, "a concurrent connect() gave %s",
+			vsc_fail_at(__FILE__, __LINE__, "a concurrent connect() gave %s",
 				      vsc_errname(race.results[i]));
 	}
 	EXPECT_TRUE(winners >= 1);

@@ -29,7 +29,7 @@ static void bind_when_free(int fd, unsigned int port)
 			break;
 		vsc_poll(fd, 0, 10);
 	}
-	vsc_failed_at(__FILE__, __LINE__, 1, "bind(VMADDR_CID_ANY, port %u) failed: %s", port,
+	vsc_fatal_at(__FILE__, __LINE__, "bind(VMADDR_CID_ANY, port %u) failed: %s", port,
 		      vsc_errname(errno));
 }
 

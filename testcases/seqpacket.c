@@ -119,7 +119,7 @@ static void set_timeout_ms(int fd, int optname, int ms)
 static void expect_waited(const char *call, long long elapsed_ms)
 {
 	if (elapsed_ms < TIMEOUT_MS - TIMEOUT_EARLY_MS || elapsed_ms > TIMEOUT_MS + TIMEOUT_LATE_MS)
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s gave up after %lld ms, timeout %d ms",
+		vsc_fail_at(__FILE__, __LINE__, "%s gave up after %lld ms, timeout %d ms",
 			      call, elapsed_ms, TIMEOUT_MS);
 }
 

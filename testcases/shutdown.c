@@ -21,7 +21,7 @@ static void expect_epipe_soon(int fd)
 		/* The peer's SHUTDOWN is on its way; give its packet a moment to land. */
 		vsc_poll(fd, POLLRDHUP, 10);
 	}
-	vsc_failed_at(__FILE__, __LINE__, 0, "send() still succeeds %d ms after the peer shut down",
+	vsc_fail_at(__FILE__, __LINE__, "send() still succeeds %d ms after the peer shut down",
 		      VSC_SETTLE_MS);
 }
 

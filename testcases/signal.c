@@ -174,7 +174,7 @@ static void connect_eintr(const struct vsc_env *env)
 		if (ret != 0 && err != ETIMEDOUT)
 			vsc_skip("the connect ended at once with %s: no silent peer here",
 				 vsc_errname(err));
-		vsc_failed_at(__FILE__, __LINE__, 1, "connect() returned %d (%s), expected EINTR",
+		vsc_fatal_at(__FILE__, __LINE__, "connect() returned %d (%s), expected EINTR",
 			      ret, ret ? vsc_errname(err) : "connected");
 	}
 	/* The interrupted connect left the socket unconnected: a new try blocks again. */

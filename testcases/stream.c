@@ -161,7 +161,7 @@ static void null_buf_server(const struct vsc_env *env)
 static void null_buf_client(const struct vsc_env *env)
 {
 	int fd = vsc_connect_peer(SOCK_STREAM, env);
-	char buf[NULL_BUF_BYTES + 1], expected[NULL_BUF_BYTES];
+	char buf[NULL_BUF_BYTES + 1] = { 0 }, expected[NULL_BUF_BYTES];
 
 	vsc_wait("sent");
 	EXPECT_TRUE(vsc_poll(fd, POLLIN, VSC_SETTLE_MS) & POLLIN);

@@ -25,7 +25,7 @@ static int drain_autobind(int *fds, unsigned int cid, unsigned int port)
 		if (vsc_bind(fds[i], cid, port + 1 + (unsigned int)i) == 0)
 			bound++;
 		else if (errno != EADDRINUSE)
-			vsc_failed_at(__FILE__, __LINE__, 1, "bind(%u, port %u) failed: %s", cid,
+			vsc_fatal_at(__FILE__, __LINE__, "bind(%u, port %u) failed: %s", cid,
 				      port + 1 + i, vsc_errname(errno));
 	}
 	return bound;
@@ -154,7 +154,7 @@ static void change_client(const struct vsc_env *env)
 		} else if (errno == ECONNRESET) {
 			queued = 1;	/* a full backlog answers with a reset */
 		} else {
-			vsc_failed_at(__FILE__, __LINE__, 1, "connect() failed: %s",
+			vsc_fatal_at(__FILE__, __LINE__, "connect() failed: %s",
 				      vsc_errname(errno));
 		}
 		/* CID 0 belongs to the guest-to-host transport, if there is one. */

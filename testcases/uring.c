@@ -45,7 +45,7 @@ static size_t layout_bytes(const struct layout *l)
 		vsc_step_at(__FILE__, __LINE__, #call);                                    \
 		int uring_ret_ = (call);                                                   \
 		if (uring_ret_ < 0)                                                        \
-			vsc_failed_at(__FILE__, __LINE__, 1, "%s failed: %s", #call,       \
+			vsc_fatal_at(__FILE__, __LINE__, "%s failed: %s", #call,       \
 				      vsc_errname(-uring_ret_));                           \
 		uring_ret_;                                                                \
 	})
@@ -71,7 +71,7 @@ static void open_ring(struct io_uring *ring, int zerocopy)
 	if (ret == -ENOSYS || ret == -EPERM)
 		vsc_skip("io_uring_setup fails with %s", vsc_errname(-ret));
 	if (ret < 0)
-		vsc_failed_at(__FILE__, __LINE__, 1, "io_uring_queue_init failed: %s",
+		vsc_fatal_at(__FILE__, __LINE__, "io_uring_queue_init failed: %s",
 			      vsc_errname(-ret));
 	probe = io_uring_get_probe_ring(ring);
 	if (!probe)
@@ -108,7 +108,7 @@ static void receive(const struct vsc_env *env, int zerocopy)
 			res = cqe->res;
 			io_uring_cqe_seen(&ring, cqe);
 			if (res <= 0)
-				vsc_failed_at(__FILE__, __LINE__, 1,
+				vsc_fatal_at(__FILE__, __LINE__,
 					      "readv after %zu of %zu bytes of %s: %s", done, total,
 					      layouts[l].name,
 					      res ? vsc_errname(-res) : "EOF");
@@ -116,7 +116,7 @@ static void receive(const struct vsc_env *env, int zerocopy)
 		}
 		vsc_fill_pattern(want, total, 0);
 		if (memcmp(got, want, total) != 0)
-			vsc_failed_at(__FILE__, __LINE__, 0, "the bytes of %s arrived changed",
+			vsc_fail_at(__FILE__, __LINE__, "the bytes of %s arrived changed",
 				      layouts[l].name);
 	}
 	vsc_signal("received");
@@ -165,11 +165,11 @@ static void send_layout(struct io_uring *ring, int fd, const struct layout *l, i
 			result_seen = 1;
 			more = !!(cqe->flags & IORING_CQE_F_MORE);
 			if (cqe->res < 0)
-				vsc_failed_at(__FILE__, __LINE__, 1, "sendmsg%s of %s failed: %s",
+				vsc_fatal_at(__FILE__, __LINE__, "sendmsg%s of %s failed: %s",
 					      zerocopy ? "_zc" : "", l->name,
 					      vsc_errname(-cqe->res));
 			if ((size_t)cqe->res != total)
-				vsc_failed_at(__FILE__, __LINE__, 0,
+				vsc_fail_at(__FILE__, __LINE__,
 					      "sendmsg%s of %s sent %d of %zu bytes",
 					      zerocopy ? "_zc" : "", l->name, cqe->res, total);
 		}

@@ -168,7 +168,7 @@ static void zc_expect_data(int fd, int type, const struct zc_layout *l, uint64_t
 	}
 	vsc_fill_pattern(expected, bytes, seed);
 	if (memcmp(received, expected, bytes) != 0)
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: received bytes differ from those sent",
+		vsc_fail_at(__FILE__, __LINE__, "%s: received bytes differ from those sent",
 			      l->name);
 }
 
@@ -191,7 +191,7 @@ static int zc_read_completion(int fd, struct zc_completion *c)
 	if (n < 0 && errno == EAGAIN)
 		return 0;
 	if (n < 0)
-		vsc_failed_at(__FILE__, __LINE__, 1, "recvmsg(MSG_ERRQUEUE) failed: %s",
+		vsc_fatal_at(__FILE__, __LINE__, "recvmsg(MSG_ERRQUEUE) failed: %s",
 			      vsc_errname(errno));
 	EXPECT_EQ(n, 0);
 	EXPECT_TRUE(msg.msg_flags & MSG_ERRQUEUE);
@@ -215,18 +215,18 @@ static void zc_expect_completion(int fd, const struct zc_layout *l, uint32_t id,
 	struct zc_completion c;
 
 	if (!(vsc_poll(fd, 0, VSC_SETTLE_MS) & POLLERR) || !zc_read_completion(fd, &c)) {
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: no completion within %d ms", l->name,
+		vsc_fail_at(__FILE__, __LINE__, "%s: no completion within %d ms", l->name,
 			      VSC_SETTLE_MS);
 		return;
 	}
 	if (c.lo != id || c.hi != id)
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: completion covers sends %u..%u, not %u",
+		vsc_fail_at(__FILE__, __LINE__, "%s: completion covers sends %u..%u, not %u",
 			      l->name, c.lo, c.hi, id);
 	if (c.copied != copied)
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: completion says %s, expected %s", l->name,
+		vsc_fail_at(__FILE__, __LINE__, "%s: completion says %s, expected %s", l->name,
 			      c.copied ? "copied" : "zerocopied", copied ? "copied" : "zerocopied");
 	if (zc_read_completion(fd, &c))
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: a second completion, sends %u..%u",
+		vsc_fail_at(__FILE__, __LINE__, "%s: a second completion, sends %u..%u",
 			      l->name, c.lo, c.hi);
 }
 
@@ -236,7 +236,7 @@ static void zc_expect_no_completion(int fd, const struct zc_layout *l)
 
 	EXPECT_EQ(vsc_poll(fd, 0, 0) & POLLERR, 0);
 	if (zc_read_completion(fd, &c))
-		vsc_failed_at(__FILE__, __LINE__, 0, "%s: unexpected completion for sends %u..%u",
+		vsc_fail_at(__FILE__, __LINE__, "%s: unexpected completion for sends %u..%u",
 			      l->name, c.lo, c.hi);
 }
 
@@ -407,7 +407,7 @@ static void over_peer_client(const struct vsc_env *env)
 	/* A notification per pass of the send loop, merged while queued: 0..n without gaps. */
 	while (zc_read_completion(fd, &c)) {
 		if (c.lo != next || c.hi < c.lo)
-			vsc_failed_at(__FILE__, __LINE__, 0,
+			vsc_fail_at(__FILE__, __LINE__,
 				      "completion covers sends %u..%u, expected to start at %u",
 				      c.lo, c.hi, next);
 		EXPECT_TRUE(c.copied);

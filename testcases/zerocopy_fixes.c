@@ -210,7 +210,7 @@ static void accepted_server(const struct vsc_env *env)
 	/* Accepted sockets must route SOL_SOCKET options through vsock's own handler too. */
 	value = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &value, sizeof(value)) != 0)
-		vsc_failed_at(__FILE__, __LINE__, 0,
+		vsc_fail_at(__FILE__, __LINE__,
 			      "setsockopt(SO_ZEROCOPY) on the accepted socket failed: %s",
 			      vsc_errname(errno));
 	value = 0;
@@ -258,7 +258,7 @@ static void coalesce_server(const struct vsc_env *env)
 	vsc_fill_pattern(expected, sizeof(expected), 0);
 	EXPECT_TRUE(memcmp(buf, expected, LINEAR_BYTES) == 0);
 	if (memcmp(buf + LINEAR_BYTES, expected + LINEAR_BYTES, ZEROCOPY_BYTES) != 0)
-		vsc_failed_at(__FILE__, __LINE__, 0, "the %d bytes sent with MSG_ZEROCOPY arrived "
+		vsc_fail_at(__FILE__, __LINE__, "the %d bytes sent with MSG_ZEROCOPY arrived "
 			      "corrupted", ZEROCOPY_BYTES);
 	vsc_signal("read");
 	vsc_wait("done");

@@ -88,7 +88,7 @@ void vsc_kmemleak_begin_at(const char *file, int line)
 	vsc_step_at(file, line, "echo clear > " VSC_KMEMLEAK_PATH);
 	err = command("clear");
 	if (err)
-		vsc_failed_at(file, line, 1, "writing \"clear\" to %s failed: %s",
+		vsc_fatal_at(file, line, "writing \"clear\" to %s failed: %s",
 			      VSC_KMEMLEAK_PATH, vsc_errname(err));
 	/* An earlier case's leak may be reported only now, being too young before: not ours. */
 	begin_jiffies = read_jiffies();
@@ -272,18 +272,18 @@ int vsc_kmemleak_expect_none_at(const char *file, int line, const char *const *s
 			vsc_skip("kmemleak is disabled (kmemleak=off, or it stopped after an "
 				 "error): \"scan\" fails with EPERM");
 		if (err)
-			vsc_failed_at(file, line, 1, "writing \"scan\" to %s failed: %s",
+			vsc_fatal_at(file, line, "writing \"scan\" to %s failed: %s",
 				      VSC_KMEMLEAK_PATH, vsc_errname(err));
 	}
 	vsc_step_at(file, line, "reading " VSC_KMEMLEAK_PATH);
 	report = read_report();
 	if (!report)
-		vsc_failed_at(file, line, 1, "reading %s failed: %s", VSC_KMEMLEAK_PATH,
+		vsc_fatal_at(file, line, "reading %s failed: %s", VSC_KMEMLEAK_PATH,
 			      vsc_errname(errno));
 	found = vsc_kmemleak_count(report, begin_jiffies, symbols, first, sizeof(first));
 	free(report);
 	if (found)
-		vsc_failed_at(file, line, 0, "kmemleak: %d unreferenced object%s from vsock; %s",
+		vsc_fail_at(file, line, "kmemleak: %d unreferenced object%s from vsock; %s",
 			      found, found == 1 ? "" : "s", first);
 	return found;
 }

@@ -64,14 +64,11 @@ void vsc_role_exit(int outcome, const char *reason)
 	_exit(0);
 }
 
-void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
+static void vfail_at(const char *file, int line, const char *fmt, va_list ap)
 {
 	char text[VSC_TEXT_MAX], where[VSC_TEXT_MAX];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	snprintf(where, sizeof(where), "%s:%d: %s", file, line, text);
 	vsc_out("# [%s] %s", vsc_self.label, where);
 	if (vsc_self.state) {
@@ -80,8 +77,25 @@ void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
 			snprintf(vsc_self.state->reason, sizeof(vsc_self.state->reason), "[%s] %s",
 				 vsc_self.label, where);
 	}
-	if (fatal)
-		vsc_stop();
+}
+
+void vsc_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(file, line, fmt, ap);
+	va_end(ap);
+}
+
+void vsc_fatal_at(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(file, line, fmt, ap);
+	va_end(ap);
+	vsc_stop();
 }
 
 void vsc_stop(void)
@@ -94,7 +108,7 @@ int vsc_check_eq_at(const char *file, int line, const char *a_text, const char *
 {
 	if (a == b)
 		return 0;
-	vsc_failed_at(file, line, 0, "%s == %s: got %lld, expected %lld", a_text, b_text, a, b);
+	vsc_fail_at(file, line, "%s == %s: got %lld, expected %lld", a_text, b_text, a, b);
 	return 1;
 }
 
@@ -102,10 +116,10 @@ int vsc_check_errno_at(const char *file, int line, const char *call_text, long r
 		       int expected_err)
 {
 	if (ret != -1)
-		vsc_failed_at(file, line, 0, "%s returned %ld, expected failure with %s", call_text,
+		vsc_fail_at(file, line, "%s returned %ld, expected failure with %s", call_text,
 			      ret, vsc_errname(expected_err));
 	else if (err != expected_err)
-		vsc_failed_at(file, line, 0, "%s failed with %s, expected %s", call_text,
+		vsc_fail_at(file, line, "%s failed with %s, expected %s", call_text,
 			      vsc_errname(err), vsc_errname(expected_err));
 	else
 		return 0;

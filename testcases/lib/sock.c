@@ -43,10 +43,10 @@ static struct sockaddr_vm name_at(const char *file, int line, int fd, int peer)
 	ret = peer ? getpeername(fd, (struct sockaddr *)&addr, &len)
 		   : getsockname(fd, (struct sockaddr *)&addr, &len);
 	if (ret != 0)
-		vsc_failed_at(file, line, 1, "%s(fd %d) failed: %s",
+		vsc_fatal_at(file, line, "%s(fd %d) failed: %s",
 			      peer ? "getpeername" : "getsockname", fd, vsc_errname(errno));
 	if (len != sizeof(addr) || addr.svm_family != AF_VSOCK)
-		vsc_failed_at(file, line, 1, "%s(fd %d) gave family %d, length %u",
+		vsc_fatal_at(file, line, "%s(fd %d) gave family %d, length %u",
 			      peer ? "getpeername" : "getsockname", fd, addr.svm_family, len);
 	return addr;
 }
@@ -68,7 +68,7 @@ static int open_socket_at(const char *file, int line, int type)
 	vsc_step_at(file, line, "socket()");
 	fd = socket(AF_VSOCK, type, 0);
 	if (fd < 0)
-		vsc_failed_at(file, line, 1, "socket(AF_VSOCK, %s) failed: %s", vsc_type_text(type),
+		vsc_fatal_at(file, line, "socket(AF_VSOCK, %s) failed: %s", vsc_type_text(type),
 			      vsc_errname(errno));
 	return fd;
 }
@@ -79,11 +79,11 @@ int vsc_listen_at(const char *file, int line, int type, unsigned int port, int b
 
 	vsc_step_at(file, line, "bind() for listening");
 	if (vsc_bind(fd, VMADDR_CID_ANY, port) != 0)
-		vsc_failed_at(file, line, 1, "bind(VMADDR_CID_ANY, port %u) failed: %s", port,
+		vsc_fatal_at(file, line, "bind(VMADDR_CID_ANY, port %u) failed: %s", port,
 			      vsc_errname(errno));
 	vsc_step_at(file, line, "listen()");
 	if (listen(fd, backlog) != 0)
-		vsc_failed_at(file, line, 1, "listen(port %u) failed: %s", port,
+		vsc_fatal_at(file, line, "listen(port %u) failed: %s", port,
 			      vsc_errname(errno));
 	return fd;
 }
@@ -94,7 +94,7 @@ int vsc_connect_to_at(const char *file, int line, int type, unsigned int cid, un
 
 	vsc_step_at(file, line, "connect()");
 	if (vsc_connect(fd, cid, port) != 0)
-		vsc_failed_at(file, line, 1, "connect(%u:%u) failed: %s", cid, port,
+		vsc_fatal_at(file, line, "connect(%u:%u) failed: %s", cid, port,
 			      vsc_errname(errno));
 	return fd;
 }
@@ -109,7 +109,7 @@ int vsc_accept_peer_at(const char *file, int line, int type, const struct vsc_en
 	vsc_step_at(file, line, "accept()");
 	fd = accept(*listener, NULL, NULL);
 	if (fd < 0)
-		vsc_failed_at(file, line, 1, "accept(port %u) failed: %s", env->port,
+		vsc_fatal_at(file, line, "accept(port %u) failed: %s", env->port,
 			      vsc_errname(errno));
 	return fd;
 }
@@ -132,7 +132,7 @@ void vsc_send_all_at(const char *file, int line, int fd, const void *buf, size_t
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			vsc_failed_at(file, line, 1, "send() after %zu of %zu bytes failed: %s", done,
+			vsc_fatal_at(file, line, "send() after %zu of %zu bytes failed: %s", done,
 				      len, n < 0 ? vsc_errname(errno) : "returned 0");
 		done += (size_t)n;
 	}
@@ -150,10 +150,10 @@ void vsc_recv_all_at(const char *file, int line, int fd, void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			vsc_failed_at(file, line, 1, "recv() after %zu of %zu bytes failed: %s", done,
+			vsc_fatal_at(file, line, "recv() after %zu of %zu bytes failed: %s", done,
 				      len, vsc_errname(errno));
 		if (n == 0)
-			vsc_failed_at(file, line, 1, "recv() hit EOF after %zu of %zu bytes", done,
+			vsc_fatal_at(file, line, "recv() hit EOF after %zu of %zu bytes", done,
 				      len);
 		done += (size_t)n;
 	}
@@ -204,6 +204,6 @@ short vsc_poll_at(const char *file, int line, int fd, short events, int timeout_
 		ret = poll(&pfd, 1, timeout_ms);
 	while (ret < 0 && errno == EINTR);
 	if (ret < 0)
-		vsc_failed_at(file, line, 1, "poll(fd %d) failed: %s", fd, vsc_errname(errno));
+		vsc_fatal_at(file, line, "poll(fd %d) failed: %s", fd, vsc_errname(errno));
 	return ret ? pfd.revents : 0;
 }

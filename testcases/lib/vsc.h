@@ -63,8 +63,11 @@ struct vsc_case {
  * Every report names file:line, the expression, and errno by name.
  */
 void vsc_step_at(const char *file, int line, const char *what);
-void vsc_failed_at(const char *file, int line, int fatal, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Records a failure at file:line and goes on, or (fatal) ends the role there. */
+void vsc_fail_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void vsc_fatal_at(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
 /* Each returns non-zero when the check failed (the failure is recorded either way). */
 int vsc_check_eq_at(const char *file, int line, const char *a_text, const char *b_text,
 		    long long a, long long b);
@@ -75,13 +78,13 @@ void vsc_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 void vsc_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *vsc_errname(int err);
 
-#define VSC_CHECK_TRUE(fatal, cond)                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			vsc_failed_at(__FILE__, __LINE__, 0, "%s is false", #cond);  \
-			if (fatal)                                                   \
-				vsc_stop();                                          \
-		}                                                                    \
+#define VSC_CHECK_TRUE(fatal, cond)                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			vsc_fail_at(__FILE__, __LINE__, "%s is false", #cond); \
+			if (fatal)                                             \
+				vsc_stop();                                    \
+		}                                                              \
 	} while (0)
 #define ASSERT_TRUE(cond) VSC_CHECK_TRUE(1, cond)
 #define EXPECT_TRUE(cond) VSC_CHECK_TRUE(0, cond)
@@ -109,16 +112,14 @@ const char *vsc_errname(int err);
 #define EXPECT_ERRNO(call, err) VSC_CHECK_ERRNO(0, call, err)
 
 /* The call must succeed (not return -1); its value is returned. */
-#define SAFE(call)                                                                     \
-	({                                                                             \
-		vsc_step_at(__FILE__, __LINE__, #call);                                \
-		long vsc_ret_ = (long)(call);                                          \
-		if (vsc_ret_ < 0) {                                                    \
-			vsc_failed_at(__FILE__, __LINE__, 0, "%s failed: %s", #call,   \
-				      vsc_errname(errno));                             \
-			vsc_stop();                                                    \
-		}                                                                      \
-		vsc_ret_;                                                              \
+#define SAFE(call)                                                                   \
+	({                                                                           \
+		vsc_step_at(__FILE__, __LINE__, #call);                              \
+		long vsc_ret_ = (long)(call);                                        \
+		if (vsc_ret_ < 0)                                                    \
+			vsc_fatal_at(__FILE__, __LINE__, "%s failed: %s", #call,     \
+				     vsc_errname(errno));                            \
+		vsc_ret_;                                                            \
 	})
 
 /*
