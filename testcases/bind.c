@@ -23,8 +23,7 @@ static void port_any(const struct vsc_env *env)
 }
 VSC_CASE(bind_port_any, .sock_type = SOCK_STREAM,
 	 .summary = "bind to VMADDR_PORT_ANY assigns a real port above 1023 that getsockname shows",
-	 .run = port_any,
-	 .tags = VSC_TAGS("vsock: Do not allow binding to VMADDR_PORT_ANY", "CVE-2025-38618"));
+	 .run = port_any);
 
 static void port_given(const struct vsc_env *env)
 {
