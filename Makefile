@@ -34,8 +34,14 @@ CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
 SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
+# The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
+VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
+	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c)
+VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 
-PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss
+PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
+	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
 
 .PHONY: all deps run check bench clean static-libs
 all: $(PROGRAMS)
@@ -52,6 +58,8 @@ $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
+$(BIN)/vhost-user-vsock: $(VU_OBJS)
+$(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -87,4 +95,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d)
+	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)

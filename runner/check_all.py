@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """make check: every test layer in turn, then one line that counts them all.
 
-Layers: the runner's unit tests (Python), the C library's self-tests on the build machine, and
-the vsock suite in a guest of the default kernel. Exits 1 if anything failed."""
+Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
+vhost-user device), and the vsock suite in a guest of the default kernel. Exits 1 if anything failed."""
 
 import subprocess
 import sys
@@ -27,15 +27,19 @@ def python_unit_tests() -> tuple[int, int, int]:
     return outcome.testsRun - failed - skipped, failed, skipped
 
 
-def library_self_tests() -> tuple[int, int, int]:
-    done = subprocess.run([str(GUEST_BIN_DIR / "vsc-lib-unit"), "--no-kernel-log"],
-                          capture_output=True, text=True, timeout=120)
-    sys.stdout.write(done.stdout)
-    parser = Parser()
-    for line in done.stdout.splitlines():
-        parser.feed(line)
-    c = results.count(parser.finish())
-    return c.passed, c.failed, c.skipped
+def host_unit_tests() -> tuple[int, int, int]:
+    """The C unit programs that run on the build machine: the test library's and the device's."""
+    totals = [0, 0, 0]
+    for program in ("vsc-lib-unit", "vu-unit"):
+        done = subprocess.run([str(GUEST_BIN_DIR / program), "--no-kernel-log"],
+                              capture_output=True, text=True, timeout=120)
+        sys.stdout.write(done.stdout)
+        parser = Parser()
+        for line in done.stdout.splitlines():
+            parser.feed(line)
+        c = results.count(parser.finish())
+        totals = [totals[0] + c.passed, totals[1] + c.failed, totals[2] + c.skipped]
+    return totals[0], totals[1], totals[2]
 
 
 def guest_suite() -> tuple[int, int, int]:
@@ -57,7 +61,7 @@ def main() -> int:
         return 2
     totals = [0, 0, 0]
     for title, layer in (("runner unit tests", python_unit_tests),
-                         ("C library self-tests", library_self_tests),
+                         ("C unit tests (test library, vhost-user device)", host_unit_tests),
                          (f"vsock suite on {DEFAULT_KERNEL}", guest_suite)):
         print(f"== {title}", flush=True)
         counts = layer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
 from vsc.ktap_syntax import ERROR, FAIL, TIMEOUT
 from vsc.paths import PROJECT_ROOT, cache_root
+from vsc.vhost_user_device import VhostUserDevice
 
 BUSYBOX = Path("/usr/bin/busybox")
 INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
@@ -42,6 +44,7 @@ class GuestSpec:
     test_args: list[str]
     cases: list[Case]              # in run order: case N is cases[N-1]
     guest_tools: tuple[Path, ...] = ()  # more programs the cases run, shipped to /usr/bin/ too
+    device_cid: int | None = None  # attach our vhost-user vsock device, with this guest CID
     mode: str = "suite"            # guest_init.sh MODE: suite, panic, hang
     accel: str = "auto"
     boot_timeout_s: float = 60.0
@@ -70,10 +73,16 @@ def run(spec: GuestSpec, workdir: Path, results_dir: Path,
     ktap_raw = results_dir / "guest.ktap"
     console_log = results_dir / "console.log"
     ktap_raw.write_bytes(b"")
-    argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=ktap_raw,
-                           console_log=console_log, accel=accel, memory_mib=spec.memory_mib,
-                           cpus=spec.cpus)
-    with qemu.Guest(argv, log=results_dir / "qemu.log") as guest:
+    with contextlib.ExitStack() as running:
+        devices = []
+        if spec.device_cid is not None:
+            device = running.enter_context(VhostUserDevice(
+                workdir / "vhost-user-vsock.sock", spec.device_cid, results_dir / "vhost-user-vsock.log"))
+            devices = device.qemu_args()
+        argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=ktap_raw,
+                               console_log=console_log, accel=accel, memory_mib=spec.memory_mib,
+                               cpus=spec.cpus, devices=devices)
+        guest = running.enter_context(qemu.Guest(argv, log=results_dir / "qemu.log"))
         times["qemu"] = time.monotonic()
         follower = _Follower(spec.boot_timeout_s, on_result, times)
         stalled = follower.follow(guest, ktap_raw)

@@ -21,7 +21,7 @@ PROBE_TIMEOUT_S = 5.0
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_runner() -> None:
+def die_with_runner() -> None:
     """In the QEMU child before exec: if the runner is killed outright (SIGKILL, no cleanup), QEMU
     gets SIGKILL too instead of running on with nobody reading its output."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -33,8 +33,12 @@ def _opt(value: object) -> str:
     return str(value).replace(",", ",,")
 
 
-def machine_args(accel: str) -> list[str]:
-    return ["-machine", f"q35,accel={accel}"]
+SHARED_MEMORY_ID = "vsc_mem"
+
+
+def machine_args(accel: str, shared_memory: bool = False) -> list[str]:
+    backend = f",memory-backend={SHARED_MEMORY_ID}" if shared_memory else ""
+    return ["-machine", f"q35,accel={accel}{backend}"]
 
 
 def cpu_args(accel: str) -> list[str]:
@@ -42,8 +46,12 @@ def cpu_args(accel: str) -> list[str]:
     return ["-cpu", "host" if accel == "kvm" else "max"]
 
 
-def memory_args(mib: int) -> list[str]:
-    return ["-m", str(mib)]
+def memory_args(mib: int, shared: bool = False) -> list[str]:
+    """Guest RAM; shared, it is a memfd a vhost-user backend can map (MAP_SHARED)."""
+    if not shared:
+        return ["-m", str(mib)]
+    return ["-m", str(mib), "-object",
+            f"memory-backend-memfd,id={SHARED_MEMORY_ID},size={mib}M,share=on"]
 
 
 def smp_args(cpus: int) -> list[str]:
@@ -89,11 +97,13 @@ def headless_args() -> list[str]:
 
 def guest_argv(*, vmlinuz: Path, initrd: Path, ktap_path: Path, console_log: Path | None,
                accel: str = "tcg", memory_mib: int = 512, cpus: int = 1, quiet: bool = False,
-               extra_append: tuple[str, ...] = ()) -> list[str]:
-    """The whole command line for one test guest."""
-    return ([QEMU] + machine_args(accel) + cpu_args(accel) + memory_args(memory_mib) + smp_args(cpus)
-            + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
-            + console_args(console_log) + ktap_port_args(ktap_path) + headless_args())
+               extra_append: tuple[str, ...] = (), devices: list[str] = ()) -> list[str]:
+    """The whole command line for one test guest; `devices` (e.g. a vhost-user device's
+    arguments) need guest RAM a backend can map, so they switch it to shared memory."""
+    shared = bool(devices)
+    return ([QEMU] + machine_args(accel, shared) + cpu_args(accel) + memory_args(memory_mib, shared)
+            + smp_args(cpus) + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
+            + console_args(console_log) + ktap_port_args(ktap_path) + list(devices) + headless_args())
 
 
 def show_command(argv: list[str]) -> str:
@@ -119,7 +129,7 @@ class Guest:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL if out else None, stdout=out,
                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                preexec_fn=_die_with_runner)
+                preexec_fn=die_with_runner)
         except OSError as e:
             raise UserError(f"{self.argv[0]}: cannot start it ({e.strerror}); install qemu-system-x86") from None
         finally:

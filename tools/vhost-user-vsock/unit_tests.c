@@ -1,0 +1,185 @@
+/* unit_tests.c: the backend's protocol framing, memory translation and device handlers, on the
+ * build machine (socketpairs and memfds stand in for QEMU; no vsock socket is opened). */
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vsc.h"
+#include "vu_device.h"
+
+/* Sends a request as QEMU would: header, payload, and optionally one descriptor. */
+static void send_request(int sock, uint32_t request, const void *payload, uint32_t size, int fd)
+{
+	struct vu_header hdr = { request, VU_FLAG_VERSION, size };
+	char control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, size } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		mh.msg_control = control;
+		mh.msg_controllen = sizeof(control);
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	SAFE(sendmsg(sock, &mh, 0));
+}
+
+static int handle_one(struct vu_device *dev, int backend, char *error, size_t size)
+{
+	struct vu_msg msg;
+	int ret = vu_msg_read(backend, &msg, error, size);
+
+	if (ret <= 0)
+		return -1;
+	return vu_device_handle(dev, backend, &msg, error, size);
+}
+
+static void features_and_config(const struct vsc_env *env)
+{
+	struct vu_device dev;
+	struct vu_header reply_hdr;
+	struct vu_config config = { .offset = 0, .size = 8 };
+	uint64_t value = 0;
+	char error[256];
+	int sv[2];
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	vu_device_init(&dev, 0x1234567890ull, 0);
+	send_request(sv[0], VU_GET_FEATURES, NULL, 0, -1);
+	ASSERT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), 0);
+	ASSERT_EQ(SAFE(read(sv[0], &reply_hdr, sizeof(reply_hdr))), sizeof(reply_hdr));
+	/* QEMU insists on exactly version 1 | REPLY, and the request echoed. */
+	EXPECT_EQ(reply_hdr.flags, VU_FLAG_VERSION | VU_FLAG_REPLY);
+	EXPECT_EQ(reply_hdr.request, VU_GET_FEATURES);
+	EXPECT_EQ(reply_hdr.size, 8);
+	ASSERT_EQ(SAFE(read(sv[0], &value, sizeof(value))), 8);
+	EXPECT_EQ(value, VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES);
+
+	send_request(sv[0], VU_GET_CONFIG, &config, 12 + 8, -1);
+	ASSERT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), 0);
+	ASSERT_EQ(SAFE(read(sv[0], &reply_hdr, sizeof(reply_hdr))), sizeof(reply_hdr));
+	EXPECT_EQ(reply_hdr.size, 20);
+	ASSERT_EQ(SAFE(read(sv[0], &config, 20)), 20);
+	memcpy(&value, config.region, 8);
+	EXPECT_EQ(value, 0x1234567890ull);	/* little-endian on x86, as virtio wants */
+
+	/* A read past the 8-byte config space is refused, not served from beyond it. */
+	config.offset = 4;
+	config.size = 8;
+	send_request(sv[0], VU_GET_CONFIG, &config, 12 + 8, -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "outside the 8-byte config space") != NULL);
+	/* Acking a feature we never offered is an error. */
+	value = 1ull << 29;
+	send_request(sv[0], VU_SET_FEATURES, &value, 8, -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	vu_device_reset(&dev);
+	SAFE(close(sv[0]));
+	SAFE(close(sv[1]));
+}
+VSC_CASE(vu_features_and_config, .summary = "GET_FEATURES and GET_CONFIG replies; bad requests refused",
+	 .run = features_and_config);
+
+static void malformed_headers(const struct vsc_env *env)
+{
+	struct vu_header bad = { VU_GET_FEATURES, 0x2, 0 };
+	struct vu_header huge = { VU_SET_MEM_TABLE, VU_FLAG_VERSION, 1u << 20 };
+	struct vu_msg msg;
+	char error[256];
+	int sv[2];
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	SAFE(write(sv[0], &bad, sizeof(bad)));
+	EXPECT_EQ(vu_msg_read(sv[1], &msg, error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "bad header") != NULL);
+	SAFE(write(sv[0], &huge, sizeof(huge)));
+	EXPECT_EQ(vu_msg_read(sv[1], &msg, error, sizeof(error)), -1);
+	/* Half a header, then the peer hangs up. */
+	SAFE(write(sv[0], &bad, 5));
+	SAFE(close(sv[0]));
+	EXPECT_EQ(vu_msg_read(sv[1], &msg, error, sizeof(error)), -1);
+	EXPECT_EQ(vu_msg_read(sv[1], &msg, error, sizeof(error)), 0);
+	SAFE(close(sv[1]));
+}
+VSC_CASE(vu_malformed_headers, .summary = "wrong version bits, oversized and cut headers are refused",
+	 .run = malformed_headers);
+
+static void memory_translation(const struct vsc_env *env)
+{
+	struct vu_mem_table table = { .nregions = 1 };
+	struct vu_device dev;
+	char error[256];
+	uint8_t *host;
+	int sv[2], fd = SAFE(memfd_create("guest", 0));
+
+	(void)env;
+	SAFE(ftruncate(fd, 2 * 4096));
+	table.regions[0] = (struct vu_region){ .guest_phys_addr = 0x10000, .memory_size = 4096,
+					       .userspace_addr = 0x7f0000000000ull,
+					       .mmap_offset = 4096 };
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	vu_device_init(&dev, 3, 0);
+	send_request(sv[0], VU_SET_MEM_TABLE, &table, 8 + sizeof(struct vu_region), fd);
+	ASSERT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), 0);
+	host = vu_mem_gpa(&dev.mem, 0x10000, 4096);
+	ASSERT_TRUE(host != NULL);
+	/* The region starts mmap_offset bytes into the fd. */
+	SAFE(pwrite(fd, "marker", 6, 4096));
+	EXPECT_TRUE(memcmp(host, "marker", 6) == 0);
+	EXPECT_TRUE(vu_mem_uva(&dev.mem, 0x7f0000000000ull + 10, 6) == host + 10);
+	/* One byte past the end, before the start, and a length that wraps: all refused. */
+	EXPECT_TRUE(vu_mem_gpa(&dev.mem, 0x10000 + 1, 4096) == NULL);
+	EXPECT_TRUE(vu_mem_gpa(&dev.mem, 0xffff, 2) == NULL);
+	EXPECT_TRUE(vu_mem_gpa(&dev.mem, 0x10000, UINT64_MAX) == NULL);
+	EXPECT_TRUE(vu_mem_gpa(&dev.mem, UINT64_MAX, 2) == NULL);
+	/* A region whose end wraps around is refused at SET_MEM_TABLE. */
+	table.regions[0].guest_phys_addr = UINT64_MAX - 100;
+	send_request(sv[0], VU_SET_MEM_TABLE, &table, 8 + sizeof(struct vu_region), fd);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "wraps") != NULL);
+	vu_device_reset(&dev);
+	SAFE(close(fd));
+	SAFE(close(sv[0]));
+	SAFE(close(sv[1]));
+}
+VSC_CASE(vu_memory_translation, .summary = "guest addresses translate only inside a mapped region",
+	 .run = memory_translation);
+
+static void ring_checks(const struct vsc_env *env)
+{
+	struct vu_vring_state bad_num = { 0, 100 }, bad_index = { 7, 256 }, num = { 0, 256 };
+	struct vu_vring_addr addr = { .index = 0, .desc_uaddr = 0x1000, .avail_uaddr = 0x2000,
+				      .used_uaddr = 0x3000 };
+	struct vu_device dev;
+	char error[256];
+	int sv[2];
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	vu_device_init(&dev, 3, 0);
+	send_request(sv[0], VU_SET_VRING_NUM, &bad_num, sizeof(bad_num), -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "power of two") != NULL);
+	send_request(sv[0], VU_SET_VRING_NUM, &bad_index, sizeof(bad_index), -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "ring index out of range") != NULL);
+	/* Ring addresses with no memory table behind them are refused. */
+	send_request(sv[0], VU_SET_VRING_NUM, &num, sizeof(num), -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), 0);
+	send_request(sv[0], VU_SET_VRING_ADDR, &addr, sizeof(addr), -1);
+	EXPECT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), -1);
+	EXPECT_TRUE(strstr(error, "outside the memory table") != NULL);
+	vu_device_reset(&dev);
+	SAFE(close(sv[0]));
+	SAFE(close(sv[1]));
+}
+VSC_CASE(vu_ring_checks, .summary = "ring sizes, indexes and addresses from QEMU are validated",
+	 .run = ring_checks);
