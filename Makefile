@@ -36,7 +36,8 @@ SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
-	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c)
+	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c \
+	tools/vhost-user-vsock/vu_queue.c tools/vhost-user-vsock/vu_vsock.c)
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
 VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "vu_device.h"
+#include "vu_vsock.h"
 
 static const char *socket_path;
 
@@ -64,22 +66,59 @@ static int listen_on(const char *prog, const char *path)
 	return fd;
 }
 
-/* Serves one QEMU until it goes away or breaks the protocol. */
+/* Reads a kick's eventfd counter; a guest that kicked twice still means one pass over the ring. */
+static void drain_kick(int fd)
+{
+	uint64_t count;
+
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		fprintf(stderr, "vhost-user-vsock: reading a kick failed: %s\n", strerror(errno));
+}
+
+/* Serves one QEMU until it goes away or breaks the protocol; the guest's kicks in between. */
 static void serve(const char *prog, struct vu_device *dev, int conn)
 {
-	char error[256];
+	static struct vu_vsock vsock;
+	struct pollfd fds[1 + VU_VSOCK_QUEUES];
+	char error[256] = "";
 	struct vu_msg msg;
-	int ret;
+	int ret, i;
 
+	memset(&vsock, 0, sizeof(vsock));
 	for (;;) {
-		ret = vu_msg_read(conn, &msg, error, sizeof(error));
-		if (ret == 0)
-			break;
-		if (ret < 0 || vu_device_handle(dev, conn, &msg, error, sizeof(error)) < 0) {
-			fprintf(stderr, "%s: dropping the connection: %s\n", prog, error);
+		/* Kick descriptors change with SET_VRING_KICK and GET_VRING_BASE: rebuild each time. */
+		fds[0] = (struct pollfd){ .fd = conn, .events = POLLIN };
+		for (i = 0; i < VU_VSOCK_QUEUES; i++)
+			fds[1 + i] = (struct pollfd){ .fd = dev->vrings[i].kick_fd, .events = POLLIN };
+		if (poll(fds, 1 + VU_VSOCK_QUEUES, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(error, sizeof(error), "poll: %s", strerror(errno));
 			break;
 		}
+		for (i = 0; i < VU_VSOCK_QUEUES; i++) {
+			if (!(fds[1 + i].revents & POLLIN))
+				continue;
+			drain_kick(fds[1 + i].fd);
+			if (vu_vsock_kick(dev, &vsock, (unsigned int)i, error, sizeof(error)) < 0)
+				goto out;
+		}
+		if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		ret = vu_msg_read(conn, &msg, error, sizeof(error));
+		if (ret == 0) {
+			error[0] = '\0';
+			break;
+		}
+		if (ret < 0 || vu_device_handle(dev, conn, &msg, error, sizeof(error)) < 0)
+			break;
 	}
+out:
+	if (error[0])
+		fprintf(stderr, "%s: dropping the connection: %s\n", prog, error);
+	if (vsock.dropped)
+		fprintf(stderr, "%s: %lu packets for the guest dropped: no receive buffers\n", prog,
+			vsock.dropped);
 	close(conn);
 	vu_device_reset(dev);
 }

@@ -1,0 +1,40 @@
+/* vu_queue.h: split virtqueues (virtio 1.x, 2.7) in guest memory: take chains, return them. */
+#ifndef VU_QUEUE_H
+#define VU_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vu_device.h"
+
+#define VU_CHAIN_MAX_SEGMENTS 64
+
+struct vu_segment {
+	uint8_t *addr;		/* host address, checked to lie inside guest memory */
+	uint32_t len;
+};
+
+/* One descriptor chain: what the driver gave us to read, then what we may write. */
+struct vu_chain {
+	uint16_t head;
+	struct vu_segment in[VU_CHAIN_MAX_SEGMENTS];	/* driver -> device (readable) */
+	struct vu_segment out[VU_CHAIN_MAX_SEGMENTS];	/* device -> driver (writable) */
+	int n_in, n_out;
+	uint64_t in_bytes, out_bytes;
+};
+
+/*
+ * Takes the next chain the driver made available. Returns 1 with `chain` filled, 0 when the
+ * ring is empty, -1 when the driver broke the rules (why: `error`; the ring is then unusable).
+ */
+int vu_queue_pop(struct vu_device *dev, struct vu_vring *ring, struct vu_chain *chain,
+		 char *error, size_t error_size);
+
+/* Returns a chain to the driver, saying how many bytes we wrote into it, and notifies it. */
+void vu_queue_push(struct vu_vring *ring, const struct vu_chain *chain, uint32_t written);
+
+/* Copies between a chain's segments and a flat buffer; they return the bytes copied. */
+size_t vu_chain_read(const struct vu_chain *chain, size_t offset, void *buf, size_t len);
+size_t vu_chain_write(const struct vu_chain *chain, size_t offset, const void *buf, size_t len);
+
+#endif
