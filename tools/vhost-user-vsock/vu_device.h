@@ -21,6 +21,7 @@ struct vu_vring {
 	void *desc, *avail, *used;	/* host addresses, checked against num when set */
 	int kick_fd, call_fd, err_fd;
 	int enabled;
+	unsigned int pushed_since_notify;	/* used entries the driver has not been told of */
 };
 
 struct vu_device {

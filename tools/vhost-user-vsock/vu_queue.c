@@ -100,12 +100,22 @@ void vu_queue_push(struct vu_vring *ring, const struct vu_chain *chain, uint32_t
 {
 	struct vring_used *used = ring->used;
 	uint16_t idx = used->idx;
-	uint64_t one = 1;
 
 	used->ring[idx % ring->num].id = chain->head;
 	used->ring[idx % ring->num].len = written;
 	/* The element must be visible before the index that publishes it. */
 	__atomic_store_n(&used->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+	ring->pushed_since_notify++;
+}
+
+void vu_queue_notify(struct vu_device *dev, struct vu_vring *ring)
+{
+	uint64_t one = 1;
+
+	(void)dev;
+	if (!ring->pushed_since_notify)
+		return;
+	ring->pushed_since_notify = 0;
 	if (ring->call_fd >= 0 && write(ring->call_fd, &one, sizeof(one)) < 0)
 		fprintf(stderr, "vhost-user-vsock: notifying the guest failed: %m\n");
 }

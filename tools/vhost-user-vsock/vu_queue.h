@@ -30,8 +30,11 @@ struct vu_chain {
 int vu_queue_pop(struct vu_device *dev, struct vu_vring *ring, struct vu_chain *chain,
 		 char *error, size_t error_size);
 
-/* Returns a chain to the driver, saying how many bytes we wrote into it, and notifies it. */
+/* Returns a chain to the driver, saying how many bytes we wrote into it; no notification yet. */
 void vu_queue_push(struct vu_vring *ring, const struct vu_chain *chain, uint32_t written);
+
+/* Tells the driver about the chains pushed since the last call (one interrupt per batch). */
+void vu_queue_notify(struct vu_device *dev, struct vu_vring *ring);
 
 /* Copies between a chain's segments and a flat buffer; they return the bytes copied. */
 size_t vu_chain_read(const struct vu_chain *chain, size_t offset, void *buf, size_t len);

@@ -24,14 +24,14 @@ static int deliver(struct vu_device *dev, struct vu_vsock *vsock, char *error, s
 {
 	struct vu_vring *rx = &dev->vrings[VU_VSOCK_RX];
 	struct vu_chain chain;
-	int ret;
+	int ret = 0;
 
 	while (vsock->pending_count) {
 		const struct vu_vsock_hdr *hdr = &vsock->pending[vsock->pending_head];
 
 		ret = vu_queue_pop(dev, rx, &chain, error, error_size);
 		if (ret <= 0)
-			return ret;
+			break;
 		if (chain.out_bytes < sizeof(*hdr)) {
 			/* Too small for a header: hand it back empty, the packet waits. */
 			vu_queue_push(rx, &chain, 0);
@@ -42,7 +42,8 @@ static int deliver(struct vu_device *dev, struct vu_vsock *vsock, char *error, s
 		vsock->pending_head = (vsock->pending_head + 1) % VU_VSOCK_PENDING_MAX;
 		vsock->pending_count--;
 	}
-	return 0;
+	vu_queue_notify(dev, rx);
+	return ret < 0 ? -1 : 0;
 }
 
 static void reset_reply(const struct vu_vsock_hdr *in, struct vu_vsock_hdr *out)
@@ -91,6 +92,7 @@ int vu_vsock_kick(struct vu_device *dev, struct vu_vsock *vsock, unsigned int in
 				handle_packet(dev, vsock, &hdr, chain.in_bytes);
 			vu_queue_push(tx, &chain, 0);
 		}
+		vu_queue_notify(dev, tx);
 		if (ret < 0)
 			return -1;
 	}

@@ -5,36 +5,10 @@
 #include <stdint.h>
 
 #include "vu_device.h"
+#include "vu_packet.h"
 
 #define VU_VSOCK_RX 0
 #define VU_VSOCK_TX 1
-#define VU_HOST_CID 2
-
-/* include/uapi/linux/virtio_vsock.h: every packet starts with this, little-endian. */
-struct vu_vsock_hdr {
-	uint64_t src_cid;
-	uint64_t dst_cid;
-	uint32_t src_port;
-	uint32_t dst_port;
-	uint32_t len;
-	uint16_t type;
-	uint16_t op;
-	uint32_t flags;
-	uint32_t buf_alloc;
-	uint32_t fwd_cnt;
-} __attribute__((packed));
-
-enum vu_vsock_op {
-	VU_OP_INVALID = 0,
-	VU_OP_REQUEST = 1,
-	VU_OP_RESPONSE = 2,
-	VU_OP_RST = 3,
-	VU_OP_SHUTDOWN = 4,
-	VU_OP_RW = 5,
-	VU_OP_CREDIT_UPDATE = 6,
-	VU_OP_CREDIT_REQUEST = 7,
-};
-
 #define VU_VSOCK_PENDING_MAX 256
 
 /* Packets for the guest waiting for receive buffers; bounded, so a guest cannot grow it. */
