@@ -39,7 +39,8 @@ VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
 	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c \
 	tools/vhost-user-vsock/vu_queue.c tools/vhost-user-vsock/vu_vsock.c)
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
+	tools/vhost-user-vsock/unit_fake_guest.c tools/vhost-user-vsock/unit_queue.c)
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
