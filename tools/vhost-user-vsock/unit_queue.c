@@ -63,7 +63,8 @@ static void ring_walk(const struct vsc_env *env)
 	EXPECT_EQ(((uint32_t *)(g.used + 2))[1], 5);	/* len written */
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_ring_walk, .summary = "a chain split over descriptors is read across the seam and returned",
+VSC_CASE(vu_ring_walk,
+	 .summary = "a chain split over descriptors is read across the seam and returned",
 	 .run = ring_walk);
 
 static void hostile_rings(const struct vsc_env *env)
@@ -108,7 +109,8 @@ static void hostile_rings(const struct vsc_env *env)
 	g.avail[1] = RING_NUM + 1;		/* more entries made available than the ring has */
 	expect_refused(&g, "avail index ran ahead");
 }
-VSC_CASE(vu_hostile_rings, .summary = "loops, out-of-range heads and buffers, bad order are refused",
+VSC_CASE(vu_hostile_rings,
+	 .summary = "loops, out-of-range heads and buffers, bad order are refused",
 	 .run = hostile_rings);
 
 static void indirect_walk(const struct vsc_env *env)
@@ -165,7 +167,8 @@ static void indirect_walk(const struct vsc_env *env)
 	EXPECT_EQ(chain.n_in + chain.n_out, 0);
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_indirect_walk, .summary = "indirect tables, alone or after direct descriptors, are read in link order",
+VSC_CASE(vu_indirect_walk,
+	 .summary = "indirect tables, alone or after direct descriptors, read in link order",
 	 .run = indirect_walk);
 
 /* Ring head 0 names a table at TABLES_AT of `len` bytes with `flags` on the naming descriptor. */
@@ -228,7 +231,8 @@ static void indirect_hostile(const struct vsc_env *env)
 		fake_desc(&g, TABLES_AT, i, 0x8000, 16, F_NEXT, (uint16_t)(i + 1));
 	expect_refused(&g, "too long");
 }
-VSC_CASE(vu_indirect_hostile, .summary = "indirect tables outside memory, nested, looped, cut or too long are refused",
+VSC_CASE(vu_indirect_hostile,
+	 .summary = "indirect tables outside memory, nested, looped, cut or too long: refused",
 	 .run = indirect_hostile);
 
 /* How many times the device wrote the call eventfd since the last look (a counter read). */
@@ -307,7 +311,8 @@ static void event_idx_notify(const struct vsc_env *env)
 	EXPECT_EQ(signals(call), 0);
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_event_idx_notify, .summary = "with EVENT_IDX the guest is signalled only when used_event is crossed, across the wrap",
+VSC_CASE(vu_event_idx_notify,
+	 .summary = "EVENT_IDX: a signal only when used_event is crossed, across the u16 wrap",
 	 .run = event_idx_notify);
 
 static void no_interrupt_flag(const struct vsc_env *env)
@@ -328,7 +333,8 @@ static void no_interrupt_flag(const struct vsc_env *env)
 	EXPECT_EQ(signals(call), 1);
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_no_interrupt_flag, .summary = "without EVENT_IDX the guest's NO_INTERRUPT flag is honoured",
+VSC_CASE(vu_no_interrupt_flag,
+	 .summary = "without EVENT_IDX the guest's NO_INTERRUPT flag is honoured",
 	 .run = no_interrupt_flag);
 
 static void kick_suppression(const struct vsc_env *env)
@@ -371,7 +377,8 @@ static void kick_suppression(const struct vsc_env *env)
 	EXPECT_EQ(*fake_avail_event(&g), 0);	/* untouched without EVENT_IDX */
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_kick_suppression, .summary = "kicks are suppressed while draining and asked for again when the ring is empty",
+VSC_CASE(vu_kick_suppression,
+	 .summary = "kicks suppressed while draining, asked for again when the ring is empty",
 	 .run = kick_suppression);
 
 /* Sends SET_VRING_ADDR for ring 0 straight to the handler; its result. */
@@ -406,7 +413,8 @@ static void ring_bounds(const struct vsc_env *env)
 	EXPECT_EQ(g.ring->used_idx, 7);
 	vu_device_reset(&g.dev);
 }
-VSC_CASE(vu_ring_bounds, .summary = "a used ring must hold avail_event inside guest memory, 4-byte aligned",
+VSC_CASE(vu_ring_bounds,
+	 .summary = "a used ring must hold avail_event inside guest memory, 4-byte aligned",
 	 .run = ring_bounds);
 
 /*
@@ -451,5 +459,6 @@ static void notify_count(const struct vsc_env *env)
 	EXPECT_EQ(with, (1000 + lag - 1) / lag);
 	EXPECT_EQ(without, 1000);
 }
-VSC_CASE(vu_notify_count, .summary = "call_fd writes per 1000 packets with and without EVENT_IDX (printed)",
+VSC_CASE(vu_notify_count,
+	 .summary = "call_fd writes per 1000 packets with and without EVENT_IDX (printed)",
 	 .run = notify_count);
