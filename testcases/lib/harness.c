@@ -46,7 +46,7 @@ static pid_t spawn_role(const struct harness *h, struct role_slot *slot,
 			void (*fn)(const struct vsc_env *), const struct vsc_env *env, int control_fd,
 			int other_fd)
 {
-	pid_t pid = fork();
+	pid_t harness = getpid(), pid = fork();
 
 	if (pid < 0)
 		return -1;
@@ -58,6 +58,10 @@ static pid_t spawn_role(const struct harness *h, struct role_slot *slot,
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		/* The harness ignores SIGPIPE (a split side writes to a peer that may be gone). */
 		signal(SIGPIPE, SIG_DFL);
+		/* A harness killed from outside (a split side stopped mid-case) takes its role along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != harness)
+			_exit(0);
 		close(h->signal_fd);
 		if (h->split)
 			close(vsc_split_control_fd(h->split));
