@@ -33,6 +33,7 @@ LIB_OBJS := $(filter-out $(SOCKDIAG_OBJ),$(patsubst %.c,$(BUILD)/%.o,$(sort $(wi
 CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
 SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
+SPLIT_PAIR_OBJS := $(BUILD)/testcases/lib/selftest/split_pair.o
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
@@ -41,7 +42,8 @@ VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
 VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 
-PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
+PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
+	$(BIN)/vsock-ss \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
 
 .PHONY: all deps run check bench clean static-libs
@@ -57,6 +59,7 @@ $(BIN)/vsockcheck-tests: $(LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
 $(BIN)/vsockcheck-tests: LDLIBS += $(NL_LIBS) $(URING_LIBS)
 $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
+$(BIN)/vsc-split-pair: $(SPLIT_PAIR_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
@@ -95,5 +98,5 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)
