@@ -168,7 +168,7 @@ static void parse(int argc, char **argv, struct options *o)
 	if (!o->split && (o->control_path || o->control_fd >= 0 || o->solo))
 		die(argv[0], "--control, --control-fd and --solo need --split", "");
 #ifdef VSC_HOST_PROGRAM
-	if (!o->bridge)
+	if (!o->bridge && !o->list)
 		die(argv[0], "--bridge is required", "");
 	o->check_kernel_log = 0;	/* the build machine's kernel is not under test */
 #endif
