@@ -284,13 +284,14 @@ static void take_role(struct vsc_split *s, char *text)
 	snprintf(s->remote_where, sizeof(s->remote_where), "%s", where);
 	snprintf(s->remote_reason, sizeof(s->remote_reason), "%s", reason);
 	if (s->remote_verdict >= V_ERROR) {
+		/* The harness notes where the local role is and stops it: keep it where it is. */
 		s->remote_failed = 1;
 		if (reason[0])
 			vsc_out("# %s side: %s", s->other_side, reason);
-	}
-	/* As the other role's exit would: the local role reading its peer channel sees EOF. */
-	if (s->relay_fd >= 0)
+	} else if (s->relay_fd >= 0) {
+		/* As the other role's exit would: the local role reading its peer channel sees EOF. */
 		shutdown(s->relay_fd, SHUT_WR);
+	}
 }
 
 /* Routes one line from the other side. */
@@ -505,6 +506,11 @@ void vsc_split_relay(struct vsc_split *s, int fd)
 	s->relay_fd = fd;
 	/* Read without blocking: the harness also drains it after the role has gone. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/*
+	 * The other role may have written before this one started: its lines came in the same
+	 * read as its side's CASE and wait, undispatched, for this relay (poll cannot see them).
+	 */
+	dispatch_buffered(s);
 }
 
 /*
