@@ -179,9 +179,12 @@ static void set_broken(struct vsc_split *s, const char *fmt, ...)
 
 static void went_away(struct vsc_split *s, const char *how)
 {
-	set_broken(s, "the peer side went away %s%s (%s)",
-		   s->case_name ? "during " : s->cases_begun ? "after the last case" : "before the first case",
-		   s->case_name ? s->case_name : "", how);
+	const char *when = s->case_name	 ? "during "
+			   : s->cases_begun ? "after the last case"
+					    : "before the first case";
+
+	set_broken(s, "the peer side went away %s%s (%s)", when, s->case_name ? s->case_name : "",
+		   how);
 }
 
 /* Text fields travel inside one line, tab-separated: neither may occur in them. */
