@@ -16,7 +16,7 @@ BIN := $(BUILD)/bin
 
 # What a fresh Debian 12 machine lacks for building, booting and checking.
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev
+	libnl-3-dev liburing-dev tshark
 
 # sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
 # from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
@@ -37,12 +37,17 @@ VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
 	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c \
-	tools/vhost-user-vsock/vu_queue.c tools/vhost-user-vsock/vu_vsock.c)
+	tools/vhost-user-vsock/vu_queue.c tools/vhost-user-vsock/vu_vsock.c \
+	tools/vhost-user-vsock/vu_pcap.c)
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o \
+	$(BUILD)/tools/vhost-user-vsock/unit_pcap.o
+# Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
+VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
+	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
-	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
+	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
 
 .PHONY: all deps run check bench clean static-libs
 all: $(PROGRAMS)
@@ -61,6 +66,7 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
+$(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -96,4 +102,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)
+	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d)
