@@ -46,10 +46,31 @@ VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o \
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
 
+# The backend and its unit tests again with ASan and UBSan, for make check. Dynamic: the
+# sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
+ASAN_DIR := $(BUILD)/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit
+ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
+ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
+
+# libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SRC := tools/vhost-user-vsock/fuzz
+# The ring structs in vu_queue.c are packed: clang (unlike gcc) then warns about, and calls
+# libatomic for, the atomics on their index fields, although those are naturally aligned.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-address-of-packed-member -Wno-atomic-alignment \
+	-D_GNU_SOURCE -Itools/vhost-user-vsock \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+VU_CORE_SRCS = $(patsubst $(BUILD)/%.o,%.c,$(VU_CORE_OBJS))
+FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue
+
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
 
-.PHONY: all deps run check bench clean static-libs
+.PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -70,6 +91,30 @@ $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) -Itestcases/lib -c -o $@ $<
+
+$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS)
+$(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
+$(ASAN_PROGRAMS):
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^
+
+asan: $(ASAN_PROGRAMS)
+
+$(FUZZ_DIR)/%: $(FUZZ_SRC)/%.c $(VU_CORE_SRCS) $(wildcard tools/vhost-user-vsock/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(VU_CORE_SRCS) -latomic
+
+# Seeds come from fuzz/seeds/<target without fuzz_vu_>; what the fuzzer finds goes to its corpus.
+fuzz: $(FUZZERS)
+	@status=0; for f in $(FUZZERS); do \
+		t=$$(basename $$f); \
+		sh $(FUZZ_SRC)/run_fuzzer.sh $$f $(FUZZ_SECONDS) $(FUZZ_DIR)/corpus/$$t \
+			$(FUZZ_SRC)/seeds/$${t#fuzz_vu_} $(FUZZ_DIR)/out || status=1; \
+	done; exit $$status
 
 # A missing archive would only show as "cannot find -lnl-3"; say which package brings it.
 static-libs:
@@ -92,7 +137,7 @@ deps:
 run: deps all
 	$(VSOCKCHECK) run
 
-check: deps all
+check: deps all asan
 	$(PYTHON) runner/check_all.py
 
 bench: deps all
@@ -102,4 +147,5 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d)
+	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
+	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)
