@@ -57,6 +57,8 @@ ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_O
 # libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+# Inputs as long as fuzz_vu_queue's whole fake guest (4 bytes of settings, two 4 KiB regions).
+FUZZ_OPTIONS ?= -max_len=8196
 FUZZ_DIR := $(BUILD)/fuzz
 FUZZ_SRC := tools/vhost-user-vsock/fuzz
 # The ring structs in vu_queue.c are packed: clang (unlike gcc) then warns about, and calls
@@ -105,6 +107,7 @@ $(ASAN_PROGRAMS):
 asan: $(ASAN_PROGRAMS)
 
 $(FUZZ_DIR)/%: $(FUZZ_SRC)/%.c $(VU_CORE_SRCS) $(wildcard tools/vhost-user-vsock/*.h)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) is missing (Debian: apt-get install clang)" >&2; exit 1; }
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(VU_CORE_SRCS) -latomic
 
@@ -113,7 +116,7 @@ fuzz: $(FUZZERS)
 	@status=0; for f in $(FUZZERS); do \
 		t=$$(basename $$f); \
 		sh $(FUZZ_SRC)/run_fuzzer.sh $$f $(FUZZ_SECONDS) $(FUZZ_DIR)/corpus/$$t \
-			$(FUZZ_SRC)/seeds/$${t#fuzz_vu_} $(FUZZ_DIR)/out || status=1; \
+			$(FUZZ_SRC)/seeds/$${t#fuzz_vu_} $(FUZZ_DIR)/out $(FUZZ_OPTIONS) || status=1; \
 	done; exit $$status
 
 # A missing archive would only show as "cannot find -lnl-3"; say which package brings it.

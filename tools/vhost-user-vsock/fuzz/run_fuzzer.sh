@@ -26,4 +26,5 @@ if [ "$status" -eq 0 ]; then
 fi
 crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | head -n 1)
 echo "$name: ${runs:-?} runs, CRASH: ${crash:-no input saved} (log: $log)"
+[ -n "$crash" ] && echo "$name: reproduce with: $target $crash"
 exit 1
