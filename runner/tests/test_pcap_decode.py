@@ -6,6 +6,7 @@ then decodes the file with its vsock dissector (LINKTYPE_VSOCK)."""
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ TSHARK = shutil.which("tshark")
 MONITOR_OP = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 3, 7: 3}
 TRANSPORT_VIRTIO = 2
 HEADERS = 32 + 44   # af_vsockmon_hdr, virtio_vsock_hdr
+FILE_HEADER, RECORD_HEADER = 24, 16
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,20 @@ def expected_fields(p: Packet) -> dict[str, str]:
     }
 
 
+def decode(capture: Path, work: str) -> list[dict[str, str]]:
+    """tshark's reading of `capture`: one dict of FIELDS per record."""
+    args = [TSHARK, "-n", "-r", str(capture), "-T", "fields", "-E", "separator=/t",
+            "-E", "occurrence=f"]
+    for field in FIELDS:
+        args += ["-e", field]
+    # tshark's own profile and settings would live in $HOME: keep them in the temp dir.
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                          env={"HOME": work, "PATH": "/usr/bin:/bin"})
+    if done.returncode != 0:
+        raise AssertionError(f"tshark -r {capture} failed: {done.stderr.strip()}")
+    return [dict(zip(FIELDS, row.split("\t"))) for row in done.stdout.splitlines()]
+
+
 @unittest.skipUnless(TSHARK, "tshark is not installed (Debian package tshark; make deps)")
 @unittest.skipUnless(WRITER.exists(), f"{WRITER} is not built: run make")
 class PcapDecode(unittest.TestCase):
@@ -82,19 +98,33 @@ class PcapDecode(unittest.TestCase):
             capture = Path(work) / "capture.pcap"
             subprocess.run([str(WRITER), str(capture)], input="".join(p.line() for p in PACKETS),
                            text=True, check=True, timeout=30)
-            args = [TSHARK, "-n", "-r", str(capture), "-T", "fields", "-E", "separator=/t",
-                    "-E", "occurrence=f"]
-            for field in FIELDS:
-                args += ["-e", field]
-            # tshark's own profile and settings would live in $HOME: keep them in the temp dir.
-            done = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                                  env={"HOME": work, "PATH": "/usr/bin:/bin"})
-        self.assertEqual(done.returncode, 0, done.stderr)
-        rows = done.stdout.splitlines()
-        self.assertEqual(len(rows), len(PACKETS), done.stdout)
-        for number, (row, packet) in enumerate(zip(rows, PACKETS), 1):
+            records = decode(capture, work)
+        self.assertEqual(len(records), len(PACKETS))
+        for number, (record, packet) in enumerate(zip(records, PACKETS), 1):
             with self.subTest(record=number, packet=packet):
-                self.assertEqual(dict(zip(FIELDS, row.split("\t"))), expected_fields(packet))
+                self.assertEqual(record, expected_fields(packet))
+
+    def test_a_killed_writer_leaves_every_packet_it_took(self):
+        """No buffer between the writer and the file: SIGKILL loses nothing already handed over."""
+        taken = PACKETS[:3]
+        size = FILE_HEADER + sum(RECORD_HEADER + HEADERS + len(p.payload) for p in taken)
+        with tempfile.TemporaryDirectory(prefix="vsockcheck-pcap-") as work:
+            capture = Path(work) / "capture.pcap"
+            writer = subprocess.Popen([str(WRITER), str(capture)], stdin=subprocess.PIPE,
+                                      text=True)
+            try:
+                writer.stdin.write("".join(p.line() for p in taken))
+                writer.stdin.flush()    # stdin stays open: the writer waits for more
+                deadline = time.monotonic() + 10
+                while (not capture.exists() or capture.stat().st_size < size) and \
+                        time.monotonic() < deadline and writer.poll() is None:
+                    time.sleep(0.01)    # polls the file the writer fills; no other signal
+            finally:
+                writer.kill()
+                writer.wait()
+                writer.stdin.close()
+            self.assertEqual(capture.stat().st_size, size)
+            self.assertEqual(decode(capture, work), [expected_fields(p) for p in taken])
 
 
 if __name__ == "__main__":
