@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vsc import initramfs, modules, qemu
+from vsc import initramfs, modules, qemu, shared_libs
 from vsc.catalogue import Case
 from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
@@ -56,8 +56,10 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
     plan = modules.plan(spec.kernel, list(spec.modules))
     module_files = modules.materialize(plan, workdir / "modules")
-    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program, *spec.guest_tools],
-                                module_files, cache_dir or cache_root() / "initramfs")
+    programs = [spec.test_program, *spec.guest_tools]
+    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
+                                cache_dir or cache_root() / "initramfs",
+                                libraries=shared_libs.libraries_of(programs))
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")
