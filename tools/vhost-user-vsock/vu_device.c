@@ -6,9 +6,9 @@
 
 #include "vu_device.h"
 
-/* What we offer: nothing beyond what is implemented (no SEQPACKET yet). */
+/* What we offer: nothing beyond what is implemented. */
 #define OFFERED_FEATURES (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_F_INDIRECT_DESC | \
-			  VU_F_EVENT_IDX)
+			  VU_F_EVENT_IDX | VU_VSOCK_F_SEQPACKET)
 #define OFFERED_PROTOCOL_FEATURES VU_PROTOCOL_F_CONFIG
 
 typedef int (*handler_fn)(struct vu_device *dev, int sock, struct vu_msg *msg, char *error,
