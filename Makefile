@@ -34,6 +34,7 @@ CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
 SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
+VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
 	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c \
@@ -42,7 +43,7 @@ VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
 VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
-	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
+	$(BIN)/vsock-perf $(BIN)/vhost-user-vsock $(BIN)/vu-unit
 
 .PHONY: all deps run check bench clean static-libs
 all: $(PROGRAMS)
@@ -59,6 +60,7 @@ $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
+$(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(PROGRAMS): | static-libs
@@ -96,4 +98,4 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)
+	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)
