@@ -10,7 +10,7 @@ import threading
 import unittest
 from pathlib import Path
 
-from vsc import guest_script, guest_session, kernels, topology_loopback, vsock_perf
+from vsc import bench_vsock, guest_script, guest_session, kernels, topology_loopback, vsock_perf
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM
 from vsc.errors import UserError
 
@@ -230,3 +230,24 @@ class LoopbackInGuest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BenchTable(unittest.TestCase):
+    def test_ratios_are_over_loopback_and_gaps_are_named(self):
+        figures = bench_vsock.Figures(mib_per_s={"loopback": 200.0, "g2h": 50.0}, conn_per_s=120.5,
+                                      problems=["host send: the guest's recv never said it listens"])
+        lines = bench_vsock.table(figures)
+        rows = {line.split("  ")[1].strip(): line.split() for line in lines[1:]}
+        self.assertEqual(rows["loopback (CID 1)"][-2:], ["200.0", "1.00"])
+        self.assertEqual(rows["guest -> host"][-2:], ["50.0", "0.25"])
+        self.assertEqual(rows["host -> guest"][-2:], ["-", "-"])
+        self.assertEqual(rows["connections/s guest -> host"][-1], "120.5")
+        self.assertIn("problem: host send: the guest's recv never said it listens", lines[-1])
+
+    def test_guest_commands_go_to_the_ports_the_host_ends_use(self):
+        commands = bench_vsock.guest_commands(1 << 20, 7).splitlines()
+        self.assertEqual(len(commands), 4)
+        self.assertIn(f"--cid 1 --port {bench_vsock.LOOPBACK_PORT} --bytes 1048576", commands[0])
+        self.assertIn(f"--cid 2 --port {bench_vsock.G2H_PORT} --bytes 1048576", commands[1])
+        self.assertIn(f"recv --port {bench_vsock.H2G_PORT}", commands[2])
+        self.assertIn(f"--cid 2 --port {bench_vsock.CONNRATE_PORT} --count 7", commands[3])
