@@ -14,7 +14,7 @@ from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
 from vsc.ktap_syntax import ERROR, FAIL, TIMEOUT
 from vsc.paths import PROJECT_ROOT, cache_root
-from vsc.vhost_user_device import VhostUserDevice
+from vsc.vhost_user_device import VhostUserDevice, VmPort
 
 BUSYBOX = Path("/usr/bin/busybox")
 INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
@@ -79,9 +79,9 @@ def run(spec: GuestSpec, workdir: Path, results_dir: Path,
     with contextlib.ExitStack() as running:
         devices = []
         if spec.device_cid is not None:
-            device = running.enter_context(VhostUserDevice(
-                workdir / "vhost-user-vsock.sock", spec.device_cid, results_dir / "vhost-user-vsock.log"))
-            devices = device.qemu_args()
+            port = VmPort(spec.device_cid, workdir / "vhost-user-vsock.sock")
+            device = running.enter_context(VhostUserDevice([port], results_dir / "vhost-user-vsock.log"))
+            devices = device.qemu_args(spec.device_cid)
         argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=ktap_raw,
                                console_log=console_log, accel=accel, memory_mib=spec.memory_mib,
                                cpus=spec.cpus, devices=devices)
