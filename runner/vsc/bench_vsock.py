@@ -82,17 +82,9 @@ def guest_commands(stream_bytes: int, connections: int) -> str:
     ])
 
 
-def _bridge_device():
-    """The contract's VmPort (branch engine): None while the backend has no bridge."""
-    return getattr(vhost_user_device, "VmPort", None)
-
-
 def measure(kernel, results_dir: Path, stream_bytes: int = STREAM_BYTES,
             connections: int = CONNECTIONS) -> Figures:
     figures = Figures()
-    vm_port = _bridge_device()
-    if vm_port is None:
-        raise UserError("the vhost-user-vsock backend has no hybrid-vsock bridge yet (VmPort, branch engine)")
     spec = guest_session.GuestSpec(kernel=kernel, modules=topology_loopback.MODULES,
                                    test_program=TEST_PROGRAM, test_args=[], cases=[],
                                    guest_tools=(vsock_perf.PROGRAM,), accel="auto")
@@ -100,7 +92,7 @@ def measure(kernel, results_dir: Path, stream_bytes: int = STREAM_BYTES,
     with tempfile.TemporaryDirectory(prefix="vsc-bench-") as work:
         work = Path(work)
         uds = work / "bridge.sock"
-        vms = [vm_port(cid=GUEST_CID, socket_path=work / "vhost-user-vsock.sock", uds_path=uds)]
+        vms = [vhost_user_device.VmPort(cid=GUEST_CID, socket_path=work / "vhost-user-vsock.sock", uds_path=uds)]
         hosts: dict[str, HostEnd] = {}
         try:
             with vhost_user_device.VhostUserDevice(vms, results_dir / "vhost-user-vsock.log") as device:
