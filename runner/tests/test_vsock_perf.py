@@ -233,21 +233,27 @@ if __name__ == "__main__":
 
 
 class BenchTable(unittest.TestCase):
-    def test_ratios_are_over_loopback_and_gaps_are_named(self):
-        figures = bench_vsock.Figures(mib_per_s={"loopback": 200.0, "g2h": 50.0}, conn_per_s=120.5,
-                                      problems=["host send: the guest's recv never said it listens"])
+    def test_ratios_are_over_the_mean_loopback_and_gaps_are_named(self):
+        figures = bench_vsock.Figures(
+            mib_per_s={"loopback_before": 220.0, "loopback_after": 180.0, "g2h": 50.0},
+            conn_per_s=120.5, backend_cpu_s={"g2h": 1.25},
+            problems=["host send: the guest's recv never said it listens"])
         lines = bench_vsock.table(figures)
-        rows = {line.split("  ")[1].strip(): line.split() for line in lines[1:]}
-        self.assertEqual(rows["loopback (CID 1)"][-2:], ["200.0", "1.00"])
-        self.assertEqual(rows["guest -> host"][-2:], ["50.0", "0.25"])
-        self.assertEqual(rows["host -> guest"][-2:], ["-", "-"])
-        self.assertEqual(rows["connections/s guest -> host"][-1], "120.5")
+        rows = {line[:32].strip(): line[32:].split() for line in lines[1:]}
+        self.assertEqual(rows["loopback (CID 1), before"], ["220.0", "1.10", "-"])
+        self.assertEqual(rows["guest -> host"], ["50.0", "0.25", "1.25"])
+        self.assertEqual(rows["host -> guest"], ["-", "-", "-"])
+        self.assertEqual(rows["connections/s guest -> host"], ["120.5", "-"])
         self.assertIn("problem: host send: the guest's recv never said it listens", lines[-1])
 
-    def test_guest_commands_go_to_the_ports_the_host_ends_use(self):
+    def test_each_phase_follows_its_marker(self):
         commands = bench_vsock.guest_commands(1 << 20, 7).splitlines()
-        self.assertEqual(len(commands), 4)
-        self.assertIn(f"--cid 1 --port {bench_vsock.LOOPBACK_PORT} --bytes 1048576", commands[0])
-        self.assertIn(f"--cid 2 --port {bench_vsock.G2H_PORT} --bytes 1048576", commands[1])
-        self.assertIn(f"recv --port {bench_vsock.H2G_PORT}", commands[2])
-        self.assertIn(f"--cid 2 --port {bench_vsock.CONNRATE_PORT} --count 7", commands[3])
+        marks = [i for i, line in enumerate(commands) if bench_vsock.PHASE_MARK in line]
+        self.assertEqual([commands[i].split()[-1].strip("'") for i in marks],
+                         list(bench_vsock.PHASES) + ["end"])
+        after = {commands[i].split()[-1].strip("'"): commands[i + 1] for i in marks[:-1]}
+        self.assertIn(f"--cid 1 --port {bench_vsock.LOOPBACK_PORT} --bytes 1048576", after["loopback_before"])
+        self.assertIn(f"--cid 2 --port {bench_vsock.G2H_PORT} --bytes 1048576", after["g2h"])
+        self.assertIn(f"recv --port {bench_vsock.H2G_PORT}", after["h2g"])
+        self.assertIn(f"--cid 2 --port {bench_vsock.CONNRATE_PORT} --count 7", after["connrate"])
+        self.assertEqual(after["loopback_after"], after["loopback_before"])
