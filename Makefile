@@ -45,6 +45,7 @@ HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername 
 	vsc_sockdiag_request
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
+VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
@@ -81,7 +82,7 @@ VU_CORE_SRCS = $(patsubst $(BUILD)/%.o,%.c,$(VU_CORE_OBJS))
 FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
-	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss \
+	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
@@ -108,6 +109,7 @@ $(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest: LDFLAGS += $(HOST_LDFLAGS)
 $(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
+$(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
@@ -172,5 +174,5 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
+	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)

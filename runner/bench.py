@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves.
+"""make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves;
+then vsock throughput and connection rate through our device, beside the guest's loopback.
 
 Prints figures only; nothing here passes or fails on a number."""
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsc import guest_session, kernels, topology_loopback  # noqa: E402
+from vsc import bench_vsock, guest_session, kernels, topology_loopback  # noqa: E402
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM  # noqa: E402
 from vsc.errors import UserError  # noqa: E402
 from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
@@ -54,8 +55,15 @@ def timed_run(index: int) -> dict:
 
 
 def main() -> int:
+    # --vsock: only the vsock figures (one guest, about a minute), for work on the device.
+    vsock_only = sys.argv[1:] == ["--vsock"]
+    if sys.argv[1:] and not vsock_only:
+        print("usage: bench.py [--vsock]", file=sys.stderr)
+        return 2
     try:
         kernel = kernels.resolve(DEFAULT_KERNEL, fetch=True)
+        if vsock_only:
+            return vsock_figures(kernel)
         cold, cached = initramfs_build_times(kernel)
         runs = [timed_run(i + 1) for i in range(RUNS)]
     except UserError as e:
@@ -70,7 +78,21 @@ def main() -> int:
         cells = [f"{i:>11}"] + [f"{figures[p]:>10.2f}s" for p in PHASES + ("wall_s",)]
         print("  " + "  ".join(cells))
     median = statistics.median(r["wall_s"] for r in runs)
-    print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)")
+    print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)", flush=True)
+    return vsock_figures(kernel)
+
+
+def vsock_figures(kernel) -> int:
+    print(f"vsockcheck bench: {kernel.name}, vsock through vhost-user-vsock (guest CID "
+          f"{bench_vsock.GUEST_CID}, hybrid bridge), {bench_vsock.STREAM_BYTES >> 20} MiB streams, "
+          f"{bench_vsock.CONNECTIONS} connections", flush=True)
+    try:
+        figures = bench_vsock.measure(kernel, BUILD_DIR / "bench" / "vsock")
+    except UserError as e:
+        print(f"make bench: error: vsock figures: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(bench_vsock.table(figures)))
+    print(f"  target: guest <-> host at least {bench_vsock.TARGET_RATIO} of loopback")
     return 0
 
 

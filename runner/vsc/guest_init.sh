@@ -29,6 +29,7 @@ finish() {
 MODE=suite
 TEST_BIN=
 TEST_ARGS=
+SCRIPT=
 if [ -r /etc/vsockcheck/run.conf ]; then
 	# shellcheck source=/dev/null
 	. /etc/vsockcheck/run.conf
@@ -87,6 +88,12 @@ suite)
 		set +f
 	fi
 	echo "# vsockcheck-guest: exit=$rc" >&3
+	;;
+script)
+	# SCRIPT holds shell commands chosen by the runner (make bench, tool tests); everything they
+	# print goes to the port, and the last line says how the script ended.
+	sh -c "$SCRIPT" </dev/null >&3 2>&1
+	echo "# vsockcheck-guest: exit=$?" >&3
 	;;
 panic)
 	echo c >/proc/sysrq-trigger

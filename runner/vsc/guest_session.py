@@ -45,7 +45,8 @@ class GuestSpec:
     cases: list[Case]              # in run order: case N is cases[N-1]
     guest_tools: tuple[Path, ...] = ()  # more programs the cases run, shipped to /usr/bin/ too
     device_cid: int | None = None  # attach our vhost-user vsock device, with this guest CID
-    mode: str = "suite"            # guest_init.sh MODE: suite, panic, hang
+    mode: str = "suite"            # guest_init.sh MODE: suite, script, panic, hang
+    script: str = ""               # MODE script: shell commands the guest runs (vsc.guest_script)
     accel: str = "auto"
     boot_timeout_s: float = 60.0
     memory_mib: int = 512
@@ -62,6 +63,8 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
                                 libraries=shared_libs.libraries_of(programs))
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
+    if spec.script:
+        settings["SCRIPT"] = spec.script
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")
 
 
