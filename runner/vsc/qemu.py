@@ -128,11 +128,13 @@ def show_command(argv: list[str]) -> str:
 
 
 class Guest:
-    """One QEMU process in its own process group; leaving the with-block always stops it."""
+    """One QEMU process in its own process group; leaving the with-block always stops it.
+    (The host-side test program runs the same way: pass_fds hands it its control channel.)"""
 
-    def __init__(self, argv: list[str], log: Path | None = None):
+    def __init__(self, argv: list[str], log: Path | None = None, pass_fds: tuple[int, ...] = ()):
         self.argv = list(argv)
         self.log = log  # QEMU's own stdout and stderr; None leaves them on the terminal
+        self.pass_fds = tuple(pass_fds)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Guest":
@@ -145,7 +147,7 @@ class Guest:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL if out else None, stdout=out,
                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                preexec_fn=die_with_runner)
+                pass_fds=self.pass_fds, preexec_fn=die_with_runner)
         except OSError as e:
             raise UserError(f"{self.argv[0]}: cannot start it ({e.strerror}); install qemu-system-x86") from None
         finally:
