@@ -16,7 +16,7 @@ BIN := $(BUILD)/bin
 
 # What a fresh Debian 12 machine lacks for building, booting and checking.
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev
+	libnl-3-dev liburing-dev socat
 
 # sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
 # from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
@@ -35,9 +35,9 @@ SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
-VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/vu_proto.c \
-	tools/vhost-user-vsock/vu_mem.c tools/vhost-user-vsock/vu_device.c \
-	tools/vhost-user-vsock/vu_queue.c tools/vhost-user-vsock/vu_vsock.c)
+VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
+	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
+	vu_rx.c vu_g2g.c vu_pcap.c))
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
 VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 

@@ -119,7 +119,7 @@ class CommandLineErrors(unittest.TestCase):
 
 def multi_vm_backend() -> bool:
     """Whether the backend serves several VMs (the engine's VmPort API)."""
-    return hasattr(vhost_user_device, "VmPort") and vhost_user_device.PROGRAM.exists()
+    return hasattr(vhost_user_device, "VmPort") and vhost_user_device.program().exists()
 
 
 def split_programs() -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from vsc import catalogue, guest_session, kernels, topology_loopback
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM
 from vsc.errors import UserError
-from vsc.vhost_user_device import PROGRAM
+from vsc.vhost_user_device import program
 
 GUEST_CID = 4242
 
@@ -24,7 +24,7 @@ def default_kernel():
         return None
 
 
-@unittest.skipUnless(PROGRAM.exists() and TEST_PROGRAM.exists(), "not built: run make")
+@unittest.skipUnless(program().exists() and TEST_PROGRAM.exists(), "not built: run make")
 @unittest.skipUnless(default_kernel(), f"{DEFAULT_KERNEL} is not cached")
 class DeviceInGuest(unittest.TestCase):
     def run_cases(self, picks, peer_cid):

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vsc import initramfs, modules, qemu
+from vsc import initramfs, modules, qemu, shared_libs
 from vsc.catalogue import Case
 from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
 from vsc.ktap_syntax import ERROR, FAIL, TIMEOUT
 from vsc.paths import PROJECT_ROOT, cache_root
-from vsc.vhost_user_device import VhostUserDevice
+from vsc.vhost_user_device import VhostUserDevice, VmPort
 
 BUSYBOX = Path("/usr/bin/busybox")
 INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
@@ -74,8 +74,10 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     workdir.mkdir(parents=True, exist_ok=True)
     plan = modules.plan(spec.kernel, list(spec.modules))
     module_files = modules.materialize(plan, workdir / "modules")
-    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, [spec.test_program, *spec.guest_tools],
-                                module_files, cache_dir or cache_root() / "initramfs")
+    programs = [spec.test_program, *spec.guest_tools]
+    base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
+                                cache_dir or cache_root() / "initramfs",
+                                libraries=shared_libs.libraries_of(programs))
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")
@@ -154,9 +156,9 @@ def run(spec: GuestSpec, workdir: Path, results_dir: Path,
     session = GuestSession(spec, workdir, results_dir)
     with contextlib.ExitStack() as running:
         if spec.device_cid is not None:
-            device = running.enter_context(VhostUserDevice(
-                workdir / "vhost-user-vsock.sock", spec.device_cid, results_dir / "vhost-user-vsock.log"))
-            session.devices = device.qemu_args()
+            port = VmPort(spec.device_cid, workdir / "vhost-user-vsock.sock")
+            device = running.enter_context(VhostUserDevice([port], results_dir / "vhost-user-vsock.log"))
+            session.devices = device.qemu_args(spec.device_cid)
         session.boot(running)
         session.follow(on_result)
     return session.result(on_result)

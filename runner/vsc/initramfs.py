@@ -37,8 +37,9 @@ def _unique_names(paths: list[Path], what: str) -> None:
 
 
 def base_entries(busybox: Path, init_script: Path, guest_binaries: list[Path],
-                 module_files: list[Path]) -> list[cpio.Entry]:
-    """Every member of the base image; modes are fixed here so the host's umask never changes the image."""
+                 module_files: list[Path], libraries: list[Path] = ()) -> list[cpio.Entry]:
+    """Every member of the base image; modes are fixed here so the host's umask never changes the image.
+    `libraries` (absolute paths, as ldd names them) keep their path in the guest, where ld.so looks."""
     guest_binaries = [Path(p) for p in guest_binaries]
     module_files = [Path(p) for p in module_files]
     _unique_names(guest_binaries, "guest binary")
@@ -55,6 +56,7 @@ def base_entries(busybox: Path, init_script: Path, guest_binaries: list[Path],
     entries += [cpio.directory(d) for d in EMPTY_DIRS]
     entries += [cpio.file(f"usr/bin/{p.name}", _read(p, "guest binary"), 0o755) for p in guest_binaries]
     entries += [cpio.file(f"{MODULE_DIR}/{m.name}", _read(m, "kernel module"), 0o644) for m in module_files]
+    entries += [cpio.file(str(lib).lstrip("/"), _read(lib, "shared library"), 0o755) for lib in libraries]
     return entries
 
 
@@ -90,9 +92,9 @@ def _write_gzip(entries: list[cpio.Entry], out) -> None:
 
 
 def build_base(busybox: Path, init_script: Path, guest_binaries: list[Path],
-               module_files: list[Path], cache_dir: Path) -> Path:
+               module_files: list[Path], cache_dir: Path, libraries: list[Path] = ()) -> Path:
     """Return cache_dir/<key>.cpio.gz for these inputs, building it only when it is not there yet."""
-    entries = base_entries(busybox, init_script, guest_binaries, module_files)
+    entries = base_entries(busybox, init_script, guest_binaries, module_files, libraries)
     image = Path(cache_dir) / f"{content_key(entries)}.cpio.gz"
     if not image.is_file():
         try:

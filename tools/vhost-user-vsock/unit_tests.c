@@ -7,6 +7,8 @@
 
 #include "vsc.h"
 #include "vu_device.h"
+#include "vu_bridge.h"
+#include "vu_credit.h"
 #include "vu_queue.h"
 
 /* Sends a request as QEMU would: header, payload, and optionally one descriptor. */
@@ -61,7 +63,9 @@ static void features_and_config(const struct vsc_env *env)
 	EXPECT_EQ(reply_hdr.request, VU_GET_FEATURES);
 	EXPECT_EQ(reply_hdr.size, 8);
 	ASSERT_EQ(SAFE(read(sv[0], &value, sizeof(value))), 8);
-	EXPECT_EQ(value, VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES);
+	/* Other bits (ring features) may join; these three must be there. */
+	EXPECT_EQ(value & (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_VSOCK_F_SEQPACKET),
+		  VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_VSOCK_F_SEQPACKET);
 
 	send_request(sv[0], VU_GET_CONFIG, &config, 12 + 8, -1);
 	ASSERT_EQ(handle_one(&dev, sv[1], error, sizeof(error)), 0);
@@ -334,3 +338,98 @@ static void hostile_rings(const struct vsc_env *env)
 }
 VSC_CASE(vu_hostile_rings, .summary = "loops, out-of-range heads and buffers, bad order are refused",
 	 .run = hostile_rings);
+
+static void connect_lines(const struct vsc_env *env)
+{
+	static const char *const bad[] = {
+		"CONNECT\n", "CONNECT \n", "CONNECT 12a\n", "CONNECT -1\n", "CONNECT 4294967296\n",
+		"CONNECTX 1\n", "CONNEC 1\n", "CONNECT 1", "CONNECT 1\r\n", " CONNECT 1\n",
+		"CONNECT 1 \n", "CONNECT 000000000000000000000000001\n",
+	};
+	uint32_t port = 0;
+	size_t i;
+
+	(void)env;
+	EXPECT_EQ(vu_connect_line_parse("CONNECT 1234\n", 13, &port), 1);
+	EXPECT_EQ(port, 1234);
+	EXPECT_EQ(vu_connect_line_parse("connect 5\n", 10, &port), 1);
+	EXPECT_EQ(port, 5);
+	EXPECT_EQ(vu_connect_line_parse("CoNnEcT   4294967295\n", 21, &port), 1);
+	EXPECT_EQ(port, 4294967295u);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (vu_connect_line_parse(bad[i], strlen(bad[i]), &port))
+			vsc_fail_at(__FILE__, __LINE__, "accepted the line \"%s\"", bad[i]);
+}
+VSC_CASE(vu_connect_lines, .summary = "CONNECT <port> lines: case-insensitive, 32 bytes at most, malformed refused",
+	 .run = connect_lines);
+
+/* in_use() for the allocator: a small set of taken ports. */
+static int taken_port(void *ctx, uint32_t port)
+{
+	const uint32_t *taken = ctx;
+	int i;
+
+	for (i = 0; taken[i]; i++)
+		if (taken[i] == port)
+			return 1;
+	return 0;
+}
+
+static void host_ports(const struct vsc_env *env)
+{
+	uint32_t none[] = { 0 };
+	uint32_t some[] = { VU_HOST_PORT_FIRST + 1, VU_HOST_PORT_FIRST + 2, VU_HOST_PORT_FIRST, 0 };
+	uint32_t cursor = VU_HOST_PORT_FIRST;
+
+	(void)env;
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, none), VU_HOST_PORT_FIRST);
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, none), VU_HOST_PORT_FIRST + 1);
+	/* Round-robin: a freed port is not reused until the cursor comes round; taken ones skipped. */
+	cursor = VU_HOST_PORT_FIRST;
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, some), VU_HOST_PORT_FIRST + 3);
+	/* The range ends below 2^31 and wraps to 2^30. */
+	cursor = VU_HOST_PORT_END - 1;
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, none), VU_HOST_PORT_END - 1);
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, none), VU_HOST_PORT_FIRST);
+	cursor = VU_HOST_PORT_END - 1;
+	some[0] = VU_HOST_PORT_END - 1;
+	EXPECT_EQ(vu_host_port_next(&cursor, taken_port, some), VU_HOST_PORT_FIRST + 1);
+}
+VSC_CASE(vu_host_ports, .summary = "bridged host ports: round-robin in [2^30, 2^31), in-use ones skipped",
+	 .run = host_ports);
+
+static void credit_arithmetic(const struct vsc_env *env)
+{
+	struct vu_credit c = { .peer_buf_alloc = 1000 };
+
+	(void)env;
+	EXPECT_EQ(vu_credit_peer_free(&c), 1000);
+	c.tx_cnt = 600;
+	EXPECT_EQ(vu_credit_peer_free(&c), 400);
+	c.peer_fwd_cnt = 100;
+	EXPECT_EQ(vu_credit_peer_free(&c), 500);
+	/* The u32 counters wrap: only differences count. */
+	c.tx_cnt = 0x100u;		/* sent 0x200 bytes past the wrap */
+	c.peer_fwd_cnt = 0xffffff00u;
+	EXPECT_EQ(vu_credit_peer_free(&c), 1000 - 0x200);
+	/* A guest that shrank its buffer below what is in flight gets nothing, not 4 GiB. */
+	c.peer_buf_alloc = 0x100;
+	EXPECT_EQ(vu_credit_peer_free(&c), 0);
+
+	/* Our side: the guest may send up to VU_BUF_ALLOC beyond what we wrote, across the wrap. */
+	c.rx_cnt = 0x10u;
+	c.fwd_cnt = 0xfffffff0u;	/* 0x20 bytes held */
+	EXPECT_EQ(vu_credit_held(&c), 0x20);
+	EXPECT_TRUE(vu_credit_accepts(&c, VU_BUF_ALLOC - 0x20));
+	EXPECT_TRUE(!vu_credit_accepts(&c, VU_BUF_ALLOC - 0x1f));
+	/* No update owed until the guest's view of our space is low and we have news for it. */
+	c.last_fwd_cnt_sent = c.fwd_cnt;
+	EXPECT_TRUE(!vu_credit_update_due(&c));
+	c.rx_cnt = c.last_fwd_cnt_sent + VU_BUF_ALLOC - VU_CREDIT_UPDATE_BELOW + 1;
+	c.fwd_cnt = c.rx_cnt;
+	EXPECT_TRUE(vu_credit_update_due(&c));
+	c.fwd_cnt = c.last_fwd_cnt_sent;	/* low, but nothing consumed: nothing to say */
+	EXPECT_TRUE(!vu_credit_update_due(&c));
+}
+VSC_CASE(vu_credit_arithmetic, .summary = "credit both ways with u32 counters that wrap",
+	 .run = credit_arithmetic);

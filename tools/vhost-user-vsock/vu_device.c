@@ -7,7 +7,7 @@
 #include "vu_device.h"
 
 /* What we offer: nothing beyond what is implemented (no EVENT_IDX, INDIRECT_DESC, SEQPACKET yet). */
-#define OFFERED_FEATURES (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES)
+#define OFFERED_FEATURES (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_VSOCK_F_SEQPACKET)
 #define OFFERED_PROTOCOL_FEATURES VU_PROTOCOL_F_CONFIG
 
 typedef int (*handler_fn)(struct vu_device *dev, int sock, struct vu_msg *msg, char *error,

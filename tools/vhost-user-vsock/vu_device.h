@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "vu_mem.h"
+#include "vu_packet.h"
 #include "vu_proto.h"
 
 /* rx (0) and tx (1) come to the backend; QEMU keeps the event queue (2) for itself. */

@@ -1,25 +1,26 @@
-/* vu_vsock.h: the vsock device behind the rings: the host end (CID 2) of a guest's transport. */
+/* vu_vsock.h: the vsock device behind one VM's rings: packets from the guest's tx ring are
+ * routed (host CID 2, another VM, or dropped); packets for it are built into its rx ring. */
 #ifndef VU_VSOCK_H
 #define VU_VSOCK_H
 
-#include <stdint.h>
+#include <stddef.h>
 
-#include "vu_device.h"
-#include "vu_packet.h"
+#include "vu_vm.h"
 
 #define VU_VSOCK_RX 0
 #define VU_VSOCK_TX 1
-#define VU_VSOCK_PENDING_MAX 256
+/* Payload of one packet from a guest at most (VIRTIO_VSOCK_MAX_PKT_BUF_SIZE); longer: dropped. */
+#define VU_VSOCK_MAX_PAYLOAD (64u << 10)
 
-/* Packets for the guest waiting for receive buffers; bounded, so a guest cannot grow it. */
-struct vu_vsock {
-	struct vu_vsock_hdr pending[VU_VSOCK_PENDING_MAX];
-	unsigned int pending_head, pending_count;
-	unsigned long dropped;
-};
-
-/* Handles the guest's kick of queue `index`; -1 when the guest broke a ring (why: `error`). */
-int vu_vsock_kick(struct vu_device *dev, struct vu_vsock *vsock, unsigned int index, char *error,
-		  size_t error_size);
+/* Takes the guest's tx ring; -1 when it broke the ring (why: `error`). */
+int vu_vsock_tx(struct vu_vm *vm, char *error, size_t error_size);
+/* Fills the rx ring with what is owed: RSTs, control packets, then stream data; -1 on a broken ring. */
+int vu_vsock_rx(struct vu_vm *vm, char *error, size_t error_size);
+/* Queues an RST answering `in` (never to an RST); counted when the small queue is full. */
+void vu_vsock_queue_rst(struct vu_vm *vm, const struct vu_vsock_hdr *in);
+/* Events of a host-side Unix stream (every state of a connection). */
+void vu_vsock_stream_event(struct vu_watch *watch, uint32_t events);
+/* The VM `to` lost its guest: chains held for it are answered with RST and released. */
+void vu_vsock_release_held_for(struct vu_vm *to);
 
 #endif
