@@ -33,6 +33,17 @@ LIB_OBJS := $(filter-out $(SOCKDIAG_OBJ),$(patsubst %.c,$(BUILD)/%.o,$(sort $(wi
 CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
 SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
+SPLIT_PAIR_OBJS := $(BUILD)/testcases/lib/selftest/split_pair.o
+# vsockcheck-host: the same cases and library, its main built with VSC_HOST_PROGRAM, and the shim
+# that takes their AF_VSOCK calls (by --wrap) to the hybrid bridge of a guest.
+HOST_MAIN_OBJ := $(BUILD)/host/main.o
+HOST_LIB_OBJS := $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS)) $(HOST_MAIN_OBJ) \
+	$(BUILD)/testcases/lib/host/shim.o
+HOST_SHIMTEST_OBJS := $(BUILD)/testcases/lib/host/selftest.o
+HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername setsockopt \
+	getsockopt ioctl close send sendto sendmsg io_uring_queue_init vsc_sockdiag_dump \
+	vsc_sockdiag_request
+HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
@@ -41,7 +52,8 @@ VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
 VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
 
-PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsock-ss \
+PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
+	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
 
 .PHONY: all deps run check bench clean static-libs
@@ -53,10 +65,19 @@ $(BUILD)/%.o: %.c
 
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 
+$(HOST_MAIN_OBJ): testcases/lib/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DVSC_HOST_PROGRAM -Itestcases/lib -c -o $@ $<
+
 $(BIN)/vsockcheck-tests: $(LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
 $(BIN)/vsockcheck-tests: LDLIBS += $(NL_LIBS) $(URING_LIBS)
 $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
+$(BIN)/vsc-split-pair: $(SPLIT_PAIR_OBJS)
+$(BIN)/vsockcheck-host: $(HOST_LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
+$(BIN)/vsockcheck-host: LDLIBS += $(NL_LIBS) $(URING_LIBS)
+$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest: LDFLAGS += $(HOST_LDFLAGS)
+$(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
@@ -95,5 +116,6 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) \
+-include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
+	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
 	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)

@@ -1,10 +1,12 @@
 /* harness.c: runs each case's roles as process groups under a deadline and prints its KTAP result. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,14 +26,6 @@ struct role_slot {
 	struct vsc_role_state *state;
 };
 
-/* In rising order of gravity: a case's verdict only ever rises. */
-enum verdict { V_PASS, V_SKIP, V_XFAIL, V_ERROR, V_TIMEOUT, V_FAIL };
-
-struct case_result {
-	enum verdict verdict;
-	char reason[2 * VSC_TEXT_MAX];
-};
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -40,7 +34,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void raise_verdict(struct case_result *r, enum verdict v, const char *reason)
+void vsc_raise_verdict(struct case_result *r, enum verdict v, const char *reason)
 {
 	if (v > r->verdict || (v == r->verdict && !r->reason[0])) {
 		r->verdict = v;
@@ -48,10 +42,11 @@ static void raise_verdict(struct case_result *r, enum verdict v, const char *rea
 	}
 }
 
-static pid_t spawn_role(struct role_slot *slot, void (*fn)(const struct vsc_env *),
-			const struct vsc_env *env, int control_fd, int other_fd)
+static pid_t spawn_role(const struct harness *h, struct role_slot *slot,
+			void (*fn)(const struct vsc_env *), const struct vsc_env *env, int control_fd,
+			int other_fd)
 {
-	pid_t pid = fork();
+	pid_t harness = getpid(), pid = fork();
 
 	if (pid < 0)
 		return -1;
@@ -61,6 +56,15 @@ static pid_t spawn_role(struct role_slot *slot, void (*fn)(const struct vsc_env 
 		setpgid(0, 0);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
+		/* The harness ignores SIGPIPE (a split side writes to a peer that may be gone). */
+		signal(SIGPIPE, SIG_DFL);
+		/* A harness killed from outside (a split side stopped mid-case) takes its role along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != harness)
+			_exit(0);
+		close(h->signal_fd);
+		if (h->split)
+			close(vsc_split_control_fd(h->split));
 		if (other_fd >= 0)
 			close(other_fd);
 		vsc_self.label = slot->label;
@@ -119,23 +123,63 @@ static int reap(struct role_slot *slots, int n)
 	return running;
 }
 
-/* Waits for the roles until the deadline; returns 1 if the deadline passed. */
-static int wait_roles(struct role_slot *slots, int n, unsigned int timeout_s)
+/* Appends " [label] in step" for each role still running: where it was when it was stopped. */
+static void note_running(const struct role_slot *slots, int n, char *where, size_t size)
+{
+	size_t used = strlen(where);
+	int i;
+
+	for (i = 0; i < n && used < size; i++)
+		if (slots[i].pid > 0)
+			used += (size_t)snprintf(where + used, size - used, " [%s] in %s",
+						 slots[i].label,
+						 slots[i].state->step[0] ? slots[i].state->step : "?");
+}
+
+/* Sleeps until a child changes state, the split side has work, or `left` seconds pass. */
+static void wait_event(struct harness *h, double left)
+{
+	struct pollfd pfds[3] = { { .fd = h->signal_fd, .events = POLLIN } };
+	struct signalfd_siginfo info;
+	int n = 1;
+
+	if (h->split)
+		n += vsc_split_poll_fds(h->split, pfds + 1);
+	if (poll(pfds, (nfds_t)n, (int)(left * 1000) + 1) <= 0)
+		return;
+	if (pfds[0].revents & POLLIN)
+		while (read(h->signal_fd, &info, sizeof(info)) == sizeof(info))
+			;
+	if (h->split)
+		vsc_split_service(h->split, pfds + 1, n - 1);
+}
+
+/*
+ * Waits for the roles until the deadline; returns 1 if the deadline passed. `where` gets the
+ * roles still running when they were stopped (at the deadline, or when the other side failed).
+ */
+static int wait_roles(struct harness *h, struct role_slot *slots, int n, unsigned int timeout_s,
+		      char *where, size_t where_size)
 {
 	double deadline = now_s() + timeout_s;
-	sigset_t chld;
+	int i, stopped_for_remote = 0;
 
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
 	while (reap(slots, n) > 0) {
 		double left = deadline - now_s();
-		struct timespec ts;
 
-		if (left <= 0)
+		if (!stopped_for_remote && h->split && vsc_split_remote_failed(h->split)) {
+			/* The first role to fail is the cause, on whichever side it ran. */
+			note_running(slots, n, where, where_size);
+			for (i = 0; i < n; i++)
+				stop_group(&slots[i]);
+			stopped_for_remote = 1;
+		}
+		if (left <= 0) {
+			if (!stopped_for_remote)
+				note_running(slots, n, where, where_size);
 			return 1;
-		ts.tv_sec = (time_t)left;
-		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-		sigtimedwait(&chld, NULL, &ts);
+		}
+		wait_event(h, left);
 	}
 	return 0;
 }
@@ -151,7 +195,7 @@ static void judge_role(const struct role_slot *s, struct case_result *r)
 		snprintf(text, sizeof(text), "[%s] killed by %s in %s", s->label,
 			 sigabbrev_np(WTERMSIG(s->status)) ?: "a signal", st->step[0] ? st->step : "?");
 		vsc_out("# %s", text);
-		raise_verdict(r, V_FAIL, text);
+		vsc_raise_verdict(r, V_FAIL, text);
 		return;
 	}
 	switch (st->outcome) {
@@ -159,35 +203,27 @@ static void judge_role(const struct role_slot *s, struct case_result *r)
 	case VSC_PEER_GONE:
 		break;
 	case VSC_FAIL:
-		raise_verdict(r, V_FAIL, st->reason);
+		vsc_raise_verdict(r, V_FAIL, st->reason);
 		break;
 	case VSC_SKIP:
-		raise_verdict(r, V_SKIP, st->reason);
+		vsc_raise_verdict(r, V_SKIP, st->reason);
 		break;
 	case VSC_BROKEN:
-		raise_verdict(r, V_ERROR, st->reason);
+		vsc_raise_verdict(r, V_ERROR, st->reason);
 		break;
 	default:
 		snprintf(text, sizeof(text), "[%s] exited with status %d without a result", s->label,
 			 WEXITSTATUS(s->status));
-		raise_verdict(r, V_ERROR, text);
+		vsc_raise_verdict(r, V_ERROR, text);
 	}
 }
 
-static void judge_timeout(const struct role_slot *slots, int n, unsigned int timeout_s,
-			  struct case_result *r)
+static void judge_timeout(unsigned int timeout_s, const char *where, struct case_result *r)
 {
 	char text[2 * VSC_TEXT_MAX];
-	size_t used;
-	int i;
 
-	used = (size_t)snprintf(text, sizeof(text), "after %u s:", timeout_s);
-	for (i = 0; i < n && used < sizeof(text); i++)
-		if (slots[i].pid > 0)
-			used += (size_t)snprintf(text + used, sizeof(text) - used, " [%s] in %s",
-						 slots[i].label,
-						 slots[i].state->step[0] ? slots[i].state->step : "?");
-	raise_verdict(r, V_TIMEOUT, text);
+	snprintf(text, sizeof(text), "after %u s:%s", timeout_s, where);
+	vsc_raise_verdict(r, V_TIMEOUT, text);
 }
 
 static void judge_kernel(struct harness *h, unsigned long taint_before, struct case_result *r)
@@ -202,14 +238,14 @@ static void judge_kernel(struct harness *h, unsigned long taint_before, struct c
 	for (i = 0; i < n; i++)
 		vsc_out("# kernel: %s", lines[i]);
 	if (n)
-		raise_verdict(r, V_FAIL, lines[0]);
+		vsc_raise_verdict(r, V_FAIL, lines[0]);
 	if (gained) {
 		char letters[32], text[VSC_TEXT_MAX];
 
 		vsc_taint_describe(gained, letters, sizeof(letters));
 		snprintf(text, sizeof(text), "kernel: taint gained %s (0x%lx)", letters, gained);
 		vsc_out("# %s", text);
-		raise_verdict(r, V_FAIL, text);
+		vsc_raise_verdict(r, V_FAIL, text);
 	}
 }
 
@@ -259,30 +295,53 @@ static void print_result(int number, const char *name, const struct case_result 
 	}
 }
 
-static void start_roles(const struct vsc_case *c, const struct vsc_env *env,
+/* The local roles: both here, or in split mode this side's one (or none: a one-process case). */
+static void start_roles(struct harness *h, const struct vsc_case *c, const struct vsc_env *env,
 			struct role_slot *slots, int *n, struct case_result *r)
 {
 	int pair[2];
 
 	if (c->run) {
+		if (h->split && !vsc_split_solo(h->split))
+			return;
 		*n = 1;
 		slots[0].label = "test";
-		if (spawn_role(&slots[0], c->run, env, -1, -1) < 0)
-			raise_verdict(r, V_ERROR, "fork failed");
+		if (spawn_role(h, &slots[0], c->run, env, -1, -1) < 0)
+			vsc_raise_verdict(r, V_ERROR, "fork failed");
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+		vsc_raise_verdict(r, V_ERROR, "socketpair for the peer channel failed");
+		return;
+	}
+	if (h->split) {
+		/* The other end of this role's peer channel is the split relay, not a local role. */
+		*n = 1;
+		slots[0].label = vsc_split_side(h->split);
+		if (spawn_role(h, &slots[0], strcmp(slots[0].label, "server") ? c->client : c->server,
+			       env, pair[0], pair[1]) < 0) {
+			vsc_raise_verdict(r, V_ERROR, "fork failed");
+			close(pair[1]);
+		} else {
+			vsc_split_relay(h->split, pair[1]);
+		}
+		close(pair[0]);
 		return;
 	}
 	*n = 2;
 	slots[0].label = "server";
 	slots[1].label = "client";
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-		raise_verdict(r, V_ERROR, "socketpair for the peer channel failed");
-		return;
-	}
-	if (spawn_role(&slots[0], c->server, env, pair[0], pair[1]) < 0 ||
-	    spawn_role(&slots[1], c->client, env, pair[1], pair[0]) < 0)
-		raise_verdict(r, V_ERROR, "fork failed");
+	if (spawn_role(h, &slots[0], c->server, env, pair[0], pair[1]) < 0 ||
+	    spawn_role(h, &slots[1], c->client, env, pair[1], pair[0]) < 0)
+		vsc_raise_verdict(r, V_ERROR, "fork failed");
 	close(pair[0]);
 	close(pair[1]);
+}
+
+/* Whether this side runs a role of the case (split mode: one-process cases on the solo side). */
+static int has_local_role(const struct harness *h, const struct vsc_case *c)
+{
+	return !h->split || !c->run || vsc_split_solo(h->split);
 }
 
 /* Runs one case; returns 1 if it did not pass or skip. */
@@ -291,17 +350,21 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
 {
 	unsigned int timeout_s = c->timeout_s ? c->timeout_s : VSC_DEFAULT_TIMEOUT_S;
 	struct role_slot slots[MAX_ROLES];
-	struct case_result r = { V_PASS, "" };
+	struct case_result r = { V_PASS, "" }, kernel = { V_PASS, "" };
+	char where[2 * VSC_TEXT_MAX] = "";
 	unsigned long taint_before;
-	const char *unmet;
+	const char *unmet = NULL;
 	int n = 0, i;
 
 	vsc_out("# vsockcheck: begin %d %s timeout=%u", number, c->name, timeout_s);
-	unmet = vsc_unmet_need(c);
-	if (unmet) {
-		raise_verdict(&r, V_SKIP, unmet);
+	if (has_local_role(h, c))
+		unmet = h->unmet_need(c);
+	if (h->split ? !vsc_split_agree(h->split, c, number, has_local_role(h, c), unmet, &r)
+		     : unmet != NULL) {
+		if (!h->split)
+			vsc_raise_verdict(&r, V_SKIP, unmet);
 		print_result(number, c->name, &r);
-		return 0;
+		return r.verdict >= V_ERROR;
 	}
 	memset(h->states, 0, sizeof(struct vsc_role_state) * MAX_ROLES);
 	memset(slots, 0, sizeof(slots));
@@ -311,9 +374,9 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
 		vsc_kmsg_mark(h->kmsg);
 	taint_before = vsc_taint_read();
 
-	start_roles(c, env, slots, &n, &r);
-	if (wait_roles(slots, n, timeout_s))
-		judge_timeout(slots, n, timeout_s, &r);
+	start_roles(h, c, env, slots, &n, &r);
+	if (wait_roles(h, slots, n, timeout_s, where, sizeof(where)))
+		judge_timeout(timeout_s, where, &r);
 	for (i = 0; i < n; i++) {
 		stop_group(&slots[i]);
 		if (slots[i].pid > 0 && waitpid(slots[i].pid, &slots[i].status, 0) > 0)
@@ -322,9 +385,16 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
 	reap(slots, n);
 	for (i = 0; i < n; i++)
 		judge_role(&slots[i], &r);
-	judge_known_bug(c, &r);
+	if (h->split)
+		vsc_split_roles_done(h->split, c, timeout_s, where, &r);
+	if (!h->split || vsc_split_solo(h->split))
+		judge_known_bug(c, &r);
 	/* After the known-bug verdict: a kernel splat always fails the case. */
-	judge_kernel(h, taint_before, &r);
+	judge_kernel(h, taint_before, &kernel);
+	if (h->split)
+		vsc_split_verdict(h->split, &kernel, &r);
+	else
+		vsc_raise_verdict(&r, kernel.verdict, kernel.reason);
 	print_result(number, c->name, &r);
 	return r.verdict >= V_ERROR;
 }
@@ -333,15 +403,21 @@ int vsc_harness_init(struct harness *h, int check_kernel_log)
 {
 	sigset_t chld;
 
-	/* SIGCHLD stays blocked so sigtimedwait() can wait for it with a deadline. */
+	/* SIGCHLD stays blocked; the harness reads it from a signalfd, with a deadline. */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	h->signal_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (h->signal_fd < 0)
+		return -1;
 	h->states = mmap(NULL, sizeof(struct vsc_role_state) * MAX_ROLES,
 			 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (h->states == MAP_FAILED)
 		return -1;
 	h->kmsg = check_kernel_log ? vsc_kmsg_open() : NULL;
+	h->split = NULL;
+	h->unmet_need = vsc_unmet_need;
 	return 0;
 }

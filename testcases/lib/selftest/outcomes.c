@@ -56,6 +56,43 @@ static void pair_client(const struct vsc_env *env)
 VSC_CASE(outcome_pass_pair, .summary = "barriers and a value cross the peer channel",
 	 .server = pair_server, .client = pair_client);
 
+static void skip_server(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_wait("client ready");
+	vsc_signal("go on");
+}
+
+static void skip_client(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_skip("the client role does not apply here");
+}
+VSC_CASE(outcome_client_role_skips, .summary = "a role's run-time skip skips the case; its peer is not a cause",
+	 .server = skip_server, .client = skip_client);
+
+/*
+ * For the split-mode test, which kills the client side's program while this case runs: with
+ * VSC_OUTCOME_HOLD set the client holds the case open; without it the case passes at once.
+ */
+static void hold_server(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_signal("holding");
+	vsc_wait("released");
+}
+
+static void hold_client(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_wait("holding");
+	if (getenv("VSC_OUTCOME_HOLD"))
+		SAFE(pause());
+	vsc_signal("released");
+}
+VSC_CASE(outcome_hold_until_released, .summary = "a case the split-mode test holds open and kills a side in",
+	 .server = hold_server, .client = hold_client, .timeout_s = 60);
+
 static void expect_goes_on(const struct vsc_env *env)
 {
 	(void)env;
@@ -170,3 +207,4 @@ static void fails_with_unknown_bug(const struct vsc_env *env)
 }
 VSC_CASE(outcome_known_bug_without_row, .summary = "a known_bug key with no table row is a broken test",
 	 .run = fails_with_unknown_bug, .known_bug = "no_such_bug");
+

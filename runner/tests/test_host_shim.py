@@ -1,0 +1,176 @@
+"""vsockcheck-host's shim against a fake hybrid bridge: AF_VSOCK calls become bridge traffic.
+
+vsc-host-shimtest holds the shim's own cases; a Python fake plays the bridge (CONNECT/OK, or a
+close for the guest's RST) and the guest connecting to the host's listener on <UDS>_<port>."""
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from vsc.ktap import Parser
+from vsc.paths import GUEST_BIN_DIR
+
+SHIMTEST = GUEST_BIN_DIR / "vsc-host-shimtest"
+HOST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-host"
+GUEST_CID = 3
+UNMAPPABLE = "g2h: the host end is a Unix socket through the hybrid bridge: "
+
+
+class FakeBridge:
+    """The bridge's UDS: port 1000 answers OK 41000 and echoes, port 1001 closes at once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.requests: list[bytes] = []
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(path))
+        self.listener.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn:
+            request = b""
+            while not request.endswith(b"\n") and (byte := conn.recv(1)):
+                request += byte
+            self.requests.append(request)
+            if request != b"CONNECT 1000\n":
+                return
+            conn.sendall(b"OK 41000\n")
+            while data := conn.recv(4096):
+                conn.sendall(data)
+
+    def close(self):
+        self.listener.close()
+
+
+def guest_connects(path: Path, got: dict):
+    """The guest side of a connect to CID 2 port 2000: the bridge connects to <UDS>_2000."""
+    target = f"{path}_2000"
+    deadline = time.monotonic() + 20
+    while not os.path.exists(target) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the case creates the listener; nothing else announces it
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(target)
+        s.sendall(b"hello")
+        got["reply"] = s.recv(5)
+
+
+@unittest.skipUnless(SHIMTEST.exists(), f"{SHIMTEST} is not built: run make")
+class HostShim(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="vsc-shim-"))
+        cls.uds = cls.tmp / "bridge.sock"
+        cls.bridge = FakeBridge(cls.uds)
+        cls.guest = {}
+        guest = threading.Thread(target=guest_connects, args=(cls.uds, cls.guest), daemon=True)
+        guest.start()
+        argv = [str(SHIMTEST), "--bridge", str(cls.uds), "--peer-cid", str(GUEST_CID)]
+        if shutil.which("strace"):
+            cls.trace = cls.tmp / "strace.log"
+            argv = ["strace", "-f", "-qq", "-e", "trace=socket", "-o", str(cls.trace), *argv]
+        else:
+            cls.trace = None
+        cls.done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        guest.join(timeout=5)
+        parser = Parser()
+        for line in cls.done.stdout.splitlines():
+            parser.feed(line)
+        cls.report = parser.finish()
+        cls.cases = {r.name: r for r in cls.report.results}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bridge.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def assert_status(self, name, status, reason=None):
+        case = self.cases[name]
+        self.assertEqual(case.status, status, f"{name}: {case.reason}\n" + "\n".join(case.diagnostics))
+        if reason is not None:
+            self.assertEqual(case.reason, reason)
+
+    def test_every_case_reported(self):
+        self.assertEqual(self.report.problems, [])
+        self.assertEqual(len(self.cases), 13, self.done.stdout)
+
+    def test_connect_writes_connect_and_reads_ok(self):
+        self.assert_status("shim_connect_echo", "pass")
+        self.assertIn(b"CONNECT 1000\n", self.bridge.requests)
+
+    def test_bridge_closing_without_ok_is_econnreset(self):
+        self.assert_status("shim_connect_reset", "pass")
+        self.assertEqual(self.bridge.requests.count(b"CONNECT 1001\n"), 2)
+
+    def test_listener_is_the_uds_port_path(self):
+        self.assert_status("shim_listen_accept", "pass")
+        self.assertEqual(self.guest.get("reply"), b"world")
+        self.assertFalse(os.path.exists(f"{self.uds}_2000"), "close() leaves the listener's path")
+
+    def test_bad_addresses_fail_with_the_kernels_errnos(self):
+        self.assert_status("shim_bad_addresses", "pass")
+
+    def test_unmappable_calls_skip_with_the_reason(self):
+        self.assert_status("shim_skip_seqpacket_socket", "skip", UNMAPPABLE + "SOCK_SEQPACKET has no equivalent")
+        self.assert_status("shim_skip_vsock_sockopt", "skip",
+                           UNMAPPABLE + "SO_VM_SOCKETS_BUFFER_SIZE has no equivalent")
+        self.assert_status("shim_skip_ioctl", "skip",
+                           UNMAPPABLE + "ioctl(SIOCOUTQ) (the guest's unsent bytes) has no equivalent")
+        self.assert_status("shim_skip_accept_address", "skip",
+                           UNMAPPABLE + "the guest's port on an accepted connection (accept()'s address) "
+                           "has no equivalent")
+        self.assert_status("shim_skip_nonblocking_connect", "skip",
+                           UNMAPPABLE + "a non-blocking connect() (the bridge's CONNECT handshake blocks) "
+                           "has no equivalent")
+        self.assert_status("shim_skip_zerocopy", "skip", UNMAPPABLE + "MSG_ZEROCOPY has no equivalent")
+        self.assert_status("shim_skip_other_cid", "skip",
+                           UNMAPPABLE + f"connect() to CID {GUEST_CID + 1} (the bridge reaches CID {GUEST_CID} "
+                           "only) has no equivalent")
+
+    def test_needs_are_answered_for_the_bridge(self):
+        self.assert_status("shim_need_seqpacket", "skip", UNMAPPABLE + "SOCK_SEQPACKET has no equivalent")
+        self.assert_status("shim_min_kver_is_the_guests", "pass")
+
+    def test_no_vsock_socket_is_opened_here(self):
+        if not self.trace:
+            self.skipTest("strace is not installed")
+        calls = self.trace.read_text()
+        self.assertIn("socket(AF_UNIX", calls)
+        self.assertNotIn("AF_VSOCK", calls)
+
+
+class HostProgramCommandLine(unittest.TestCase):
+    @unittest.skipUnless(HOST_PROGRAM.exists(), f"{HOST_PROGRAM} is not built: run make")
+    def test_bridge_is_required_and_solo_refused(self):
+        done = subprocess.run([str(HOST_PROGRAM), "--split", "client", "--control-fd", "0"],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--bridge is required", done.stderr)
+        done = subprocess.run([str(HOST_PROGRAM), "--solo"], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2)
+
+    @unittest.skipUnless(HOST_PROGRAM.exists(), f"{HOST_PROGRAM} is not built: run make")
+    def test_same_cases_as_the_guest_program(self):
+        guest = subprocess.run([str(GUEST_BIN_DIR / "vsockcheck-tests"), "--list"], capture_output=True,
+                               text=True, check=True)
+        host = subprocess.run([str(HOST_PROGRAM), "--list"], capture_output=True, text=True, check=True)
+        self.assertEqual(host.stdout, guest.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

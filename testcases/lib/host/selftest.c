@@ -1,0 +1,172 @@
+/*
+ * selftest.c: vsc-host-shimtest, cases that drive the host shim against a fake hybrid bridge
+ * (runner/tests/test_host_shim.py). The fake answers CONNECT to port 1000 with "OK 41000" and
+ * echoes; it closes CONNECT to port 1001 without an answer; it connects to "<UDS>_2000" itself.
+ */
+#include <string.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+#include <unistd.h>
+
+#include "vsc.h"
+#include "vsc_sock.h"
+
+#define ECHO_PORT 1000
+#define RESET_PORT 1001
+#define LISTEN_PORT 2000
+#define BRIDGE_HOST_PORT 41000
+
+static void connect_echo(const struct vsc_env *env)
+{
+	int fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, ECHO_PORT);
+	struct sockaddr_vm name = vsc_sockname(fd), peer = vsc_peername(fd);
+	char buf[4];
+
+	EXPECT_EQ(name.svm_cid, VMADDR_CID_HOST);
+	EXPECT_EQ(name.svm_port, BRIDGE_HOST_PORT);
+	EXPECT_EQ(peer.svm_cid, env->peer_cid);
+	EXPECT_EQ(peer.svm_port, ECHO_PORT);
+	vsc_send_all(fd, "ping", 4);
+	vsc_recv_all(fd, buf, 4);
+	EXPECT_TRUE(memcmp(buf, "ping", 4) == 0);
+	ASSERT_ERRNO(vsc_connect(fd, env->peer_cid, ECHO_PORT), EISCONN);
+	SAFE(close(fd));
+}
+VSC_CASE(shim_connect_echo, .sock_type = SOCK_STREAM, .summary = "connect() speaks CONNECT/OK",
+	 .run = connect_echo);
+
+static void connect_reset(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+
+	ASSERT_ERRNO(vsc_connect(fd, env->peer_cid, RESET_PORT), ECONNRESET);
+	/* A refused socket may connect again, as a vsock one can. */
+	ASSERT_ERRNO(vsc_connect(fd, env->peer_cid, RESET_PORT), ECONNRESET);
+	SAFE(close(fd));
+}
+VSC_CASE(shim_connect_reset, .sock_type = SOCK_STREAM,
+	 .summary = "the bridge closing without OK is ECONNRESET", .run = connect_reset);
+
+static void listen_accept(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, LISTEN_PORT, 1), fd;
+	struct sockaddr_vm name = vsc_sockname(listener);
+	char buf[5];
+
+	(void)env;
+	EXPECT_EQ(name.svm_cid, VMADDR_CID_HOST);
+	EXPECT_EQ(name.svm_port, LISTEN_PORT);
+	vsc_diag("listening on port %d", LISTEN_PORT);
+	fd = SAFE(accept(listener, NULL, NULL));
+	vsc_recv_all(fd, buf, 5);
+	EXPECT_TRUE(memcmp(buf, "hello", 5) == 0);
+	vsc_send_all(fd, "world", 5);
+	EXPECT_EQ(vsc_sockname(fd).svm_port, LISTEN_PORT);
+	SAFE(close(fd));
+	SAFE(close(listener));
+}
+VSC_CASE(shim_listen_accept, .sock_type = SOCK_STREAM,
+	 .summary = "bind+listen(P) listens on <UDS>_P", .run = listen_accept);
+
+static void bad_addresses(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	struct sockaddr_vm name = vsc_sockname(fd);
+
+	(void)env;
+	EXPECT_EQ(name.svm_cid, VMADDR_CID_ANY);
+	EXPECT_EQ(name.svm_port, VMADDR_PORT_ANY);
+	EXPECT_ERRNO(vsc_bind(fd, 77, LISTEN_PORT + 1), EADDRNOTAVAIL);
+	EXPECT_ERRNO(listen(fd, 1), EINVAL);
+	EXPECT_ERRNO(bind(fd, NULL, 0), EINVAL);
+	EXPECT_ERRNO(getpeername(fd, (struct sockaddr *)&name, &(socklen_t){ sizeof(name) }),
+		     ENOTCONN);
+	SAFE(close(fd));
+}
+VSC_CASE(shim_bad_addresses, .sock_type = SOCK_STREAM,
+	 .summary = "bad addresses fail as the kernel's vsock does", .run = bad_addresses);
+
+static void skip_seqpacket_socket(const struct vsc_env *env)
+{
+	(void)env;
+	socket(AF_VSOCK, SOCK_SEQPACKET, 0);
+	vsc_fail_at(__FILE__, __LINE__, "socket(SOCK_SEQPACKET) returned");
+}
+VSC_CASE(shim_skip_seqpacket_socket, .summary = "SOCK_SEQPACKET skips", .run = skip_seqpacket_socket);
+
+static void skip_vsock_sockopt(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	unsigned long long size = 4096;
+
+	(void)env;
+	setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &size, sizeof(size));
+	vsc_fail_at(__FILE__, __LINE__, "setsockopt(SO_VM_SOCKETS_BUFFER_SIZE) returned");
+}
+VSC_CASE(shim_skip_vsock_sockopt, .summary = "AF_VSOCK-level options skip",
+	 .run = skip_vsock_sockopt);
+
+static void skip_ioctl(const struct vsc_env *env)
+{
+	int fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, ECHO_PORT), queued;
+
+	ioctl(fd, SIOCOUTQ, &queued);
+	vsc_fail_at(__FILE__, __LINE__, "ioctl(SIOCOUTQ) returned");
+}
+VSC_CASE(shim_skip_ioctl, .summary = "SIOCOUTQ skips", .run = skip_ioctl);
+
+static void skip_accept_address(const struct vsc_env *env)
+{
+	int listener = vsc_listen(SOCK_STREAM, LISTEN_PORT + 2, 1);
+	struct sockaddr_vm peer;
+
+	(void)env;
+	accept(listener, (struct sockaddr *)&peer, &(socklen_t){ sizeof(peer) });
+	vsc_fail_at(__FILE__, __LINE__, "accept() with an address returned");
+}
+VSC_CASE(shim_skip_accept_address, .summary = "the guest's port of an accepted connection skips",
+	 .run = skip_accept_address);
+
+static void skip_nonblocking_connect(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK, 0));
+
+	vsc_connect(fd, env->peer_cid, ECHO_PORT);
+	vsc_fail_at(__FILE__, __LINE__, "non-blocking connect() returned");
+}
+VSC_CASE(shim_skip_nonblocking_connect, .summary = "non-blocking connect skips",
+	 .run = skip_nonblocking_connect);
+
+static void skip_zerocopy(const struct vsc_env *env)
+{
+	int fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, ECHO_PORT);
+
+	send(fd, "x", 1, MSG_ZEROCOPY);
+	vsc_fail_at(__FILE__, __LINE__, "send(MSG_ZEROCOPY) returned");
+}
+VSC_CASE(shim_skip_zerocopy, .summary = "MSG_ZEROCOPY skips", .run = skip_zerocopy);
+
+static void skip_other_cid(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+
+	vsc_connect(fd, env->peer_cid + 1, ECHO_PORT);
+	vsc_fail_at(__FILE__, __LINE__, "connect() to another CID returned");
+}
+VSC_CASE(shim_skip_other_cid, .summary = "a CID the bridge does not reach skips",
+	 .run = skip_other_cid);
+
+static void never_runs(const struct vsc_env *env)
+{
+	(void)env;
+	vsc_fail_at(__FILE__, __LINE__, "a seqpacket case ran through the bridge");
+}
+VSC_CASE(shim_need_seqpacket, .sock_type = SOCK_SEQPACKET, .needs = VSC_NEED_SEQPACKET,
+	 .summary = "the seqpacket need is answered for the bridge", .run = never_runs);
+
+static void future_kernel(const struct vsc_env *env)
+{
+	(void)env;
+}
+VSC_CASE(shim_min_kver_is_the_guests, .min_kver = "99.0",
+	 .summary = "min_kver is judged on the guest's side, not here", .run = future_kernel);

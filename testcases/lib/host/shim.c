@@ -1,0 +1,523 @@
+/*
+ * shim.c: vsockcheck-host's AF_VSOCK. The program is linked with -Wl,--wrap=<call> for each
+ * call below, so the unchanged cases' socket calls land here. An AF_VSOCK SOCK_STREAM socket
+ * becomes a Unix stream socket that speaks the hybrid vsock bridge (Firecracker's protocol):
+ *
+ *   connect(guest CID, P)  connect to the bridge UDS, write "CONNECT P\n", read "OK <port>\n";
+ *                          the bridge closing without OK is ECONNRESET (the guest's RST)
+ *   bind(P) + listen       listen on the Unix socket "<UDS>_P" (where the bridge delivers a
+ *                          guest's connect to CID 2 port P); accept() accepts there
+ *   getsockname            { CID 2, the port bound, or the port the bridge's OK gave }
+ *
+ * What has no equivalent through the bridge ends the role with SKIP and the reason, at the
+ * call that needs it. No AF_VSOCK socket is ever opened on this machine.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "host/shim.h"
+#include "vsc_internal.h"
+
+#define MAX_FDS 4096
+#define UNMAPPABLE "g2h: the host end is a Unix socket through the hybrid bridge: "
+/* Where bind(VMADDR_PORT_ANY) looks for a free "<UDS>_P" (the guest never sees it unasked). */
+#define FIRST_ANY_PORT 49152
+
+struct vsock_fd {
+	unsigned char used, bound, listening, connected, accepted;
+	unsigned int local_port;	/* bound port, or the port the bridge's OK named */
+	unsigned int peer_port;		/* the guest port connect() reached */
+};
+
+static struct vsock_fd fds[MAX_FDS];
+static struct sockaddr_un bridge;	/* the UDS the guest's bridge listens on */
+static unsigned int bridge_guest_cid;
+
+int __real_socket(int domain, int type, int protocol);
+int __real_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int __real_listen(int fd, int backlog);
+int __real_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+int __real_connect(int fd, const struct sockaddr *addr, socklen_t len);
+int __real_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
+int __real_getpeername(int fd, struct sockaddr *addr, socklen_t *len);
+int __real_setsockopt(int fd, int level, int name, const void *value, socklen_t len);
+int __real_getsockopt(int fd, int level, int name, void *value, socklen_t *len);
+int __real_ioctl(int fd, unsigned long request, void *arg);
+int __real_close(int fd);
+ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
+ssize_t __real_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+		      socklen_t addr_len);
+ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+int vsc_bridge_init(const char *uds, unsigned int guest_cid)
+{
+	/* "<UDS>_<port>" must fit too: keep room for "_4294967295". */
+	if (strlen(uds) + 12 > sizeof(bridge.sun_path))
+		return -1;
+	bridge.sun_family = AF_UNIX;
+	strcpy(bridge.sun_path, uds);
+	bridge_guest_cid = guest_cid;
+	return 0;
+}
+
+const char *vsc_bridge_unmet_need(const struct vsc_case *c)
+{
+	/* min_kver is not judged here: the kernel under test is the guest's, and its side judges. */
+	if (c->sock_type == SOCK_SEQPACKET || (c->needs & VSC_NEED_SEQPACKET))
+		return UNMAPPABLE "SOCK_SEQPACKET has no equivalent";
+	if (c->sock_type == SOCK_DGRAM)
+		return UNMAPPABLE "SOCK_DGRAM has no equivalent";
+	if (c->needs & VSC_NEED_DEV_VSOCK)
+		return "g2h: the host end has no /dev/vsock of the guest's device";
+	if (c->needs & VSC_NEED_KMEMLEAK)
+		return "g2h: the build machine's kmemleak says nothing about the guest's kernel";
+	return NULL;
+}
+
+static void unmappable(const char *what) __attribute__((noreturn));
+static void unmappable(const char *what)
+{
+	vsc_skip(UNMAPPABLE "%s has no equivalent", what);
+}
+
+static struct vsock_fd *tracked(int fd)
+{
+	return fd >= 0 && fd < MAX_FDS && fds[fd].used ? &fds[fd] : NULL;
+}
+
+/* The role cannot go on: the bridge itself misbehaves (not the kernel under test). */
+static void bridge_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void bridge_broken(const char *fmt, ...)
+{
+	char text[VSC_TEXT_MAX], why[VSC_TEXT_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(why, sizeof(why), "[%s] hybrid bridge %s: %s", vsc_self.label, bridge.sun_path,
+		 text);
+	vsc_out("# %s", why);
+	vsc_role_exit(VSC_BROKEN, why);
+}
+
+static void port_path(struct sockaddr_un *out, unsigned int port)
+{
+	*out = bridge;
+	snprintf(out->sun_path, sizeof(out->sun_path), "%s_%u", bridge.sun_path, port);
+}
+
+/* The vsock address the caller passed; EINVAL as the kernel's bind and connect give. */
+static int vsock_address(const struct sockaddr *addr, socklen_t len, struct sockaddr_vm *out)
+{
+	if (!addr || len < sizeof(*out) || addr->sa_family != AF_VSOCK) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(out, addr, sizeof(*out));
+	return 0;
+}
+
+int __wrap_socket(int domain, int type, int protocol)
+{
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), fd;
+
+	if (domain != AF_VSOCK)
+		return __real_socket(domain, type, protocol);
+	if (base == SOCK_SEQPACKET)
+		unmappable("SOCK_SEQPACKET");
+	if (base != SOCK_STREAM)
+		unmappable(base == SOCK_DGRAM ? "SOCK_DGRAM" : "a socket type other than SOCK_STREAM");
+	fd = __real_socket(AF_UNIX, type, 0);
+	if (fd >= MAX_FDS) {
+		__real_close(fd);
+		errno = EMFILE;
+		return -1;
+	}
+	if (fd >= 0)
+		fds[fd] = (struct vsock_fd){ .used = 1 };
+	return fd;
+}
+
+/* The first port from FIRST_ANY_PORT with no "<UDS>_P" yet. */
+static unsigned int free_port(void)
+{
+	struct sockaddr_un path;
+	unsigned int port;
+
+	for (port = FIRST_ANY_PORT; port < FIRST_ANY_PORT + 4096; port++) {
+		port_path(&path, port);
+		if (access(path.sun_path, F_OK) != 0)
+			return port;
+	}
+	return VMADDR_PORT_ANY;
+}
+
+int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct vsock_fd *v = tracked(fd);
+	struct sockaddr_vm vm;
+
+	if (!v)
+		return __real_bind(fd, addr, len);
+	if (vsock_address(addr, len, &vm) != 0)
+		return -1;
+	if (v->bound || v->connected) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (vm.svm_cid != VMADDR_CID_ANY && vm.svm_cid != VMADDR_CID_HOST) {
+		errno = EADDRNOTAVAIL;
+		return -1;
+	}
+	v->local_port = vm.svm_port == VMADDR_PORT_ANY ? free_port() : vm.svm_port;
+	if (v->local_port == VMADDR_PORT_ANY) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	v->bound = 1;
+	return 0;
+}
+
+/* Listens on "<UDS>_P"; a path left by a listener that is gone is taken over. */
+int __wrap_listen(int fd, int backlog)
+{
+	struct vsock_fd *v = tracked(fd);
+	struct sockaddr_un path;
+
+	if (!v)
+		return __real_listen(fd, backlog);
+	if (!v->bound || v->connected) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!v->listening) {
+		port_path(&path, v->local_port);
+		if (__real_bind(fd, (struct sockaddr *)&path, sizeof(path)) != 0) {
+			int probe = __real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), alive;
+
+			if (errno != EADDRINUSE || probe < 0)
+				return -1;
+			alive = __real_connect(probe, (struct sockaddr *)&path, sizeof(path)) == 0 ||
+				errno != ECONNREFUSED;
+			__real_close(probe);
+			if (alive) {
+				errno = EADDRINUSE;
+				return -1;
+			}
+			unlink(path.sun_path);
+			if (__real_bind(fd, (struct sockaddr *)&path, sizeof(path)) != 0)
+				return -1;
+		}
+	}
+	if (__real_listen(fd, backlog) != 0)
+		return -1;
+	v->listening = 1;
+	return 0;
+}
+
+int __wrap_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct vsock_fd *v = tracked(fd);
+	int conn;
+
+	if (!v)
+		return __real_accept4(fd, addr, len, flags);
+	if (addr)
+		unmappable("the guest's port on an accepted connection (accept()'s address)");
+	conn = __real_accept4(fd, NULL, NULL, flags);
+	if (conn >= MAX_FDS) {
+		__real_close(conn);
+		errno = EMFILE;
+		return -1;
+	}
+	if (conn >= 0)
+		fds[conn] = (struct vsock_fd){ .used = 1, .bound = 1, .connected = 1, .accepted = 1,
+					       .local_port = v->local_port };
+	return conn;
+}
+
+int __wrap_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	return __wrap_accept4(fd, addr, len, 0);
+}
+
+/* Reads the bridge's answer byte by byte: nothing past the newline belongs to us. */
+static int read_answer(int fd, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	for (;;) {
+		char c;
+		ssize_t n = read(fd, &c, 1);
+
+		if (n < 0 && errno == EINTR)
+			return -1;
+		if (n <= 0)
+			return 0;
+		if (c == '\n')
+			break;
+		if (used + 1 >= size)
+			bridge_broken("answer to CONNECT longer than %zu bytes", size);
+		buf[used++] = c;
+	}
+	buf[used] = '\0';
+	return 1;
+}
+
+/* Socket options a case may set before connect(), carried to the connected socket. */
+static void copy_options(int from, int to)
+{
+	static const int names[] = { SO_RCVTIMEO, SO_SNDTIMEO, SO_RCVBUF, SO_SNDBUF, SO_LINGER,
+				     SO_RCVLOWAT };
+	char value[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		socklen_t len = sizeof(value);
+
+		if (__real_getsockopt(from, SOL_SOCKET, names[i], value, &len) == 0)
+			__real_setsockopt(to, SOL_SOCKET, names[i], value, len);
+	}
+}
+
+int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct vsock_fd *v = tracked(fd);
+	struct sockaddr_vm vm;
+	char request[32], answer[64], *end;
+	unsigned long host_port;
+	int conn, ret, fd_flags;
+
+	if (!v)
+		return __real_connect(fd, addr, len);
+	if (vsock_address(addr, len, &vm) != 0)
+		return -1;
+	if (v->connected) {
+		errno = EISCONN;
+		return -1;
+	}
+	if (v->listening) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fcntl(fd, F_GETFL) & O_NONBLOCK)
+		unmappable("a non-blocking connect() (the bridge's CONNECT handshake blocks)");
+	if (vm.svm_cid != bridge_guest_cid) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "connect() to CID %u (the bridge reaches CID %u only)",
+			 vm.svm_cid, bridge_guest_cid);
+		unmappable(what);
+	}
+	if (v->bound)
+		unmappable("connect() from a bound port (the bridge picks the host end's port)");
+	conn = __real_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (conn < 0)
+		return -1;
+	if (__real_connect(conn, (struct sockaddr *)&bridge, sizeof(bridge)) != 0)
+		bridge_broken("cannot be reached: %s", vsc_errname(errno));
+	snprintf(request, sizeof(request), "CONNECT %u\n", vm.svm_port);
+	if (__real_send(conn, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request))
+		bridge_broken("sending CONNECT failed: %s", vsc_errname(errno));
+	ret = read_answer(conn, answer, sizeof(answer));
+	if (ret <= 0) {
+		int err = ret < 0 ? EINTR : ECONNRESET;	/* closed with no OK: the guest's RST */
+
+		__real_close(conn);
+		errno = err;
+		return -1;
+	}
+	host_port = strncmp(answer, "OK ", 3) == 0 ? strtoul(answer + 3, &end, 10) : 0;
+	if (strncmp(answer, "OK ", 3) != 0 || *end || end == answer + 3 || host_port > 0xffffffffUL)
+		bridge_broken("answered CONNECT %u with \"%s\"", vm.svm_port, answer);
+	copy_options(fd, conn);
+	fd_flags = fcntl(fd, F_GETFD);
+	if (dup3(conn, fd, fd_flags & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
+		__real_close(conn);
+		return -1;
+	}
+	__real_close(conn);
+	v->connected = 1;
+	v->local_port = (unsigned int)host_port;
+	v->peer_port = vm.svm_port;
+	return 0;
+}
+
+static int give_address(struct sockaddr *addr, socklen_t *len, unsigned int cid,
+			unsigned int port)
+{
+	struct sockaddr_vm vm = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+
+	if (!addr || !len) {
+		errno = EFAULT;
+		return -1;
+	}
+	memcpy(addr, &vm, *len < sizeof(vm) ? *len : sizeof(vm));
+	*len = sizeof(vm);
+	return 0;
+}
+
+int __wrap_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct vsock_fd *v = tracked(fd);
+
+	if (!v)
+		return __real_getsockname(fd, addr, len);
+	if (!v->bound && !v->connected)
+		return give_address(addr, len, VMADDR_CID_ANY, VMADDR_PORT_ANY);
+	return give_address(addr, len, VMADDR_CID_HOST, v->local_port);
+}
+
+int __wrap_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	struct vsock_fd *v = tracked(fd);
+
+	if (!v)
+		return __real_getpeername(fd, addr, len);
+	if (!v->connected) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (v->accepted)
+		unmappable("the guest's port on an accepted connection (getpeername())");
+	return give_address(addr, len, bridge_guest_cid, v->peer_port);
+}
+
+static const char *vsock_option_name(int name)
+{
+	switch (name) {
+	case SO_VM_SOCKETS_BUFFER_SIZE: return "SO_VM_SOCKETS_BUFFER_SIZE";
+	case SO_VM_SOCKETS_BUFFER_MIN_SIZE: return "SO_VM_SOCKETS_BUFFER_MIN_SIZE";
+	case SO_VM_SOCKETS_BUFFER_MAX_SIZE: return "SO_VM_SOCKETS_BUFFER_MAX_SIZE";
+	case SO_VM_SOCKETS_PEER_HOST_VM_ID: return "SO_VM_SOCKETS_PEER_HOST_VM_ID";
+	case SO_VM_SOCKETS_TRUSTED: return "SO_VM_SOCKETS_TRUSTED";
+	case SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD: return "SO_VM_SOCKETS_CONNECT_TIMEOUT_OLD";
+	case SO_VM_SOCKETS_NONBLOCK_TXRX: return "SO_VM_SOCKETS_NONBLOCK_TXRX";
+	case SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW: return "SO_VM_SOCKETS_CONNECT_TIMEOUT_NEW";
+	default: return "an AF_VSOCK-level socket option";
+	}
+}
+
+int __wrap_setsockopt(int fd, int level, int name, const void *value, socklen_t len)
+{
+	if (tracked(fd)) {
+		if (level == AF_VSOCK)
+			unmappable(vsock_option_name(name));
+		if (level == SOL_SOCKET && name == SO_ZEROCOPY)
+			unmappable("SO_ZEROCOPY (MSG_ZEROCOPY)");
+	}
+	return __real_setsockopt(fd, level, name, value, len);
+}
+
+int __wrap_getsockopt(int fd, int level, int name, void *value, socklen_t *len)
+{
+	if (tracked(fd)) {
+		if (level == AF_VSOCK)
+			unmappable(vsock_option_name(name));
+		if (level == SOL_SOCKET && name == SO_ZEROCOPY)
+			unmappable("SO_ZEROCOPY (MSG_ZEROCOPY)");
+		if (level == SOL_SOCKET && name == SO_DOMAIN && value && len &&
+		    *len >= sizeof(int)) {
+			*(int *)value = AF_VSOCK;
+			*len = sizeof(int);
+			return 0;
+		}
+	}
+	return __real_getsockopt(fd, level, name, value, len);
+}
+
+int __wrap_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (tracked(fd))
+		unmappable(request == SIOCOUTQ  ? "ioctl(SIOCOUTQ) (the guest's unsent bytes)" :
+			   request == SIOCINQ   ? "ioctl(SIOCINQ) on the vsock queue" :
+						  "an ioctl() on a vsock socket");
+	return __real_ioctl(fd, request, arg);
+}
+
+int __wrap_close(int fd)
+{
+	struct vsock_fd *v = tracked(fd);
+
+	if (v) {
+		if (v->listening && !v->accepted) {
+			struct sockaddr_un path;
+
+			port_path(&path, v->local_port);
+			unlink(path.sun_path);
+		}
+		*v = (struct vsock_fd){ 0 };
+	}
+	return __real_close(fd);
+}
+
+static void no_zerocopy(int fd, int flags)
+{
+	if (tracked(fd) && (flags & MSG_ZEROCOPY))
+		unmappable("MSG_ZEROCOPY");
+}
+
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
+{
+	no_zerocopy(fd, flags);
+	return __real_send(fd, buf, len, flags);
+}
+
+ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+		      socklen_t addr_len)
+{
+	no_zerocopy(fd, flags);
+	return __real_sendto(fd, buf, len, flags, addr, addr_len);
+}
+
+ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	no_zerocopy(fd, flags);
+	return __real_sendmsg(fd, msg, flags);
+}
+
+/* io_uring and sock_diag would act on this machine's own kernel, not through the bridge. */
+struct io_uring;
+int __wrap_io_uring_queue_init(unsigned int entries, struct io_uring *ring, unsigned int flags);
+int __wrap_io_uring_queue_init(unsigned int entries, struct io_uring *ring, unsigned int flags)
+{
+	(void)entries;
+	(void)ring;
+	(void)flags;
+	unmappable("io_uring on a vsock socket");
+}
+
+struct vsc_sockdiag_list;
+int __wrap_vsc_sockdiag_dump(uint32_t states, struct vsc_sockdiag_list *list);
+int __wrap_vsc_sockdiag_dump(uint32_t states, struct vsc_sockdiag_list *list)
+{
+	(void)states;
+	(void)list;
+	vsc_skip("g2h: sock_diag here would list this machine's own vsock sockets, not the "
+		 "bridge's");
+}
+
+int __wrap_vsc_sockdiag_request(const void *payload, size_t len, int extra_flags);
+int __wrap_vsc_sockdiag_request(const void *payload, size_t len, int extra_flags)
+{
+	(void)payload;
+	(void)len;
+	(void)extra_flags;
+	vsc_skip("g2h: sock_diag here would ask this machine's own kernel, not the guest's");
+}
