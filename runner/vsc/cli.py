@@ -171,7 +171,7 @@ def _cmd_run(args) -> int:
     results.write_json(run.report, info, results_dir / "results.json")
     print(results.format_table(run.report), end="")
     for note in done.notes:
-        print(f"vsockcheck: {note}")
+        print(f"vsockcheck: {results.printable(note)}")
     d = run.durations
     print(f"timings ({run.accel}): initramfs {d['initramfs_s']:.1f} s, accel probe {d['accel_probe_s']:.1f} s, "
           f"boot {d['boot_s']:.1f} s, "
