@@ -276,6 +276,8 @@ class G2gOrchestration(unittest.TestCase):
                 time.sleep(0.05)
             time.sleep(0.5)  # let the relay start: the interrupt must find everything running
             os.kill(os.getpid(), signal.SIGINT)
+        # Ctrl-C's own handler, even where the test runs with SIGINT ignored (a background job).
+        self.addCleanup(signal.signal, signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler))
         threading.Thread(target=interrupt_when_both_guests_run).start()
         with self.assertRaises(KeyboardInterrupt):
             self.run_g2g(mode="hang", boot_timeout_s=120)
@@ -381,7 +383,9 @@ class SplitTopologies(unittest.TestCase):
     def test_interrupting_g2g_leaves_nothing_behind(self):
         run = TopologyRun(self.top, "--topology", "g2g", "--guest-mode", "hang", "--boot-timeout", "120",
                           "--pick", "shutdown_wr")
-        proc = subprocess.Popen(run.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run.env)
+        # A background job inherits SIGINT ignored; the runner must see it as Ctrl-C does.
+        proc = subprocess.Popen(run.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run.env,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while len([c for c in processes_naming(run.top) if "qemu-system" in c]) < 2:
             self.assertLess(time.monotonic(), deadline, "the two guests never started")
