@@ -16,7 +16,7 @@ BIN := $(BUILD)/bin
 
 # What a fresh Debian 12 machine lacks for building, booting and checking.
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev socat
+	libnl-3-dev liburing-dev tshark socat
 
 # sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
 # from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
@@ -50,13 +50,41 @@ VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
 	vu_rx.c vu_g2g.c vu_pcap.c))
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/unit_tests.o
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
+	tools/vhost-user-vsock/unit_fake_guest.c tools/vhost-user-vsock/unit_queue.c \
+	tools/vhost-user-vsock/unit_pcap.c)
+# Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
+VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
+	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
+
+# The backend and its unit tests again with ASan and UBSan, for make check. Dynamic: the
+# sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
+ASAN_DIR := $(BUILD)/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit
+ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
+ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
+
+# libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+# Inputs as long as fuzz_vu_queue's whole fake guest (4 bytes of settings, two 4 KiB regions).
+FUZZ_OPTIONS ?= -max_len=8196
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_SRC := tools/vhost-user-vsock/fuzz
+# The ring structs in vu_queue.c are packed: clang (unlike gcc) then warns about, and calls
+# libatomic for, the atomics on their index fields, although those are naturally aligned.
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-address-of-packed-member -Wno-atomic-alignment \
+	-D_GNU_SOURCE -Itools/vhost-user-vsock \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+VU_CORE_SRCS = $(patsubst $(BUILD)/%.o,%.c,$(VU_CORE_OBJS))
+FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss \
-	$(BIN)/vhost-user-vsock $(BIN)/vu-unit
+	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
 
-.PHONY: all deps run check bench clean static-libs
+.PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -82,9 +110,35 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
+$(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(ASAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ASAN_CFLAGS) -Itestcases/lib -c -o $@ $<
+
+$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS)
+$(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
+$(ASAN_PROGRAMS):
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^
+
+asan: $(ASAN_PROGRAMS)
+
+$(FUZZ_DIR)/%: $(FUZZ_SRC)/%.c $(VU_CORE_SRCS) $(wildcard tools/vhost-user-vsock/*.h)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: $(FUZZ_CC) is missing (Debian: apt-get install clang)" >&2; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(VU_CORE_SRCS) -latomic
+
+# Seeds come from fuzz/seeds/<target without fuzz_vu_>; what the fuzzer finds goes to its corpus.
+fuzz: $(FUZZERS)
+	@status=0; for f in $(FUZZERS); do \
+		t=$$(basename $$f); \
+		sh $(FUZZ_SRC)/run_fuzzer.sh $$f $(FUZZ_SECONDS) $(FUZZ_DIR)/corpus/$$t \
+			$(FUZZ_SRC)/seeds/$${t#fuzz_vu_} $(FUZZ_DIR)/out $(FUZZ_OPTIONS) || status=1; \
+	done; exit $$status
 
 # A missing archive would only show as "cannot find -lnl-3"; say which package brings it.
 static-libs:
@@ -107,7 +161,7 @@ deps:
 run: deps all
 	$(VSOCKCHECK) run
 
-check: deps all
+check: deps all asan
 	$(PYTHON) runner/check_all.py
 
 bench: deps all
@@ -118,4 +172,5 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d)
+	$(VSOCK_SS_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
+	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)

@@ -2,8 +2,11 @@
 """make check: every test layer in turn, then one line that counts them all.
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
-vhost-user device), and the vsock suite in a guest of the default kernel. Exits 1 if anything failed."""
+vhost-user device), and the vsock suite in a guest of the default kernel. Exits 1 if anything failed.
+The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
+and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
+import os
 import subprocess
 import sys
 import unittest
@@ -11,11 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsc import kernels, results  # noqa: E402
+from vsc import kernels, results, sanitizers  # noqa: E402
 from vsc.errors import UserError  # noqa: E402
 from vsc.cli import DEFAULT_KERNEL  # noqa: E402
 from vsc.ktap import Parser  # noqa: E402
 from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
+
+ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
+UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit")
 
 
 def python_unit_tests() -> tuple[int, int, int]:
@@ -30,8 +36,12 @@ def python_unit_tests() -> tuple[int, int, int]:
 def host_unit_tests() -> tuple[int, int, int]:
     """The C unit programs that run on the build machine: the test library's and the device's."""
     totals = [0, 0, 0]
-    for program in ("vsc-lib-unit", "vu-unit"):
-        done = subprocess.run([str(GUEST_BIN_DIR / program), "--no-kernel-log"],
+    for program in UNIT_PROGRAMS:
+        if not program.exists():
+            print(f"make check: {program} is missing: run 'make check', which builds it")
+            totals[1] += 1
+            continue
+        done = subprocess.run([str(program), "--no-kernel-log"],
                               capture_output=True, text=True, timeout=120)
         sys.stdout.write(done.stdout)
         parser = Parser()
@@ -52,7 +62,15 @@ def guest_suite() -> tuple[int, int, int]:
     return counts.passed, counts.failed, counts.skipped
 
 
+def use_sanitizer_build() -> None:
+    """Every backend of this run, and its unit tests, run with ASan and UBSan (unless set)."""
+    os.environ.setdefault("VSC_BACKEND_PROGRAM", str(ASAN_BIN_DIR / "vhost-user-vsock"))
+    os.environ.setdefault("ASAN_OPTIONS", sanitizers.ASAN_OPTIONS)
+    os.environ.setdefault("UBSAN_OPTIONS", sanitizers.UBSAN_OPTIONS)
+
+
 def main() -> int:
+    use_sanitizer_build()
     # The guest tests of the runner need the default kernel; fetch it once, up front.
     try:
         kernels.resolve(DEFAULT_KERNEL, fetch=True)

@@ -174,3 +174,30 @@ class HostProgramCommandLine(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@unittest.skipUnless(HOST_PROGRAM.exists(), f"{HOST_PROGRAM} is not built: run make")
+class HostProgramFollowsTheGuestKernel(unittest.TestCase):
+    """Errnos and known bugs are judged by the kernel under test, which the guest side names."""
+
+    def hello_from(self, kernel: str) -> str:
+        ours, theirs = socket.socketpair()
+        with tempfile.TemporaryDirectory(prefix="vsc-shim-") as tmp:
+            host = subprocess.Popen(
+                [str(HOST_PROGRAM), "--split", "client", "--control-fd", str(theirs.fileno()),
+                 "--bridge", str(Path(tmp) / "bridge.sock"), "--peer-cid", str(GUEST_CID),
+                 "--pick", "connect_no_listener"],
+                pass_fds=[theirs.fileno()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            theirs.close()
+            ours.sendall(f"HELLO vsockcheck-split 2 server solo 1 {kernel}\n".encode())
+            ours.recv(4096)  # the host side's own HELLO
+            ours.close()     # then leave: the case reports the side gone
+            out, _ = host.communicate(timeout=30)
+        return out
+
+    def test_host_side_adopts_the_guest_version(self):
+        self.assertIn("# split: expectations follow the server side's kernel, 5.10.262", self.hello_from("5.10.262"))
+
+    def test_a_version_that_is_no_version_is_an_error(self):
+        out = self.hello_from("banana")
+        self.assertIn("the server side's kernel version \"banana\" is not a version", out)

@@ -35,7 +35,7 @@ class Bridge(unittest.TestCase):
                 "socat VSOCK-LISTEN:1234 SYSTEM:'echo hello-from-guest; cat >/tmp/got' & "
                 f"{wait_listening(1234)}; echo READY; wait; echo GOT:$(cat /tmp/got); "
                 "echo hello-from-guest-b | socat -t 5 - VSOCK-CONNECT:2:5678 >/tmp/b; "
-                "echo B:$(cat /tmp/b); echo DONE"))
+                "echo B:$(cat /tmp/b); echo DONE; sleep 3600"))  # up for (c): powered off, it would not answer
             guest.wait_for("READY")
             # (a) a host program asks for the guest's port 1234: the first bridged host port.
             done = host_socat("-", f"UNIX-CONNECT:{uds}", input=b"CONNECT 1234\nhello-from-host\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from vsc import qemu
 from vsc.errors import UserError
+from vsc.sanitizers import sanitizer_findings
 from vsc.paths import GUEST_BIN_DIR
 
 DEFAULT_PROGRAM = GUEST_BIN_DIR / "vhost-user-vsock"
@@ -103,8 +104,19 @@ class VhostUserDevice:
                 self.process.kill()
                 self.process.wait()
 
+    def findings(self) -> list[str]:
+        """Sanitizer reports in the backend's log (a sanitizer build stops at its first one)."""
+        if not self.log.exists():
+            return []
+        return sanitizer_findings(self.log.read_text(errors="replace"))
+
     def __enter__(self) -> "VhostUserDevice":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.stop()
+        found = self.findings()
+        # A memory error in the device would make every result of the run suspect: say so, unless
+        # an error is already on its way out.
+        if found and exc_type is None:
+            raise UserError(f"{program().name}: sanitizer report in {self.log}: {found[0]}")

@@ -38,6 +38,8 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
  */
 int vsc_split_open_control(const char *path, char *error, size_t error_size);
 struct vsc_split *vsc_split_new(int control_fd, const char *side, int solo);
+/* For a side with no kernel under test: expectations follow the version the other side sends. */
+void vsc_split_adopt_peer_kernel(struct vsc_split *s);
 void vsc_split_hello(struct vsc_split *s, int planned);
 const char *vsc_split_side(const struct vsc_split *s);
 int vsc_split_solo(const struct vsc_split *s);

@@ -46,10 +46,11 @@ const char *vsc_kernel_release(void)
  * ("6.1.0-56-cloud-amd64" is 6.1.192), and fixes arrive in stable releases, so the
  * package version in /proc/version wins when there is one.
  */
+static struct vsc_kver version;
+static int known;
+
 static struct vsc_kver running_version(void)
 {
-	static struct vsc_kver version;
-	static int known;
 	struct vsc_kver packaged;
 	char line[512];
 	const char *debian;
@@ -68,6 +69,26 @@ static struct vsc_kver running_version(void)
 		version = packaged;
 	fclose(f);
 	return version;
+}
+
+int vsc_kernel_adopt_version(const char *text)
+{
+	struct vsc_kver adopted;
+
+	if (vsc_kver_parse(text, &adopted) != 0)
+		return -1;
+	version = adopted;
+	known = 1;
+	return 0;
+}
+
+const char *vsc_kernel_version_short(void)
+{
+	static char text[64];
+	struct vsc_kver v = running_version();
+
+	snprintf(text, sizeof(text), "%d.%d.%d", v.major, v.minor, v.patch);
+	return text;
 }
 
 const char *vsc_kernel_version_text(void)

@@ -255,6 +255,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: out of memory\n", argv[0]);
 			return 2;
 		}
+#ifdef VSC_HOST_PROGRAM
+		vsc_split_adopt_peer_kernel(h.split);
+#endif
 	}
 	print_header(&o, planned);
 	if (h.split) {

@@ -6,9 +6,11 @@
  * The first word says the kind; text fields never hold '\n' or '\t' (they are replaced by
  * spaces before sending). Both sides speak the same protocol; "solo" is the side given --solo.
  *
- *   HELLO vsockcheck-split 1 <server|client> <solo|peer> <planned>
+ *   HELLO vsockcheck-split 2 <server|client> <solo|peer> <planned> <kernel>
  *       Each side, once, first. The sides must differ and exactly one must be solo; if not,
- *       every case reports ERROR with the reason.
+ *       every case reports ERROR with the reason. <kernel> is the version that decides this
+ *       side's expectations ("6.1.192"); a side with no kernel under test (the host program)
+ *       adopts the other side's.
  *   CASE <number> <name> run | CASE <number> <name> skip <reason> | CASE <number> <name> idle
  *       Each side, before each case: whether its role can run here (min_kver and needs,
  *       evaluated locally). "idle": this side has no role (a one-process case on the side
@@ -53,7 +55,7 @@
 
 #include "harness.h"
 
-#define PROTOCOL "vsockcheck-split 1"
+#define PROTOCOL "vsockcheck-split 2"
 #define LINE_MAX 4096
 /*
  * How long a side waits for the other beyond the case's own deadline: time for the other side
@@ -73,6 +75,7 @@ struct vsc_split {
 	int control_fd;
 	const char *side, *other_side;
 	int solo;
+	int adopts_kernel;		/* no kernel under test here: judge by the other side's */
 	char in[LINE_MAX + 1];		/* bytes read from control, not yet a whole line */
 	size_t in_used;
 	char pending[LINE_MAX + 1];	/* one parent message waiting for whoever expects it */
@@ -147,6 +150,11 @@ struct vsc_split *vsc_split_new(int control_fd, const char *side, int solo)
 	return s;
 }
 
+void vsc_split_adopt_peer_kernel(struct vsc_split *s)
+{
+	s->adopts_kernel = 1;
+}
+
 const char *vsc_split_side(const struct vsc_split *s)
 {
 	return s->side;
@@ -179,9 +187,12 @@ static void set_broken(struct vsc_split *s, const char *fmt, ...)
 
 static void went_away(struct vsc_split *s, const char *how)
 {
-	set_broken(s, "the peer side went away %s%s (%s)",
-		   s->case_name ? "during " : s->cases_begun ? "after the last case" : "before the first case",
-		   s->case_name ? s->case_name : "", how);
+	const char *when = s->case_name	 ? "during "
+			   : s->cases_begun ? "after the last case"
+					    : "before the first case";
+
+	set_broken(s, "the peer side went away %s%s (%s)", when, s->case_name ? s->case_name : "",
+		   how);
 }
 
 /* Text fields travel inside one line, tab-separated: neither may occur in them. */
@@ -284,13 +295,14 @@ static void take_role(struct vsc_split *s, char *text)
 	snprintf(s->remote_where, sizeof(s->remote_where), "%s", where);
 	snprintf(s->remote_reason, sizeof(s->remote_reason), "%s", reason);
 	if (s->remote_verdict >= V_ERROR) {
+		/* The harness notes where the local role is and stops it: keep it where it is. */
 		s->remote_failed = 1;
 		if (reason[0])
 			vsc_out("# %s side: %s", s->other_side, reason);
-	}
-	/* As the other role's exit would: the local role reading its peer channel sees EOF. */
-	if (s->relay_fd >= 0)
+	} else if (s->relay_fd >= 0) {
+		/* As the other role's exit would: the local role reading its peer channel sees EOF. */
 		shutdown(s->relay_fd, SHUT_WR);
+	}
 }
 
 /* Routes one line from the other side. */
@@ -391,24 +403,31 @@ static int next_message(struct vsc_split *s, int wait_s, const char *what, char 
 
 void vsc_split_hello(struct vsc_split *s, int planned)
 {
-	char line[LINE_MAX + 1], side[16], solo[16];
+	char line[LINE_MAX + 1], side[16], solo[16], kernel[64];
 	int other_planned;
 
-	send_message(s, "HELLO %s %s %s %d", PROTOCOL, s->side, s->solo ? "solo" : "peer", planned);
+	send_message(s, "HELLO %s %s %s %d %s", PROTOCOL, s->side, s->solo ? "solo" : "peer",
+		     planned, vsc_kernel_version_short());
 	if (!next_message(s, START_S, "HELLO", line, sizeof(line)))
 		return;
 	if (strncmp(line, "HELLO " PROTOCOL " ", strlen("HELLO " PROTOCOL " ")) != 0 ||
-	    sscanf(line + strlen("HELLO " PROTOCOL " "), "%15s %15s %d", side, solo,
-		   &other_planned) != 3)
+	    sscanf(line + strlen("HELLO " PROTOCOL " "), "%15s %15s %d %63s", side, solo,
+		   &other_planned, kernel) != 4)
 		set_broken(s, "the other side does not speak %s: it sent \"%.200s\"", PROTOCOL, line);
 	else if (strcmp(side, s->other_side) != 0)
 		set_broken(s, "both sides are %s sides", s->side);
 	else if ((strcmp(solo, "solo") == 0) == s->solo)
 		set_broken(s, "%s side has --solo: exactly one side must have it",
 			   s->solo ? "each" : "neither");
+	else if (s->adopts_kernel && vsc_kernel_adopt_version(kernel) != 0)
+		set_broken(s, "the %s side's kernel version \"%s\" is not a version", s->other_side,
+			   kernel);
 	else if (other_planned != planned)
 		vsc_out("# split: this side plans %d cases, the %s side %d", planned, s->other_side,
 			other_planned);
+	if (s->adopts_kernel && !s->broken[0])
+		vsc_out("# split: expectations follow the %s side's kernel, %s", s->other_side,
+			vsc_kernel_version_short());
 }
 
 static void error_result(struct vsc_split *s, struct case_result *r)
@@ -505,6 +524,11 @@ void vsc_split_relay(struct vsc_split *s, int fd)
 	s->relay_fd = fd;
 	/* Read without blocking: the harness also drains it after the role has gone. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	/*
+	 * The other role may have written before this one started: its lines came in the same
+	 * read as its side's CASE and wait, undispatched, for this relay (poll cannot see them).
+	 */
+	dispatch_buffered(s);
 }
 
 /*

@@ -56,6 +56,13 @@ struct vsc_kver {
 };
 int vsc_kver_parse(const char *text, struct vsc_kver *out);	/* 0 on success */
 int vsc_kver_cmp(const struct vsc_kver *a, const struct vsc_kver *b);
+/* The version that decides expectations, as "6.1.192". */
+const char *vsc_kernel_version_short(void);
+/*
+ * Makes `text` ("6.1.192") the version that decides expectations: the host program of a split
+ * run judges errnos and known bugs by the guest kernel under test, not by the build machine's.
+ */
+int vsc_kernel_adopt_version(const char *text);
 
 /* Kernel health around a case: new alarming log lines and new taint bits. */
 struct vsc_kmsg;

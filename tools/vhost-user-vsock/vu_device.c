@@ -6,8 +6,9 @@
 
 #include "vu_device.h"
 
-/* What we offer: nothing beyond what is implemented (no EVENT_IDX, INDIRECT_DESC, SEQPACKET yet). */
-#define OFFERED_FEATURES (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_VSOCK_F_SEQPACKET)
+/* What we offer: nothing beyond what is implemented. */
+#define OFFERED_FEATURES (VU_F_VERSION_1 | VU_F_PROTOCOL_FEATURES | VU_F_INDIRECT_DESC | \
+			  VU_F_EVENT_IDX | VU_VSOCK_F_SEQPACKET)
 #define OFFERED_PROTOCOL_FEATURES VU_PROTOCOL_F_CONFIG
 
 typedef int (*handler_fn)(struct vu_device *dev, int sock, struct vu_msg *msg, char *error,
@@ -89,6 +90,9 @@ static int set_features(struct vu_device *dev, int sock, struct vu_msg *msg, cha
 	if (msg->payload.u64 & ~OFFERED_FEATURES)
 		return fail(e, n, msg, "acks a feature we did not offer");
 	dev->features = msg->payload.u64;
+	if (dev->verbose)
+		fprintf(stderr, "vhost-user-vsock: features acked 0x%llx\n",
+			(unsigned long long)dev->features);
 	return 0;
 }
 
@@ -184,12 +188,20 @@ static int set_vring_addr(struct vu_device *dev, int sock, struct vu_msg *msg, c
 	if (!ring->num)
 		return fail(e, n, msg, "ring addresses before SET_VRING_NUM");
 	num = ring->num;
-	/* Split ring sizes (virtio 1.x, 2.6): 16-byte descriptors; 6 + 2n and 6 + 8n with event idx. */
+	/* Split ring sizes (virtio 1.x, 2.7): 16-byte descriptors; 6 + 2n and 6 + 8n hold the event
+	 * idx fields too (used_event after the avail ring, avail_event after the used ring). */
 	ring->desc = vu_mem_uva(&dev->mem, a->desc_uaddr, 16 * num);
 	ring->avail = vu_mem_uva(&dev->mem, a->avail_uaddr, 6 + 2 * num);
 	ring->used = vu_mem_uva(&dev->mem, a->used_uaddr, 6 + 8 * num);
 	if (!ring->desc || !ring->avail || !ring->used)
 		return fail(e, n, msg, "a ring lies outside the memory table");
+	/* Alignments of 2.7 (16, 2, 4): the queue layer reads and writes their fields atomically. */
+	if ((uintptr_t)ring->desc % 16 || (uintptr_t)ring->avail % 2 || (uintptr_t)ring->used % 4)
+		return fail(e, n, msg, "a ring is misaligned (desc 16, avail 2, used 4)");
+	/* The used side continues from where the ring is (a restart may find it non-zero). */
+	ring->used_flags = __atomic_load_n((uint16_t *)ring->used, __ATOMIC_RELAXED);
+	ring->used_idx = __atomic_load_n((uint16_t *)ring->used + 1, __ATOMIC_RELAXED);
+	ring->pushed_since_notify = 0;
 	return 0;
 }
 

@@ -12,6 +12,8 @@
 #define VU_VSOCK_QUEUES 2
 #define VU_QUEUE_MAX_SIZE 32768
 
+#define VU_F_INDIRECT_DESC (1ull << 28)
+#define VU_F_EVENT_IDX (1ull << 29)
 #define VU_F_PROTOCOL_FEATURES (1ull << 30)
 #define VU_F_VERSION_1 (1ull << 32)
 #define VU_PROTOCOL_F_CONFIG (1ull << 9)
@@ -22,6 +24,8 @@ struct vu_vring {
 	void *desc, *avail, *used;	/* host addresses, checked against num when set */
 	int kick_fd, call_fd, err_fd;
 	int enabled;
+	uint16_t used_idx;		/* ours: read from the ring once at SET_VRING_ADDR */
+	uint16_t used_flags;		/* ours: what we last wrote to used->flags */
 	unsigned int pushed_since_notify;	/* used entries the driver has not been told of */
 };
 

@@ -92,7 +92,8 @@ static void skip_seqpacket_socket(const struct vsc_env *env)
 	socket(AF_VSOCK, SOCK_SEQPACKET, 0);
 	vsc_fail_at(__FILE__, __LINE__, "socket(SOCK_SEQPACKET) returned");
 }
-VSC_CASE(shim_skip_seqpacket_socket, .summary = "SOCK_SEQPACKET skips", .run = skip_seqpacket_socket);
+VSC_CASE(shim_skip_seqpacket_socket, .summary = "SOCK_SEQPACKET skips",
+	 .run = skip_seqpacket_socket);
 
 static void skip_vsock_sockopt(const struct vsc_env *env)
 {
