@@ -10,7 +10,8 @@ import unittest
 from pathlib import Path
 
 from vsc import catalogue, guest_session, kernels, topology_loopback
-from vsc.cli import DEFAULT_KERNEL, GUEST_TOOLS, TEST_PROGRAM
+from vsc.cli import DEFAULT_KERNEL
+from vsc.topology import GUEST_TOOLS, TEST_PROGRAM
 from vsc.errors import UserError
 from vsc.ktap import Parser
 from vsc.paths import GUEST_BIN_DIR

@@ -11,15 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import catalogue, guest_session, kernels, parity, qemu, results, topology_loopback
+from vsc import catalogue, kernels, parity, qemu, results, topology_g2g, topology_g2h, topology_loopback
 from vsc.errors import UserError
-from vsc.paths import GUEST_BIN_DIR
+from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
 DEFAULT_KERNEL = "debian:bookworm"
-TOPOLOGIES = {topology_loopback.NAME: topology_loopback}
-TEST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-tests"
-# Programs the cases run inside the guest (diag_vsock_ss_listener runs /usr/bin/vsock-ss).
-GUEST_TOOLS = (GUEST_BIN_DIR / "vsock-ss",)
+TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="boot a kernel and run the suite in it")
     run.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="SPEC",
                      help=f"debian:<suite> or a local kernel path (default {DEFAULT_KERNEL})")
-    run.add_argument("--topology", default=topology_loopback.NAME, choices=sorted(TOPOLOGIES),
-                     help="where the server and client roles run (default loopback)")
+    run.add_argument("--topology", default=topology_loopback.NAME, choices=list(TOPOLOGIES),
+                     help="where the server and client roles run: "
+                          + "; ".join(f"{t.NAME}: {t.DESCRIPTION}" for t in TOPOLOGIES.values())
+                          + " (default loopback)")
+    run.add_argument("--capture", action="store_true",
+                     help="record every packet our device carries in <results>/capture.pcap (g2h, g2g)")
     _add_selection(run)
     run.add_argument("--results", type=Path, metavar="DIR",
                      help="where results.ktap, junit.xml, results.json and console.log go "
@@ -78,9 +79,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="auto tries KVM once per kernel and falls back to TCG (default auto)")
     run.add_argument("--boot-timeout", type=float, default=60.0, metavar="S",
                      help="seconds to wait for the guest's first output (default 60)")
-    run.add_argument("--show-command", action="store_true", help="print the QEMU command line")
-    # For the runner's own tests: make the guest panic or hang instead of running the suite.
-    run.add_argument("--guest-mode", default="suite", choices=("suite", "panic", "hang"), help=argparse.SUPPRESS)
+    run.add_argument("--show-command", action="store_true",
+                     help="print the command line of every QEMU and of the processes beside them")
+    # For the runner's own tests: make the guest (or, in g2g, its peer) panic or hang instead of
+    # running the suite.
+    run.add_argument("--guest-mode", default="suite", choices=PeerModes.OWN + PeerModes.PEER,
+                     help=argparse.SUPPRESS)
     run.set_defaults(func=_cmd_run)
     return parser
 
@@ -133,38 +137,47 @@ def _cmd_parity(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    topology_module = TOPOLOGIES[args.topology]
+    if args.capture and not topology_module.CAPTURES:
+        raise UserError(f"--capture: topology {args.topology} has no device of ours to capture; "
+                        "use --topology g2h or g2g")
+    if args.guest_mode in PeerModes.PEER and args.topology != topology_g2g.NAME:
+        raise UserError(f"--guest-mode {args.guest_mode}: only topology g2g has a peer guest")
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
-    topology = TOPOLOGIES[args.topology]
     kernel = kernels.resolve(args.kernel, fetch=True)
-    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology.NAME}"
+    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology_module.NAME}"
     try:
         results_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
-    spec = guest_session.GuestSpec(
-        kernel=kernel, modules=topology.MODULES, test_program=TEST_PROGRAM, guest_tools=GUEST_TOOLS,
-        test_args=topology.test_args() + catalogue.selection_args(args.pick, args.skip),
-        cases=cases, mode=args.guest_mode, accel=args.accel, boot_timeout_s=args.boot_timeout)
-    print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology.NAME}, {len(cases)} cases", flush=True)
+    print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology_module.NAME}, {len(cases)} cases",
+          flush=True)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
-        run = guest_session.run(spec, Path(workdir), results_dir,
-                                on_result=lambda r: print(results.format_case_line(r), flush=True))
+        request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),
+                             workdir=Path(workdir), results_dir=results_dir, mode=args.guest_mode,
+                             accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture)
+        done = topology_module.run(request, lambda r: print(results.format_case_line(r), flush=True))
+    run = done.guest
     if args.show_command:
-        print("QEMU:", qemu.show_command(run.argv))
+        for what, argv in done.commands:
+            print(f"{what}:", qemu.show_command(argv))
     info = results.RunInfo(kernel_name=kernel.name, kernel_release=kernel.release,
-                           kernel_version=kernel.version, topology=topology.NAME, accel=run.accel,
+                           kernel_version=kernel.version, topology=topology_module.NAME, accel=run.accel,
                            qemu_version=qemu.qemu_version(qemu.QEMU), started_at=started_at,
                            durations=run.durations, command_line=sys.argv)
     results.write_ktap(run.report, results_dir / "results.ktap")
     results.write_junit(run.report, info, results_dir / "junit.xml")
     results.write_json(run.report, info, results_dir / "results.json")
     print(results.format_table(run.report), end="")
+    for note in done.notes:
+        print(f"vsockcheck: {results.printable(note)}")
     d = run.durations
     print(f"timings ({run.accel}): initramfs {d['initramfs_s']:.1f} s, accel probe {d['accel_probe_s']:.1f} s, "
           f"boot {d['boot_s']:.1f} s, "
           f"tests {d['tests_s']:.1f} s, power-off {d['poweroff_s']:.1f} s, total {d['total_s']:.1f} s")
-    print(f"results: {results_dir}/ (results.ktap junit.xml results.json console.log)")
+    written = ["results.ktap", "junit.xml", "results.json", *done.files]
+    print(f"results: {results_dir}/ ({' '.join(written)})")
     print(results.format_counts(run.report))
     return 1 if results.count(run.report).failed else 0
 

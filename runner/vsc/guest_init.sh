@@ -2,6 +2,9 @@
 # vsockcheck guest /init: mount, load modules, run the test program with its KTAP on a virtio-serial port, power off.
 
 PORT_NAME=vsockcheck.ktap
+# The runner writes this word into TEST_ARGS where the control port to the peer's /dev node goes.
+PEER_PORT_NAME=vsockcheck.peer
+PEER_PORT_WORD=@peer-port@
 MODULE_DIR=/lib/modules/vsockcheck
 export PATH=/bin:/usr/bin
 
@@ -50,30 +53,56 @@ done </etc/vsockcheck/modules
 
 ip link set lo up || console "ip link set lo up failed"
 
-# The port's sysfs entry and /dev node appear asynchronously once virtio_console has probed the device.
+# A port's sysfs entry and /dev node appear asynchronously once virtio_console has probed the device.
 find_port() {
 	for dir in /sys/class/virtio-ports/*; do
 		[ -r "$dir/name" ] || continue
-		if [ "$(cat "$dir/name")" = "$PORT_NAME" ] && [ -c "/dev/${dir##*/}" ]; then
+		if [ "$(cat "$dir/name")" = "$1" ] && [ -c "/dev/${dir##*/}" ]; then
 			echo "/dev/${dir##*/}"
 			return 0
 		fi
 	done
 	return 1
 }
-tries=0
-until port=$(find_port); do
-	tries=$((tries + 1))
-	if [ "$tries" -gt 40 ]; then
-		console "no virtio-serial port named $PORT_NAME (is virtio_console loaded?); powering off"
-		finish
-	fi
-	sleep 0.05
-done
+
+# wait_port NAME: prints the port's /dev node, or fails after about 2 s.
+wait_port() {
+	tries=0
+	until find_port "$1"; do
+		tries=$((tries + 1))
+		[ "$tries" -gt 40 ] && return 1
+		sleep 0.05
+	done
+}
+
+# with_peer_port ARGS DEV: the words of ARGS, with the placeholder word replaced by DEV.
+with_peer_port() {
+	printf '%s\n' "$1" | sed "s|$PEER_PORT_WORD|$2|g"
+}
+
+if ! port=$(wait_port "$PORT_NAME"); then
+	console "no virtio-serial port named $PORT_NAME (is virtio_console loaded?); powering off"
+	finish
+fi
 exec 3>"$port"
 printf '%s' "$insmod_failures" >&3
 
+# Only topologies with a peer elsewhere give the guest a control port, and name it in TEST_ARGS.
+case " $TEST_ARGS " in
+*" $PEER_PORT_WORD "*)
+	if peer_port=$(wait_port "$PEER_PORT_NAME"); then
+		TEST_ARGS=$(with_peer_port "$TEST_ARGS" "$peer_port")
+	else
+		console "no virtio-serial port named $PEER_PORT_NAME"
+		echo "# vsockcheck-guest: no virtio-serial port named $PEER_PORT_NAME for the peer channel" >&3
+		MODE=no-peer-port
+	fi
+	;;
+esac
+
 case "$MODE" in
+no-peer-port)
+	;;
 suite)
 	if [ -z "$TEST_BIN" ]; then
 		console "run.conf sets no TEST_BIN"

@@ -53,8 +53,26 @@ class GuestSpec:
     cpus: int = 2
 
 
+@dataclass(frozen=True)
+class GuestFiles:
+    """Where one guest's output goes in the results directory."""
+
+    ktap: Path     # the raw stream the guest wrote on its KTAP port
+    console: Path  # the serial console
+    qemu_log: Path  # QEMU's own stdout and stderr
+
+    @classmethod
+    def named(cls, results_dir: Path, label: str = "") -> "GuestFiles":
+        """The guest of a one-guest run keeps the plain names; another guest's files carry its label."""
+        if not label:
+            return cls(results_dir / "guest.ktap", results_dir / "console.log", results_dir / "qemu.log")
+        return cls(results_dir / f"{label}.ktap", results_dir / f"{label}-console.log",
+                   results_dir / f"{label}-qemu.log")
+
+
 def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -> Path:
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
+    workdir.mkdir(parents=True, exist_ok=True)
     plan = modules.plan(spec.kernel, list(spec.modules))
     module_files = modules.materialize(plan, workdir / "modules")
     programs = [spec.test_program, *spec.guest_tools]
@@ -68,35 +86,85 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     return initramfs.with_run_config(base, settings, workdir / "initrd.img")
 
 
+class GuestSession:
+    """One test guest: its image, its QEMU, the KTAP it prints, and a result for every planned case.
+
+    A topology boots each of its guests with boot(), follows the one its results come from with
+    follow(), and reads the report with result(); the with-block passed to boot() stops QEMU."""
+
+    def __init__(self, spec: GuestSpec, workdir: Path, results_dir: Path, label: str = "",
+                 devices: list[str] = (), peer_socket: Path | None = None):
+        self.spec = spec
+        self.workdir = workdir / label if label else workdir
+        self.files = GuestFiles.named(results_dir, label)
+        self.devices = list(devices)
+        self.peer_socket = peer_socket
+        self.times = {"start": time.monotonic()}
+        self.accel = ""
+        self.argv: list[str] = []
+        self.guest: qemu.Guest | None = None
+        self.follower: _Follower | None = None
+        self.stalled: float | None = None
+
+    def boot(self, running: contextlib.ExitStack) -> qemu.Guest:
+        """Builds the image and starts QEMU; leaving `running` stops it."""
+        initrd = build_image(self.spec, self.workdir)
+        self.times["image"] = time.monotonic()
+        spec = self.spec
+        self.accel = qemu.accel_for(spec.kernel.vmlinuz) if spec.accel == "auto" else spec.accel
+        self.files.ktap.write_bytes(b"")
+        self.argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=self.files.ktap,
+                                    console_log=self.files.console, accel=self.accel,
+                                    memory_mib=spec.memory_mib, cpus=spec.cpus, devices=self.devices,
+                                    peer_socket=self.peer_socket)
+        self.guest = running.enter_context(qemu.Guest(self.argv, log=self.files.qemu_log))
+        self.times["qemu"] = time.monotonic()
+        return self.guest
+
+    def follow(self, on_result: Callable[[object], None] = lambda result: None) -> None:
+        """Follows the KTAP until QEMU exits or the guest falls silent, then stops QEMU."""
+        self.follower = _Follower(self.spec.boot_timeout_s, on_result, self.times)
+        self.stalled = self.follower.follow(self.guest, self.files.ktap)
+        self.guest.stop()
+        self.times["end"] = time.monotonic()
+
+    def result(self, on_result: Callable[[object], None] = lambda result: None) -> GuestRun:
+        """The complete report of a followed guest: a result for each planned case, saying why if missing."""
+        report = self.follower.parser.finish()
+        _account_for_every_case(report, self.spec.cases, self.stalled, self.guest.returncode,
+                                self.files.console, on_result)
+        return GuestRun(report, self.accel, self.argv, _durations(self.times))
+
+    def how_it_ended(self, stopped: bool) -> str | None:
+        """For a guest nobody followed: None if its harness reported its exit, else what went wrong,
+        with the end of its console; `stopped` says the runner had to stop its QEMU."""
+        if b"# vsockcheck-guest: exit=" in _read_bytes(self.files.ktap):
+            return None
+        lines = _console_lines(self.files.console)
+        panic = next((line for line in lines if "Kernel panic" in line), None)
+        status = self.guest.returncode if self.guest else None
+        if panic is not None:
+            why = f"its kernel panicked ({panic.strip()})"
+        elif stopped:
+            why = "it was still running when the other side had finished, and was stopped"
+        else:
+            why = f"QEMU exited (status {status}) before its harness finished"
+        tail = lines[-CONSOLE_TAIL_LINES:]
+        return "; ".join([why, f"console ({self.files.console.name}) ends:"] + tail) if tail else why
+
+
 def run(spec: GuestSpec, workdir: Path, results_dir: Path,
         on_result: Callable[[object], None] = lambda result: None) -> GuestRun:
-    """Boots the guest and returns its complete report; on_result sees each case as it finishes."""
-    times = {"start": time.monotonic()}
-    initrd = build_image(spec, workdir)
-    times["image"] = time.monotonic()
-    accel = qemu.accel_for(spec.kernel.vmlinuz) if spec.accel == "auto" else spec.accel
-    ktap_raw = results_dir / "guest.ktap"
-    console_log = results_dir / "console.log"
-    ktap_raw.write_bytes(b"")
+    """Boots one guest and returns its complete report; on_result sees each case as it finishes."""
+    session = GuestSession(spec, workdir, results_dir)
     with contextlib.ExitStack() as running:
-        devices = []
         if spec.device_cid is not None:
             port = VmPort(spec.device_cid, workdir / "vhost-user-vsock.sock")
             device = running.enter_context(VhostUserDevice([port], results_dir / "vhost-user-vsock.log"))
-            devices = device.qemu_args(spec.device_cid)
-        argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=ktap_raw,
-                               console_log=console_log, accel=accel, memory_mib=spec.memory_mib,
-                               cpus=spec.cpus, devices=devices)
-        guest = running.enter_context(qemu.Guest(argv, log=results_dir / "qemu.log"))
-        times["qemu"] = time.monotonic()
-        follower = _Follower(spec.boot_timeout_s, on_result, times)
-        stalled = follower.follow(guest, ktap_raw)
-        guest.stop()
-        exit_status = guest.returncode
-    times["end"] = time.monotonic()
-    report = follower.parser.finish()
-    _account_for_every_case(report, spec.cases, stalled, exit_status, console_log, on_result)
-    return GuestRun(report, accel, argv, _durations(times))
+            session.devices = device.qemu_args(spec.device_cid)
+        session.boot(running)
+        session.follow(on_result)
+    return session.result(on_result)
 
 
 class _Follower:
@@ -172,6 +240,13 @@ def _account_for_every_case(report: Report, cases: list[Case], stalled: float | 
         else:
             report.add_result(synthesize_result(number, name, ERROR, "not run: " + why))
     report.results.sort(key=lambda r: r.number)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _console_lines(console_log: Path) -> list[str]:

@@ -17,6 +17,7 @@ from vsc.paths import cache_root
 
 QEMU = "qemu-system-x86_64"
 KTAP_PORT_NAME = "vsockcheck.ktap"
+PEER_PORT_NAME = "vsockcheck.peer"
 PROBE_TIMEOUT_S = 5.0
 PR_SET_PDEATHSIG = 1
 
@@ -90,6 +91,17 @@ def ktap_port_args(path: Path) -> list[str]:
     ]
 
 
+def peer_port_args(socket_path: Path) -> list[str]:
+    """The guest's control channel to its peer: a second port on the same virtio-serial bus, whose
+    host end is a Unix socket QEMU listens on. wait=on holds the guest back until the runner's relay
+    has connected, so the guest never reads the port while nobody is at the other end (its read
+    would return end-of-file, which the harness takes for a peer that has gone)."""
+    return [
+        "-chardev", f"socket,id=vsc_peer,path={_opt(socket_path)},server=on,wait=on",
+        "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_peer,name={PEER_PORT_NAME}",
+    ]
+
+
 def headless_args() -> list[str]:
     """No default devices, no window, no monitor; a guest reboot ends QEMU instead of restarting it."""
     return ["-nographic", "-no-reboot", "-nodefaults", "-display", "none", "-monitor", "none"]
@@ -97,13 +109,17 @@ def headless_args() -> list[str]:
 
 def guest_argv(*, vmlinuz: Path, initrd: Path, ktap_path: Path, console_log: Path | None,
                accel: str = "tcg", memory_mib: int = 512, cpus: int = 1, quiet: bool = False,
-               extra_append: tuple[str, ...] = (), devices: list[str] = ()) -> list[str]:
+               extra_append: tuple[str, ...] = (), devices: list[str] = (),
+               peer_socket: Path | None = None) -> list[str]:
     """The whole command line for one test guest; `devices` (e.g. a vhost-user device's
-    arguments) need guest RAM a backend can map, so they switch it to shared memory."""
+    arguments) need guest RAM a backend can map, so they switch it to shared memory.
+    `peer_socket` adds the control port to a peer (see peer_port_args)."""
     shared = bool(devices)
+    peer = peer_port_args(peer_socket) if peer_socket is not None else []
     return ([QEMU] + machine_args(accel, shared) + cpu_args(accel) + memory_args(memory_mib, shared)
             + smp_args(cpus) + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
-            + console_args(console_log) + ktap_port_args(ktap_path) + list(devices) + headless_args())
+            + console_args(console_log) + ktap_port_args(ktap_path) + peer + list(devices)
+            + headless_args())
 
 
 def show_command(argv: list[str]) -> str:
@@ -112,11 +128,13 @@ def show_command(argv: list[str]) -> str:
 
 
 class Guest:
-    """One QEMU process in its own process group; leaving the with-block always stops it."""
+    """One QEMU process in its own process group; leaving the with-block always stops it.
+    (The host-side test program runs the same way: pass_fds hands it its control channel.)"""
 
-    def __init__(self, argv: list[str], log: Path | None = None):
+    def __init__(self, argv: list[str], log: Path | None = None, pass_fds: tuple[int, ...] = ()):
         self.argv = list(argv)
         self.log = log  # QEMU's own stdout and stderr; None leaves them on the terminal
+        self.pass_fds = tuple(pass_fds)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Guest":
@@ -129,7 +147,7 @@ class Guest:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL if out else None, stdout=out,
                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                preexec_fn=die_with_runner)
+                pass_fds=self.pass_fds, preexec_fn=die_with_runner)
         except OSError as e:
             raise UserError(f"{self.argv[0]}: cannot start it ({e.strerror}); install qemu-system-x86") from None
         finally:

@@ -69,7 +69,7 @@ def format_counts(report: Report) -> str:
 
 def format_case_line(result: CaseResult) -> str:
     """One line for the live display: '  FAIL     13  name  first diagnostic'."""
-    line = f"  {_LABELS[result.status]:<7} {result.number:>3}  {_printable(result.name)}"
+    line = f"  {_LABELS[result.status]:<7} {result.number:>3}  {printable(result.name)}"
     detail = _detail(result)
     if detail:
         line += f"  ({detail})" if result.status in (SKIP, XFAIL) else f"  {detail}"
@@ -80,7 +80,7 @@ def format_table(report: Report) -> str:
     """The final table: number, name, status, reason; subtests indented under their parent."""
     rows = [("#", "name", "status", "reason")]
     for result, number, depth in _walk(report.results, ""):
-        rows.append((number, "  " * depth + _printable(result.name), _LABELS[result.status], _detail(result)))
+        rows.append((number, "  " * depth + printable(result.name), _LABELS[result.status], _detail(result)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = [f"  {n:>{widths[0]}}  {name:<{widths[1]}}  {status:<{widths[2]}}  {reason}".rstrip()
              for n, name, status, reason in rows]
@@ -99,10 +99,10 @@ def _detail(result: CaseResult) -> str:
     first = result.diagnostics[0] if result.diagnostics else ""
     # A plain fail says why in its diagnostics; directives (TIMEOUT, SKIP...) say why in their text.
     text = (first or result.reason) if result.status == FAIL else (result.reason or first)
-    return _printable(" ".join(text.split()))
+    return printable(" ".join(text.split()))
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """Guest text with control characters shown as U+FFFD: an escape sequence must not reach the terminal."""
     return "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
 

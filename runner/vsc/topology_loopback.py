@@ -1,14 +1,28 @@
 """The loopback topology: one guest runs both roles, which meet through vsock_loopback (CID 1)."""
 
+from __future__ import annotations
+
+from typing import Callable
+
+from vsc import guest_session, topology
+from vsc.topology import RunRequest, TopologyRun
+
 NAME = "loopback"
 DESCRIPTION = "one guest; server and client in it, over vsock_loopback (CID 1)"
+CAPTURES = False  # no device of ours: nothing to record
 
-# virtio_console carries the KTAP port; the virtio vsock transport is loaded (without a device)
-# so the cases see the transports a real guest has.
-MODULES = ("virtio_pci", "virtio_console", "vsock", "vsock_loopback",
-           "vmw_vsock_virtio_transport", "vsock_diag")
+MODULES = topology.MODULES
 
 
 def test_args() -> list[str]:
     """The CIDs the cases need, as arguments of the test program."""
     return ["--peer-cid", "1", "--local-cid", "1"]
+
+
+def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun:
+    spec = guest_session.GuestSpec(
+        kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
+        guest_tools=topology.GUEST_TOOLS, test_args=test_args() + request.selection, cases=request.cases,
+        mode=request.mode, accel=request.accel, boot_timeout_s=request.boot_timeout_s)
+    guest = guest_session.run(spec, request.workdir, request.results_dir, on_result)
+    return TopologyRun(guest, commands=[("QEMU", guest.argv)], files=["console.log", "guest.ktap", "qemu.log"])

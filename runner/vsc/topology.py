@@ -1,0 +1,67 @@
+"""What every topology is given (RunRequest) and gives back (TopologyRun), and the pieces they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsc.catalogue import Case
+from vsc.guest_session import GuestRun
+from vsc.paths import GUEST_BIN_DIR
+
+TEST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-tests"
+# Programs the cases run inside the guest (diag_vsock_ss_listener runs /usr/bin/vsock-ss).
+GUEST_TOOLS = (GUEST_BIN_DIR / "vsock-ss",)
+# The guest modules: virtio_console carries the KTAP and peer ports; the virtio vsock transport
+# drives our device where a topology attaches one, and vsock_loopback is there as in a real guest.
+MODULES = ("virtio_pci", "virtio_console", "vsock", "vsock_loopback",
+           "vmw_vsock_virtio_transport", "vsock_diag")
+# Both sides of a split run must agree on the ports each case uses.
+PORT_BASE = 20000
+# guest_init.sh replaces this word in TEST_ARGS by the /dev node of the vsockcheck.peer port.
+PEER_PORT_WORD = "@peer-port@"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One `vsockcheck run`, as the command line gave it."""
+
+    kernel: object                 # kernels.Kernel
+    cases: list[Case]              # in run order
+    selection: list[str]           # --pick/--skip as test program arguments
+    workdir: Path                  # the run's temporary directory (sockets, images)
+    results_dir: Path
+    mode: str = "suite"            # --guest-mode, for the runner's own tests
+    accel: str = "auto"
+    boot_timeout_s: float = 60.0
+    capture: bool = False          # record the device's packets in results_dir/capture.pcap
+
+
+@dataclass
+class TopologyRun:
+    """What a topology produced: the report the results come from, and everything worth showing."""
+
+    guest: GuestRun
+    commands: list[tuple[str, list[str]]] = field(default_factory=list)  # (what, argv) of each process
+    files: list[str] = field(default_factory=list)  # what this topology wrote into the results dir
+    notes: list[str] = field(default_factory=list)  # what went wrong beside the guest, e.g. a peer's death
+
+    def note(self, text: str) -> None:
+        """Kept with the report's problems (results.ktap, results.json) and printed after the table."""
+        self.notes.append(text)
+        self.guest.report.problems.append(text)
+
+
+class PeerModes:
+    """--guest-mode for a run with a peer guest: panic and hang act on the guest the results come
+    from; peer-panic and peer-hang on its peer, to show that the run survives a dying peer."""
+
+    OWN = ("suite", "panic", "hang")
+    PEER = ("peer-panic", "peer-hang")
+
+    @staticmethod
+    def split(mode: str) -> tuple[str, str]:
+        """(mode of the guest the results come from, mode of its peer)."""
+        if mode in PeerModes.PEER:
+            return "suite", mode.removeprefix("peer-")
+        return mode, "suite"
