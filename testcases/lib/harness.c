@@ -78,14 +78,18 @@ static pid_t spawn_role(const struct harness *h, struct role_slot *slot,
 	return pid;
 }
 
-/* A role that ended because its peer had gone is not a cause: the peer's end is. */
-static int role_failed(const struct role_slot *s)
+/*
+ * Whether a role's end ends the case: a failure, a crash, or a skip (the other role would wait
+ * for a peer that is not coming). A role that ended because its peer had gone is not a cause:
+ * the peer's end is.
+ */
+static int role_ends_case(const struct role_slot *s)
 {
 	int outcome = s->state->outcome;
 
 	if (WIFSIGNALED(s->status))
 		return 1;
-	return outcome != VSC_PASS && outcome != VSC_SKIP && outcome != VSC_PEER_GONE;
+	return outcome != VSC_PASS && outcome != VSC_PEER_GONE;
 }
 
 static void stop_group(struct role_slot *s)
@@ -112,7 +116,7 @@ static int reap(struct role_slot *slots, int n)
 			slots[i].pid = 0;
 			slots[i].status = status;
 			/* The first role to fail is the cause: stop the other, which may wait forever. */
-			if (!slots[i].stopped_by_harness && role_failed(&slots[i]))
+			if (!slots[i].stopped_by_harness && role_ends_case(&slots[i]))
 				for (j = 0; j < n; j++)
 					if (j != i)
 						stop_group(&slots[j]);

@@ -25,7 +25,7 @@
  *       Each side, once its local role has ended (at once when it has none), after every P
  *       line of that role. <where> lists " [role] in <step>" for a role stopped while running
  *       (its deadline, or the other side's failure). On receipt the relay to the local role is
- *       shut, as a peer's exit would close it; a failure stops the local role at once.
+ *       shut, as a peer's exit would close it; a failure or a skip stops the local role at once.
  *   CHECKED <verdict>\t<reason>
  *       The side without --solo, after both ROLEs: its kernel log and taint findings.
  *   VERDICT <verdict>\t<reason>
@@ -220,7 +220,28 @@ static void send_message(struct vsc_split *s, const char *fmt, ...)
 	len = n < 0 ? 0 : (size_t)n < sizeof(line) - 2 ? (size_t)n : sizeof(line) - 2;
 	line[len++] = '\n';
 	while (done < len) {
-		ssize_t w = write(s->control_fd, line + done, len - done);
+		struct pollfd pfd = { .fd = s->control_fd, .events = POLLOUT };
+		ssize_t w;
+
+		/*
+		 * A virtio-serial port whose host end is gone blocks writes forever but reports
+		 * POLLHUP: a peer that died must end the session, not hang it.
+		 */
+		int ready = poll(&pfd, 1, GRACE_S * 1000);
+
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0 || !(pfd.revents & POLLOUT)) {
+			char stalled[64];
+
+			snprintf(stalled, sizeof(stalled), "the channel took nothing for %d s", GRACE_S);
+			went_away(s, ready == 0 ? stalled
+				  : ready < 0 ? vsc_errname(errno)
+				  : pfd.revents & POLLHUP ? "its end is disconnected (POLLHUP)"
+							   : "the channel reports an error");
+			return;
+		}
+		w = write(s->control_fd, line + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -294,8 +315,11 @@ static void take_role(struct vsc_split *s, char *text)
 	s->remote_done = 1;
 	snprintf(s->remote_where, sizeof(s->remote_where), "%s", where);
 	snprintf(s->remote_reason, sizeof(s->remote_reason), "%s", reason);
-	if (s->remote_verdict >= V_ERROR) {
-		/* The harness notes where the local role is and stops it: keep it where it is. */
+	if (s->remote_verdict >= V_ERROR || s->remote_verdict == V_SKIP) {
+		/*
+		 * The harness notes where the local role is and stops it: keep it where it is. A skip
+		 * ends the case too: the local role would wait for a peer that is not coming.
+		 */
 		s->remote_failed = 1;
 		if (reason[0])
 			vsc_out("# %s side: %s", s->other_side, reason);
