@@ -2,7 +2,8 @@
 """make check: every test layer in turn, then one line that counts them all.
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
-vhost-user device), and the vsock suite in a guest of the default kernel. Exits 1 if anything failed.
+vhost-user device), and the vsock suite on the default kernel in each topology (loopback, g2g,
+g2h). Exits 1 if anything failed.
 The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
@@ -22,6 +23,11 @@ from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit")
+
+
+# The whole suite runs in each: one guest over loopback, guest to guest through our device, and
+# guest to this machine through the device's bridge.
+TOPOLOGIES = ("loopback", "g2g", "g2h")
 
 
 def python_unit_tests() -> tuple[int, int, int]:
@@ -52,10 +58,11 @@ def host_unit_tests() -> tuple[int, int, int]:
     return totals[0], totals[1], totals[2]
 
 
-def guest_suite() -> tuple[int, int, int]:
-    results_dir = BUILD_DIR / "check-results"
+def guest_suite(topology: str) -> tuple[int, int, int]:
+    results_dir = BUILD_DIR / "check-results" / topology
     done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
-                           "--kernel", DEFAULT_KERNEL, "--results", str(results_dir)])
+                           "--kernel", DEFAULT_KERNEL, "--topology", topology,
+                           "--results", str(results_dir)])
     if done.returncode not in (0, 1):
         return 0, 1, 0  # the run itself could not happen; its error line is above
     counts = results.load_counts(results_dir / "results.json")
@@ -80,7 +87,9 @@ def main() -> int:
     totals = [0, 0, 0]
     for title, layer in (("runner unit tests", python_unit_tests),
                          ("C unit tests (test library, vhost-user device)", host_unit_tests),
-                         (f"vsock suite on {DEFAULT_KERNEL}", guest_suite)):
+                         *((f"vsock suite on {DEFAULT_KERNEL}, {topology}",
+                            lambda topology=topology: guest_suite(topology))
+                           for topology in TOPOLOGIES)):
         print(f"== {title}", flush=True)
         counts = layer()
         print(f"== {title}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped", flush=True)
