@@ -28,7 +28,7 @@ def test_args_a(selection: list[str]) -> list[str]:
     """Guest A: the server role of two-process cases, and every one-process case."""
     return ["--split", "server", "--solo", "--control", PEER_PORT_WORD, "--peer-cid", str(CID_B),
             "--local-cid", str(CID_A), "--device-cid", str(CID_A), "--port-base", str(PORT_BASE),
-            *selection]
+            "--silent-cid", str(topology.SILENT_CID), *selection]
 
 
 def test_args_b(selection: list[str]) -> list[str]:

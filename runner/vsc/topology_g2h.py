@@ -35,7 +35,7 @@ def test_args(selection: list[str]) -> list[str]:
     """The guest: the server role of two-process cases, and every one-process case."""
     return ["--split", "server", "--solo", "--control", PEER_PORT_WORD, "--peer-cid", str(HOST_CID),
             "--local-cid", str(GUEST_CID), "--device-cid", str(GUEST_CID), "--port-base", str(PORT_BASE),
-            *selection]
+            "--silent-cid", str(topology.SILENT_CID), *selection]
 
 
 def host_argv(control_fd: int, bridge: Path, selection: list[str]) -> list[str]:

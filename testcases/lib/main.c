@@ -21,7 +21,7 @@ struct options {
 	const char *pick[MAX_GLOBS];
 	const char *skip[MAX_GLOBS];
 	int npick, nskip;
-	unsigned int peer_cid, local_cid, device_cid, port_base;
+	unsigned int peer_cid, local_cid, device_cid, silent_cid, port_base;
 	int list, check_kernel_log;
 	const char *split;		/* "server", "client" or NULL */
 	const char *control_path;	/* --control */
@@ -42,7 +42,8 @@ static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
 		"usage: %s [--list] [--pick GLOB]... [--skip GLOB]... [--peer-cid CID]\n"
-		"          [--local-cid CID] [--device-cid CID] [--port-base PORT] [--no-kernel-log]\n"
+		"          [--local-cid CID] [--device-cid CID] [--silent-cid CID] [--port-base PORT]\n"
+		"          [--no-kernel-log]\n"
 		"          [--split server|client (--control PATH | --control-fd N)" SOLO_USAGE "]"
 		HOST_USAGE "\n"
 		"Runs the vsock cases built into this program and prints KTAP on stdout.\n"
@@ -53,6 +54,8 @@ static void usage(FILE *out, const char *prog)
 		"  --peer-cid CID    CID that reaches the peer role's kernel (default 1, loopback)\n"
 		"  --local-cid CID   this kernel's CID as the peer sees it (default 1, loopback)\n"
 		"  --device-cid CID  CID of this kernel's guest-to-host device (default none: -1)\n"
+		"  --silent-cid CID  a CID whose packets go unanswered, for connect timeouts (default\n"
+		"                    none: -1; loopback answers every connect)\n"
 		"  --port-base PORT  first vsock port; each case owns %d from there (default 20000)\n"
 		"  --no-kernel-log   do not check /dev/kmsg and the taint flags around each case\n"
 		"  --split ROLE      run only this role of each server+client case; the other side's\n"
@@ -121,6 +124,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "skip", required_argument, NULL, 's' },  { "peer-cid", required_argument, NULL, 'c' },
 		{ "local-cid", required_argument, NULL, 'L' },
 		{ "device-cid", required_argument, NULL, 'D' },
+		{ "silent-cid", required_argument, NULL, 'Q' },
 		{ "port-base", required_argument, NULL, 'P' },
 		{ "no-kernel-log", no_argument, NULL, 'K' }, { "help", no_argument, NULL, 'h' },
 		{ "split", required_argument, NULL, 'S' },
@@ -136,7 +140,7 @@ static void parse(int argc, char **argv, struct options *o)
 	int opt;
 
 	*o = (struct options){ .peer_cid = VMADDR_CID_LOCAL, .local_cid = VMADDR_CID_LOCAL,
-			       .device_cid = VMADDR_CID_ANY, .port_base = 20000, .check_kernel_log = 1,
+			       .device_cid = VMADDR_CID_ANY, .silent_cid = VMADDR_CID_ANY, .port_base = 20000, .check_kernel_log = 1,
 			       .control_fd = -1 };
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -146,6 +150,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'c': o->peer_cid = parse_uint(argv[0], "bad --peer-cid", optarg); break;
 		case 'L': o->local_cid = parse_uint(argv[0], "bad --local-cid", optarg); break;
 		case 'D': o->device_cid = parse_uint(argv[0], "bad --device-cid", optarg); break;
+		case 'Q': o->silent_cid = parse_uint(argv[0], "bad --silent-cid", optarg); break;
 		case 'P': o->port_base = parse_uint(argv[0], "bad --port-base", optarg); break;
 		case 'K': o->check_kernel_log = 0; break;
 		case 'S':
@@ -269,6 +274,7 @@ int main(int argc, char **argv)
 			.peer_cid = o.peer_cid,
 			.local_cid = o.local_cid,
 			.device_cid = o.device_cid,
+			.silent_cid = o.silent_cid,
 			/* Ports follow the table index, so a case keeps its ports under --pick. */
 			.port = o.port_base + (unsigned int)(c - vsc_cases_begin()) * VSC_PORTS_PER_CASE,
 		};

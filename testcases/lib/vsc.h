@@ -12,6 +12,8 @@ struct vsc_env {
 	unsigned int peer_cid;	/* CID that reaches the other role's kernel */
 	unsigned int local_cid;	/* this role's own CID, as the other role sees it */
 	unsigned int device_cid;	/* CID of this kernel's guest-to-host device, or VMADDR_CID_ANY */
+	unsigned int silent_cid;	/* a CID nobody answers (our device drops what it cannot
+					 * route), or VMADDR_CID_ANY where the topology has none */
 	unsigned int port;	/* first of VSC_PORTS_PER_CASE ports reserved for this case */
 };
 
