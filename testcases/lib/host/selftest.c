@@ -30,6 +30,9 @@ static void connect_echo(const struct vsc_env *env)
 	vsc_recv_all(fd, buf, 4);
 	EXPECT_TRUE(memcmp(buf, "ping", 4) == 0);
 	ASSERT_ERRNO(vsc_connect(fd, env->peer_cid, ECHO_PORT), EISCONN);
+	/* The state is judged before the address: AF_UNSPEC too finds the socket connected. */
+	peer.svm_family = AF_UNSPEC;
+	ASSERT_ERRNO(connect(fd, (struct sockaddr *)&peer, sizeof(peer)), EISCONN);
 	SAFE(close(fd));
 }
 VSC_CASE(shim_connect_echo, .sock_type = SOCK_STREAM, .summary = "connect() speaks CONNECT/OK",
@@ -71,14 +74,25 @@ VSC_CASE(shim_listen_accept, .sock_type = SOCK_STREAM,
 static void bad_addresses(const struct vsc_env *env)
 {
 	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
-	struct sockaddr_vm name = vsc_sockname(fd);
+	struct sockaddr_vm name = vsc_sockname(fd), wrong;
 
-	(void)env;
 	EXPECT_EQ(name.svm_cid, VMADDR_CID_ANY);
 	EXPECT_EQ(name.svm_port, VMADDR_PORT_ANY);
 	EXPECT_ERRNO(vsc_bind(fd, 77, LISTEN_PORT + 1), EADDRNOTAVAIL);
 	EXPECT_ERRNO(listen(fd, 1), EINVAL);
 	EXPECT_ERRNO(bind(fd, NULL, 0), EINVAL);
+	EXPECT_ERRNO(bind(fd, NULL, sizeof(name)), EFAULT);
+	EXPECT_ERRNO(connect(fd, NULL, sizeof(name)), EFAULT);
+	EXPECT_ERRNO(connect(fd, NULL, 0), EINVAL);
+	/* vsock_addr_cast() refusals are EINVAL, before any CONNECT reaches the bridge. */
+	wrong = vsc_addr(env->peer_cid, RESET_PORT);
+	wrong.svm_family = AF_UNIX;
+	EXPECT_ERRNO(connect(fd, (struct sockaddr *)&wrong, sizeof(wrong)), EINVAL);
+	wrong = vsc_addr(env->peer_cid, RESET_PORT);
+	EXPECT_ERRNO(connect(fd, (struct sockaddr *)&wrong, sizeof(wrong) - 1), EINVAL);
+	wrong.svm_flags = 0x80;
+	EXPECT_ERRNO(connect(fd, (struct sockaddr *)&wrong, sizeof(wrong)), EINVAL);
+	EXPECT_ERRNO(bind(fd, (struct sockaddr *)&wrong, sizeof(wrong)), EINVAL);
 	EXPECT_ERRNO(getpeername(fd, (struct sockaddr *)&name, &(socklen_t){ sizeof(name) }),
 		     ENOTCONN);
 	SAFE(close(fd));

@@ -116,15 +116,41 @@ static void port_path(struct sockaddr_un *out, unsigned int port)
 	snprintf(out->sun_path, sizeof(out->sun_path), "%s_%u", bridge.sun_path, port);
 }
 
-/* The vsock address the caller passed; EINVAL as the kernel's bind and connect give. */
-static int vsock_address(const struct sockaddr *addr, socklen_t len, struct sockaddr_vm *out)
+/*
+ * The address as the socket layer copies it in (move_addr_to_kernel()): 0, or the errno of a
+ * length it refuses or a NULL it cannot copy from. What vsock makes of it is cast_error()'s.
+ */
+static int copy_in_address(const struct sockaddr *addr, socklen_t len, struct sockaddr_vm *out)
 {
-	if (!addr || len < sizeof(*out) || addr->sa_family != AF_VSOCK) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(out, addr, sizeof(*out));
+	memset(out, 0, sizeof(*out));
+	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+		return EINVAL;
+	if (len && !addr)
+		return EFAULT;
+	memcpy(out, addr, len < sizeof(*out) ? len : sizeof(*out));
 	return 0;
+}
+
+/*
+ * vsock_addr_cast() and vsock_addr_validate() of the kernel under test (the guest's: the host
+ * program adopts its version): too short, not AF_VSOCK, or a field that version refuses.
+ * vsock_bind() and vsock_connect() turn every one of them into EINVAL.
+ */
+static int cast_error(socklen_t len, const struct sockaddr_vm *vm)
+{
+	if (len < sizeof(*vm) || vm->svm_family != AF_VSOCK)
+		return EINVAL;
+	if ((vm->svm_flags & ~VMADDR_FLAG_TO_HOST) && vsc_expected_errno("addr_unknown_svm_flag"))
+		return EINVAL;
+	if (vm->svm_zero[0] && vsc_expected_errno("addr_nonzero_svm_zero"))
+		return EINVAL;
+	return 0;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
 }
 
 int __wrap_socket(int domain, int type, int protocol)
@@ -166,15 +192,17 @@ int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct vsock_fd *v = tracked(fd);
 	struct sockaddr_vm vm;
+	int err;
 
 	if (!v)
 		return __real_bind(fd, addr, len);
-	if (vsock_address(addr, len, &vm) != 0)
-		return -1;
-	if (v->bound || v->connected) {
-		errno = EINVAL;
-		return -1;
-	}
+	err = copy_in_address(addr, len, &vm);
+	if (!err)
+		err = cast_error(len, &vm);
+	if (err)
+		return fail(err);
+	if (v->bound || v->connected)
+		return fail(EINVAL);
 	if (vm.svm_cid != VMADDR_CID_ANY && vm.svm_cid != VMADDR_CID_HOST) {
 		errno = EADDRNOTAVAIL;
 		return -1;
@@ -296,20 +324,19 @@ int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	struct sockaddr_vm vm;
 	char request[32], answer[64], *end;
 	unsigned long host_port;
-	int conn, ret, fd_flags;
+	int conn, ret, fd_flags, err;
 
 	if (!v)
 		return __real_connect(fd, addr, len);
-	if (vsock_address(addr, len, &vm) != 0)
-		return -1;
-	if (v->connected) {
-		errno = EISCONN;
-		return -1;
-	}
-	if (v->listening) {
-		errno = EINVAL;
-		return -1;
-	}
+	err = copy_in_address(addr, len, &vm);
+	if (err)
+		return fail(err);
+	/* vsock_connect(): the socket's state first (AF_UNSPEC disconnects nothing), then the
+	 * address. */
+	if (v->connected)
+		return fail(EISCONN);
+	if (v->listening || cast_error(len, &vm))
+		return fail(EINVAL);
 	if (fcntl(fd, F_GETFL) & O_NONBLOCK)
 		unmappable("a non-blocking connect() (the bridge's CONNECT handshake blocks)");
 	if (vm.svm_cid != bridge_guest_cid) {
