@@ -125,6 +125,9 @@ class HostShim(unittest.TestCase):
     def test_bad_addresses_fail_with_the_kernels_errnos(self):
         self.assert_status("shim_bad_addresses", "pass")
 
+    def test_send_and_recv_flags_as_vsock_takes_them(self):
+        self.assert_status("shim_send_flags", "pass")
+
     def test_unmappable_calls_skip_with_the_reason(self):
         self.assert_status("shim_skip_seqpacket_socket", "skip", UNMAPPABLE + "SOCK_SEQPACKET has no equivalent")
         self.assert_status("shim_skip_vsock_sockopt", "skip",
@@ -137,7 +140,6 @@ class HostShim(unittest.TestCase):
         self.assert_status("shim_skip_nonblocking_connect", "skip",
                            UNMAPPABLE + "a non-blocking connect() (the bridge's CONNECT handshake blocks) "
                            "has no equivalent")
-        self.assert_status("shim_skip_zerocopy", "skip", UNMAPPABLE + "MSG_ZEROCOPY has no equivalent")
         self.assert_status("shim_skip_other_cid", "skip",
                            UNMAPPABLE + f"connect() to CID {GUEST_CID + 1} (the bridge reaches CID {GUEST_CID} "
                            "only) has no equivalent")

@@ -57,6 +57,10 @@ ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
 ssize_t __real_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
 		      socklen_t addr_len);
 ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
+ssize_t __real_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			socklen_t *addr_len);
+ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
 
 int vsc_bridge_init(const char *uds, unsigned int guest_cid)
 {
@@ -494,29 +498,64 @@ int __wrap_close(int fd)
 	return __real_close(fd);
 }
 
-static void no_zerocopy(int fd, int flags)
+/*
+ * The flags of a send on a vsock socket: MSG_OOB is EOPNOTSUPP (vsock_connectible_sendmsg());
+ * MSG_ZEROCOPY without SO_ZEROCOPY is a plain copy, as in virtio_transport_send_pkt_info(), and
+ * SO_ZEROCOPY itself never gets set here (setsockopt skips). -1 with errno set, or the flags.
+ */
+static int send_flags(int fd, int flags)
 {
-	if (tracked(fd) && (flags & MSG_ZEROCOPY))
-		unmappable("MSG_ZEROCOPY");
+	if (!tracked(fd))
+		return flags;
+	if (flags & MSG_OOB)
+		return fail(EOPNOTSUPP);
+	return flags & ~MSG_ZEROCOPY;
 }
 
 ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
 {
-	no_zerocopy(fd, flags);
-	return __real_send(fd, buf, len, flags);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_send(fd, buf, len, flags);
 }
 
 ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
 		      socklen_t addr_len)
 {
-	no_zerocopy(fd, flags);
-	return __real_sendto(fd, buf, len, flags, addr, addr_len);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_sendto(fd, buf, len, flags, addr, addr_len);
 }
 
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	no_zerocopy(fd, flags);
-	return __real_sendmsg(fd, msg, flags);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_sendmsg(fd, msg, flags);
+}
+
+/* vsock_connectible_recvmsg(): an unconnected socket is ENOTCONN first, then MSG_OOB is
+ * EOPNOTSUPP (a Unix stream would look for out-of-band data instead). 0 to go on. */
+static int recv_refused(int fd, int flags)
+{
+	struct vsock_fd *v = tracked(fd);
+
+	if (!v || !(flags & MSG_OOB) || (flags & MSG_ERRQUEUE))
+		return 0;
+	return fail(v->connected ? EOPNOTSUPP : ENOTCONN);
+}
+
+ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
+{
+	return recv_refused(fd, flags) ? -1 : __real_recv(fd, buf, len, flags);
+}
+
+ssize_t __wrap_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			socklen_t *addr_len)
+{
+	return recv_refused(fd, flags) ? -1 : __real_recvfrom(fd, buf, len, flags, addr, addr_len);
+}
+
+ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return recv_refused(fd, flags) ? -1 : __real_recvmsg(fd, msg, flags);
 }
 
 /* io_uring and sock_diag would act on this machine's own kernel, not through the bridge. */
