@@ -1,8 +1,12 @@
 /*
  * selftest.c: vsc-host-shimtest, cases that drive the host shim against a fake hybrid bridge
  * (runner/tests/test_host_shim.py). The fake answers CONNECT to port 1000 with "OK 41000" and
- * echoes; it closes CONNECT to port 1001 without an answer; it connects to "<UDS>_2000" itself.
+ * echoes; it closes CONNECT to port 1001 without an answer; it answers port 1002 with OK and
+ * closes at once (the guest's SHUTDOWN and RST); port 1003 as 1000 but counted apart; and it
+ * connects to "<UDS>_2000" itself.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <linux/sockios.h>
@@ -13,6 +17,9 @@
 
 #define ECHO_PORT 1000
 #define RESET_PORT 1001
+#define CLOSING_PORT 1002
+#define RACE_PORT 1003
+#define RACERS 4
 #define LISTEN_PORT 2000
 #define BRIDGE_HOST_PORT 41000
 
@@ -49,6 +56,65 @@ static void connect_reset(const struct vsc_env *env)
 }
 VSC_CASE(shim_connect_reset, .sock_type = SOCK_STREAM,
 	 .summary = "the bridge closing without OK is ECONNRESET", .run = connect_reset);
+
+static void peer_hangup(const struct vsc_env *env)
+{
+	int fd = vsc_connect_to(SOCK_STREAM, env->peer_cid, CLOSING_PORT);
+	short revents;
+
+	/* The peer is gone: readable (EOF) and RDHUP, but no hang-up while we may still send. */
+	revents = vsc_poll(fd, POLLIN | POLLRDHUP, 5000);
+	EXPECT_TRUE(revents & POLLIN);
+	EXPECT_TRUE(revents & POLLRDHUP);
+	EXPECT_EQ(revents & POLLHUP, 0);
+	/* Asked for nothing, a hidden hang-up is no event: the wait runs out with nothing. */
+	EXPECT_EQ(vsc_poll(fd, 0, 200), 0);
+	SAFE(shutdown(fd, SHUT_WR));
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, 0) & POLLHUP);
+	SAFE(close(fd));
+}
+VSC_CASE(shim_poll_peer_hangup, .sock_type = SOCK_STREAM,
+	 .summary = "POLLHUP only after our own SHUT_WR, as vsock_poll() reports it", .run = peer_hangup);
+
+struct racer {
+	int fd, result;
+	unsigned int cid;
+	pthread_barrier_t *start;
+};
+
+static void *race_connect(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(r->start);
+	r->result = vsc_connect(r->fd, r->cid, RACE_PORT) == 0 ? 0 : errno;
+	return NULL;
+}
+
+static void connect_race(const struct vsc_env *env)
+{
+	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0)), i, winners = 0;
+	struct racer racers[RACERS];
+	pthread_t threads[RACERS];
+	pthread_barrier_t start;
+
+	ASSERT_EQ(pthread_barrier_init(&start, NULL, RACERS), 0);
+	for (i = 0; i < RACERS; i++) {
+		racers[i] = (struct racer){ .fd = fd, .cid = env->peer_cid, .start = &start };
+		ASSERT_EQ(pthread_create(&threads[i], NULL, race_connect, &racers[i]), 0);
+	}
+	for (i = 0; i < RACERS; i++) {
+		ASSERT_EQ(pthread_join(threads[i], NULL), 0);
+		winners += racers[i].result == 0;
+		if (racers[i].result)
+			EXPECT_EQ(racers[i].result, EISCONN);
+	}
+	EXPECT_TRUE(winners >= 1);
+	pthread_barrier_destroy(&start);
+	SAFE(close(fd));
+}
+VSC_CASE(shim_connect_race, .sock_type = SOCK_STREAM,
+	 .summary = "threads connecting one socket send one CONNECT: 0 or EISCONN", .run = connect_race);
 
 static void listen_accept(const struct vsc_env *env)
 {

@@ -14,6 +14,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/sockios.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host/shim.h"
@@ -34,6 +37,9 @@
 
 struct vsock_fd {
 	unsigned char used, bound, listening, connected, accepted;
+	unsigned char connecting;	/* a thread is in the bridge's handshake (connect_lock) */
+	unsigned char send_shut;	/* shutdown(SHUT_WR or SHUT_RDWR) done on this end */
+	int connect_error;		/* the last handshake's errno, for threads that waited */
 	unsigned int local_port;	/* bound port, or the port the bridge's OK named */
 	unsigned int peer_port;		/* the guest port connect() reached */
 };
@@ -61,6 +67,8 @@ ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
 ssize_t __real_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
 			socklen_t *addr_len);
 ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
+int __real_shutdown(int fd, int how);
+int __real_poll(struct pollfd *pfds, nfds_t n, int timeout_ms);
 
 int vsc_bridge_init(const char *uds, unsigned int guest_cid)
 {
@@ -322,32 +330,20 @@ static void copy_options(int from, int to)
 	}
 }
 
-int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
+/* The bridge's CONNECT handshake for `fd`, then fd becomes the bridge's stream: 0, or -1. */
+static int bridge_connect(int fd, struct vsock_fd *v, const struct sockaddr_vm *vm)
 {
-	struct vsock_fd *v = tracked(fd);
-	struct sockaddr_vm vm;
 	char request[32], answer[64], *end;
 	unsigned long host_port;
-	int conn, ret, fd_flags, err;
+	int conn, ret, fd_flags;
 
-	if (!v)
-		return __real_connect(fd, addr, len);
-	err = copy_in_address(addr, len, &vm);
-	if (err)
-		return fail(err);
-	/* vsock_connect(): the socket's state first (AF_UNSPEC disconnects nothing), then the
-	 * address. */
-	if (v->connected)
-		return fail(EISCONN);
-	if (v->listening || cast_error(len, &vm))
-		return fail(EINVAL);
 	if (fcntl(fd, F_GETFL) & O_NONBLOCK)
 		unmappable("a non-blocking connect() (the bridge's CONNECT handshake blocks)");
-	if (vm.svm_cid != bridge_guest_cid) {
+	if (vm->svm_cid != bridge_guest_cid) {
 		char what[96];
 
 		snprintf(what, sizeof(what), "connect() to CID %u (the bridge reaches CID %u only)",
-			 vm.svm_cid, bridge_guest_cid);
+			 vm->svm_cid, bridge_guest_cid);
 		unmappable(what);
 	}
 	if (v->bound)
@@ -357,20 +353,18 @@ int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	if (__real_connect(conn, (struct sockaddr *)&bridge, sizeof(bridge)) != 0)
 		bridge_broken("cannot be reached: %s", vsc_errname(errno));
-	snprintf(request, sizeof(request), "CONNECT %u\n", vm.svm_port);
+	snprintf(request, sizeof(request), "CONNECT %u\n", vm->svm_port);
 	if (__real_send(conn, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request))
 		bridge_broken("sending CONNECT failed: %s", vsc_errname(errno));
 	ret = read_answer(conn, answer, sizeof(answer));
 	if (ret <= 0) {
-		int err = ret < 0 ? EINTR : ECONNRESET;	/* closed with no OK: the guest's RST */
-
 		__real_close(conn);
-		errno = err;
-		return -1;
+		/* closed with no OK: the guest's RST */
+		return fail(ret < 0 ? EINTR : ECONNRESET);
 	}
 	host_port = strncmp(answer, "OK ", 3) == 0 ? strtoul(answer + 3, &end, 10) : 0;
 	if (strncmp(answer, "OK ", 3) != 0 || *end || end == answer + 3 || host_port > 0xffffffffUL)
-		bridge_broken("answered CONNECT %u with \"%s\"", vm.svm_port, answer);
+		bridge_broken("answered CONNECT %u with \"%s\"", vm->svm_port, answer);
 	copy_options(fd, conn);
 	fd_flags = fcntl(fd, F_GETFD);
 	if (dup3(conn, fd, fd_flags & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
@@ -378,10 +372,56 @@ int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	__real_close(conn);
-	v->connected = 1;
 	v->local_port = (unsigned int)host_port;
-	v->peer_port = vm.svm_port;
+	v->peer_port = vm->svm_port;
 	return 0;
+}
+
+/*
+ * One connect at a time per socket, as vsock_connect() under lock_sock(): a thread that finds
+ * another's connect under way (SS_CONNECTING) waits for it and gets its outcome; one that comes
+ * after a success gets EISCONN. Without this, each thread would send its own CONNECT.
+ */
+static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t connect_settled = PTHREAD_COND_INITIALIZER;
+
+int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct vsock_fd *v = tracked(fd);
+	struct sockaddr_vm vm;
+	int err, waited = 0, mine = 0;
+
+	if (!v)
+		return __real_connect(fd, addr, len);
+	err = copy_in_address(addr, len, &vm);
+	if (err)
+		return fail(err);
+	pthread_mutex_lock(&connect_lock);
+	while (v->connecting) {
+		waited = 1;
+		pthread_cond_wait(&connect_settled, &connect_lock);
+	}
+	/* vsock_connect(): the socket's state first (AF_UNSPEC disconnects nothing), then the
+	 * address. */
+	if (waited)
+		err = v->connect_error;
+	else if (v->connected)
+		err = EISCONN;
+	else if (v->listening || cast_error(len, &vm))
+		err = EINVAL;
+	else
+		v->connecting = mine = 1;
+	pthread_mutex_unlock(&connect_lock);
+	if (!mine)
+		return err ? fail(err) : 0;
+	err = bridge_connect(fd, v, &vm) == 0 ? 0 : errno;
+	pthread_mutex_lock(&connect_lock);
+	v->connecting = 0;
+	v->connected = !err;
+	v->connect_error = err;
+	pthread_cond_broadcast(&connect_settled);
+	pthread_mutex_unlock(&connect_lock);
+	return err ? fail(err) : 0;
 }
 
 static int give_address(struct sockaddr *addr, socklen_t *len, unsigned int cid,
@@ -556,6 +596,78 @@ ssize_t __wrap_recvfrom(int fd, void *buf, size_t len, int flags, struct sockadd
 ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	return recv_refused(fd, flags) ? -1 : __real_recvmsg(fd, msg, flags);
+}
+
+int __wrap_shutdown(int fd, int how)
+{
+	struct vsock_fd *v = tracked(fd);
+	int ret = __real_shutdown(fd, how);
+
+	if (v && ret == 0 && (how == SHUT_WR || how == SHUT_RDWR))
+		v->send_shut = 1;
+	return ret;
+}
+
+/*
+ * vsock_poll() sets POLLHUP only when this end has shut its sending side (with SHUT_RD too, or
+ * with the peer's SEND shutdown). A Unix socket also hangs up when its peer shuts both ways or
+ * closes, which the bridge does on the guest's SHUTDOWN and RST: that POLLHUP is hidden.
+ */
+static int hup_hidden(struct pollfd *p)
+{
+	struct vsock_fd *v = tracked(p->fd);
+
+	if (!v || !v->connected || v->send_shut || !(p->revents & POLLHUP))
+		return 0;
+	p->revents &= ~POLLHUP;
+	return 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int __wrap_poll(struct pollfd *pfds, nfds_t n, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms, left;
+	struct pollfd *rest;
+	int ready = __real_poll(pfds, n, timeout_ms), hidden = 0;
+	nfds_t i;
+
+	if (ready <= 0)
+		return ready;
+	for (i = 0; i < n; i++)
+		if (hup_hidden(&pfds[i]) && !pfds[i].revents) {
+			ready--;
+			hidden++;
+		}
+	if (ready || !hidden || timeout_ms == 0)
+		return ready;
+	/* Nothing but hang-ups vsock would not report: wait out the time left on the other
+	 * sockets (a hung-up stream has nothing more to tell). */
+	rest = malloc(n * sizeof(*rest));
+	if (!rest)
+		return fail(ENOMEM);
+	for (i = 0; i < n; i++) {
+		struct pollfd probe = { .fd = pfds[i].fd, .events = pfds[i].events };
+
+		rest[i] = probe;
+		if (__real_poll(&probe, 1, 0) == 1 && hup_hidden(&probe) && !probe.revents)
+			rest[i].fd = -1;
+	}
+	left = deadline - now_ms();
+	ready = __real_poll(rest, n, timeout_ms < 0 ? -1 : left > 0 ? (int)left : 0);
+	for (i = 0; i < n; i++) {
+		if (ready > 0 && hup_hidden(&rest[i]) && !rest[i].revents)
+			ready--;
+		pfds[i].revents = rest[i].fd < 0 ? 0 : rest[i].revents;
+	}
+	free(rest);
+	return ready;
 }
 
 /* io_uring and sock_diag would act on this machine's own kernel, not through the bridge. */
