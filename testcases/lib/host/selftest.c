@@ -228,6 +228,11 @@ static void send_flags(const struct vsc_env *env)
 	/* vsock has no out-of-band data, whatever the Unix socket below would do. */
 	EXPECT_ERRNO(send(fd, "o", 1, MSG_OOB), EOPNOTSUPP);
 	EXPECT_ERRNO(recv(fd, buf, 1, MSG_OOB | MSG_DONTWAIT), EOPNOTSUPP);
+	EXPECT_TRUE(vsc_poll(fd, POLLIN, 5000) & POLLIN);
+	/* The error queue is empty: EAGAIN, and the data stays for recv(). */
+	EXPECT_ERRNO(recvmsg(fd, &(struct msghdr){ .msg_iov = &(struct iovec){ buf, 1 },
+						   .msg_iovlen = 1 }, MSG_ERRQUEUE), EAGAIN);
+	EXPECT_ERRNO(recv(fd, NULL, 1, 0), vsc_expected_errno("recv_into_bad_buffer"));
 	vsc_recv_all(fd, buf, 1);
 	EXPECT_EQ(buf[0], 'z');
 	SAFE(close(fd));
@@ -236,7 +241,8 @@ static void send_flags(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(shim_send_flags, .sock_type = SOCK_STREAM,
-	 .summary = "MSG_ZEROCOPY alone is a plain send; MSG_OOB is EOPNOTSUPP", .run = send_flags);
+	 .summary = "MSG_ZEROCOPY alone is a plain send; MSG_OOB EOPNOTSUPP; empty MSG_ERRQUEUE",
+	 .run = send_flags);
 
 static void skip_other_cid(const struct vsc_env *env)
 {
