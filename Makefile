@@ -41,8 +41,8 @@ HOST_LIB_OBJS := $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS)) $(HOST_
 	$(BUILD)/testcases/lib/host/shim.o
 HOST_SHIMTEST_OBJS := $(BUILD)/testcases/lib/host/selftest.o
 HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername setsockopt \
-	getsockopt ioctl close send sendto sendmsg io_uring_queue_init vsc_sockdiag_dump \
-	vsc_sockdiag_request
+	getsockopt ioctl close send sendto sendmsg recv recvfrom recvmsg shutdown poll \
+	io_uring_queue_init vsc_sockdiag_dump vsc_sockdiag_request
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o

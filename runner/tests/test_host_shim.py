@@ -23,7 +23,8 @@ UNMAPPABLE = "g2h: the host end is a Unix socket through the hybrid bridge: "
 
 
 class FakeBridge:
-    """The bridge's UDS: port 1000 answers OK 41000 and echoes, port 1001 closes at once."""
+    """The bridge's UDS: ports 1000 and 1003 answer OK 41000 and echo, port 1001 closes at once,
+    port 1002 answers OK 41002 and closes (the guest shut down and reset)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -48,7 +49,10 @@ class FakeBridge:
             while not request.endswith(b"\n") and (byte := conn.recv(1)):
                 request += byte
             self.requests.append(request)
-            if request != b"CONNECT 1000\n":
+            if request == b"CONNECT 1002\n":
+                conn.sendall(b"OK 41002\n")
+                return
+            if request not in (b"CONNECT 1000\n", b"CONNECT 1003\n"):
                 return
             conn.sendall(b"OK 41000\n")
             while data := conn.recv(4096):
@@ -107,7 +111,7 @@ class HostShim(unittest.TestCase):
 
     def test_every_case_reported(self):
         self.assertEqual(self.report.problems, [])
-        self.assertEqual(len(self.cases), 13, self.done.stdout)
+        self.assertEqual(len(self.cases), 15, self.done.stdout)
 
     def test_connect_writes_connect_and_reads_ok(self):
         self.assert_status("shim_connect_echo", "pass")
@@ -125,6 +129,16 @@ class HostShim(unittest.TestCase):
     def test_bad_addresses_fail_with_the_kernels_errnos(self):
         self.assert_status("shim_bad_addresses", "pass")
 
+    def test_send_and_recv_flags_as_vsock_takes_them(self):
+        self.assert_status("shim_send_flags", "pass")
+
+    def test_pollhup_only_after_our_shut_wr(self):
+        self.assert_status("shim_poll_peer_hangup", "pass")
+
+    def test_threads_connecting_one_socket_send_one_connect(self):
+        self.assert_status("shim_connect_race", "pass")
+        self.assertEqual(self.bridge.requests.count(b"CONNECT 1003\n"), 1)
+
     def test_unmappable_calls_skip_with_the_reason(self):
         self.assert_status("shim_skip_seqpacket_socket", "skip", UNMAPPABLE + "SOCK_SEQPACKET has no equivalent")
         self.assert_status("shim_skip_vsock_sockopt", "skip",
@@ -137,7 +151,6 @@ class HostShim(unittest.TestCase):
         self.assert_status("shim_skip_nonblocking_connect", "skip",
                            UNMAPPABLE + "a non-blocking connect() (the bridge's CONNECT handshake blocks) "
                            "has no equivalent")
-        self.assert_status("shim_skip_zerocopy", "skip", UNMAPPABLE + "MSG_ZEROCOPY has no equivalent")
         self.assert_status("shim_skip_other_cid", "skip",
                            UNMAPPABLE + f"connect() to CID {GUEST_CID + 1} (the bridge reaches CID {GUEST_CID} "
                            "only) has no equivalent")

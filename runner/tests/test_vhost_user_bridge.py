@@ -2,6 +2,7 @@
 both ways, guest->guest between two guests of one backend, a transfer far beyond the credit
 window, and one QEMU killed and restarted while another VM keeps its connection."""
 
+import errno
 import hashlib
 import os
 import socket
@@ -102,6 +103,34 @@ class Bridge(unittest.TestCase):
             self.assertEqual(received.get("sha"), guest_sha)
             self.assertNotIn("beyond credit", rig.backend_log())
             self.assertNotIn("credit left", rig.backend_log())
+
+    def test_guest_closing_over_unread_data_is_eof_for_the_host(self):
+        # The guest stops reading, its credit runs out, then it closes: what the host program
+        # still has queued is lost, and it reads EOF (vsock sets no error), not ECONNRESET.
+        with Rig() as rig:
+            rig.backend([3])
+            uds = rig.uds(3)
+            guest = rig.guest(3, (
+                "socat -u VSOCK-LISTEN:1234 SYSTEM:'sleep 3' & "
+                f"{wait_listening(1234)}; echo READY; wait; echo CLOSED"))
+            guest.wait_for("READY")
+            s, line = bridge_connect(uds, 1234, timeout=60)
+            self.assertTrue(line.startswith(b"OK "), line)
+            sent = {}
+
+            def flood():
+                try:
+                    s.sendall(b"x" * (4 << 20))
+                except OSError as e:
+                    sent["error"] = e.errno
+            sender = threading.Thread(target=flood, daemon=True)
+            sender.start()
+            guest.wait_for("CLOSED", timeout=120)
+            s.settimeout(60)
+            self.assertEqual(recv_all(s), b"")
+            sender.join(60)
+            self.assertEqual(sent.get("error"), errno.EPIPE)
+            s.close()
 
     def test_guest_to_guest(self):
         # (d) two guests of one backend: the packets never leave the process.

@@ -128,11 +128,29 @@ void vu_conn_owe(struct vu_conn *c, uint32_t what)
 	vu_conn_wake(c);
 }
 
+/*
+ * A Unix stream closed over bytes it never read gives its peer ECONNRESET; a vsock socket whose
+ * peer shut down or reset reads EOF (virtio_transport_do_close() sets no error) and loses what
+ * it had sent. So: no more from the host program (its sends fail with EPIPE from here on, as
+ * vsock's do after the peer's SHUTDOWN RCV), then what is queued is read and dropped.
+ */
+static void discard_unread(int fd)
+{
+	char scrap[4096];
+	ssize_t n;
+
+	shutdown(fd, SHUT_RD);
+	do
+		n = recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT);
+	while (n > 0 || (n < 0 && errno == EINTR));
+}
+
 static void close_stream(struct vu_conn *c)
 {
 	if (c->fd < 0)
 		return;
 	vu_loop_del(c->fd);
+	discard_unread(c->fd);
 	close(c->fd);
 	c->fd = -1;
 	free(c->held);

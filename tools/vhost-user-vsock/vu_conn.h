@@ -40,6 +40,8 @@ struct vu_conn {
 	uint32_t owed;			/* VU_OWE_* */
 	uint32_t guest_shutdown;	/* VU_SHUTDOWN_* flags the guest sent */
 	struct vu_credit credit;
+	uint32_t packet_left;		/* bytes of the host->guest packet still to read (credit
+					 * taken when it began), 0 between packets */
 	unsigned int readable : 1;	/* the stream may have bytes (no EAGAIN since the last edge) */
 	unsigned int host_eof : 1;	/* the stream's host end will send no more */
 	unsigned int write_shut : 1;	/* shutdown(SHUT_WR) done after the guest's SHUTDOWN SEND */

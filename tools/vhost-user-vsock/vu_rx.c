@@ -1,7 +1,9 @@
 /*
  * vu_rx.c: packets for the guest, built straight into its rx ring: RSTs for unknown connections
  * first, then each connection's owed control packets and stream data, round-robin. Stream bytes
- * are read with readv() into the chain's own buffers, never more than the guest's credit.
+ * are read with readv() into the chain's own buffers, never more than the guest's credit, in
+ * packets of at most 64 KiB each spread over receive buffers as vhost-vsock does: the guest's
+ * credit updates (whole packets consumed) then come where a kernel host would see them.
  *
  * No TRANSPORT_RESET: QEMU 7.2 keeps the event queue (2) to itself and sends that event only
  * from vhost_vsock_common_post_load(), after a migration, and vhost-user-vsock is unmigratable.
@@ -10,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -125,22 +128,34 @@ static int send_data(struct vu_conn *c)
 	ssize_t n;
 	int count;
 
-	if (!credit) {
-		/* Backpressure: the stream stays unread until the guest reports consumed bytes. */
-		if (!c->credit_requested) {
-			c->credit_requested = 1;
-			vu_conn_owe(c, VU_OWE_CREDIT_REQUEST);
+	if (!c->packet_left) {
+		int queued;
+
+		if (!credit) {
+			/* Backpressure: the stream stays unread until the guest reports consumed
+			 * bytes. */
+			if (!c->credit_requested) {
+				c->credit_requested = 1;
+				vu_conn_owe(c, VU_OWE_CREDIT_REQUEST);
+			}
+			return 0;
 		}
-		return 0;
+		/* A new packet, as a kernel sender cuts them: what is queued, within the credit
+		 * and 64 KiB; unknown length: the read below finds out. */
+		if (ioctl(c->fd, FIONREAD, &queued) != 0 || queued <= 0)
+			queued = VU_VSOCK_MAX_PAYLOAD;
+		c->packet_left = credit < VU_VSOCK_MAX_PAYLOAD ? credit : VU_VSOCK_MAX_PAYLOAD;
+		if ((uint32_t)queued < c->packet_left)
+			c->packet_left = (uint32_t)queued;
 	}
-	want = credit < room ? credit : (size_t)room;
-	if (want > VU_VSOCK_MAX_PAYLOAD)
-		want = VU_VSOCK_MAX_PAYLOAD;
+	want = c->packet_left < room ? c->packet_left : (size_t)room;
 	count = vu_segments_iov(vm->rx_spare.out, vm->rx_spare.n_out, HDR_LEN, want, iov,
 				VU_CHAIN_MAX_SEGMENTS);
 	do
 		n = readv(c->fd, iov, count);
 	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		c->packet_left = 0;
 	if (n < 0 && errno == EAGAIN) {
 		c->readable = 0;
 		return 0;
@@ -159,6 +174,7 @@ static int send_data(struct vu_conn *c)
 	conn_header(c, VU_OP_RW, &hdr);
 	hdr.len = (uint32_t)n;
 	c->credit.tx_cnt += (uint32_t)n;
+	c->packet_left -= (uint32_t)n;
 	count = vu_segments_iov(vm->rx_spare.out, vm->rx_spare.n_out, HDR_LEN, (size_t)n, iov,
 				VU_CHAIN_MAX_SEGMENTS);
 	vu_rx_put(vm, &hdr, iov, count);

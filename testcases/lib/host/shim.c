@@ -14,6 +14,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/sockios.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "host/shim.h"
@@ -34,6 +37,9 @@
 
 struct vsock_fd {
 	unsigned char used, bound, listening, connected, accepted;
+	unsigned char connecting;	/* a thread is in the bridge's handshake (connect_lock) */
+	unsigned char send_shut;	/* shutdown(SHUT_WR or SHUT_RDWR) done on this end */
+	int connect_error;		/* the last handshake's errno, for threads that waited */
 	unsigned int local_port;	/* bound port, or the port the bridge's OK named */
 	unsigned int peer_port;		/* the guest port connect() reached */
 };
@@ -57,6 +63,12 @@ ssize_t __real_send(int fd, const void *buf, size_t len, int flags);
 ssize_t __real_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
 		      socklen_t addr_len);
 ssize_t __real_sendmsg(int fd, const struct msghdr *msg, int flags);
+ssize_t __real_recv(int fd, void *buf, size_t len, int flags);
+ssize_t __real_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			socklen_t *addr_len);
+ssize_t __real_recvmsg(int fd, struct msghdr *msg, int flags);
+int __real_shutdown(int fd, int how);
+int __real_poll(struct pollfd *pfds, nfds_t n, int timeout_ms);
 
 int vsc_bridge_init(const char *uds, unsigned int guest_cid)
 {
@@ -116,15 +128,41 @@ static void port_path(struct sockaddr_un *out, unsigned int port)
 	snprintf(out->sun_path, sizeof(out->sun_path), "%s_%u", bridge.sun_path, port);
 }
 
-/* The vsock address the caller passed; EINVAL as the kernel's bind and connect give. */
-static int vsock_address(const struct sockaddr *addr, socklen_t len, struct sockaddr_vm *out)
+/*
+ * The address as the socket layer copies it in (move_addr_to_kernel()): 0, or the errno of a
+ * length it refuses or a NULL it cannot copy from. What vsock makes of it is cast_error()'s.
+ */
+static int copy_in_address(const struct sockaddr *addr, socklen_t len, struct sockaddr_vm *out)
 {
-	if (!addr || len < sizeof(*out) || addr->sa_family != AF_VSOCK) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(out, addr, sizeof(*out));
+	memset(out, 0, sizeof(*out));
+	if ((int)len < 0 || len > sizeof(struct sockaddr_storage))
+		return EINVAL;
+	if (len && !addr)
+		return EFAULT;
+	memcpy(out, addr, len < sizeof(*out) ? len : sizeof(*out));
 	return 0;
+}
+
+/*
+ * vsock_addr_cast() and vsock_addr_validate() of the kernel under test (the guest's: the host
+ * program adopts its version): too short, not AF_VSOCK, or a field that version refuses.
+ * vsock_bind() and vsock_connect() turn every one of them into EINVAL.
+ */
+static int cast_error(socklen_t len, const struct sockaddr_vm *vm)
+{
+	if (len < sizeof(*vm) || vm->svm_family != AF_VSOCK)
+		return EINVAL;
+	if ((vm->svm_flags & ~VMADDR_FLAG_TO_HOST) && vsc_expected_errno("addr_unknown_svm_flag"))
+		return EINVAL;
+	if (vm->svm_zero[0] && vsc_expected_errno("addr_nonzero_svm_zero"))
+		return EINVAL;
+	return 0;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
 }
 
 int __wrap_socket(int domain, int type, int protocol)
@@ -166,15 +204,17 @@ int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	struct vsock_fd *v = tracked(fd);
 	struct sockaddr_vm vm;
+	int err;
 
 	if (!v)
 		return __real_bind(fd, addr, len);
-	if (vsock_address(addr, len, &vm) != 0)
-		return -1;
-	if (v->bound || v->connected) {
-		errno = EINVAL;
-		return -1;
-	}
+	err = copy_in_address(addr, len, &vm);
+	if (!err)
+		err = cast_error(len, &vm);
+	if (err)
+		return fail(err);
+	if (v->bound || v->connected)
+		return fail(EINVAL);
 	if (vm.svm_cid != VMADDR_CID_ANY && vm.svm_cid != VMADDR_CID_HOST) {
 		errno = EADDRNOTAVAIL;
 		return -1;
@@ -290,33 +330,20 @@ static void copy_options(int from, int to)
 	}
 }
 
-int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
+/* The bridge's CONNECT handshake for `fd`, then fd becomes the bridge's stream: 0, or -1. */
+static int bridge_connect(int fd, struct vsock_fd *v, const struct sockaddr_vm *vm)
 {
-	struct vsock_fd *v = tracked(fd);
-	struct sockaddr_vm vm;
 	char request[32], answer[64], *end;
 	unsigned long host_port;
 	int conn, ret, fd_flags;
 
-	if (!v)
-		return __real_connect(fd, addr, len);
-	if (vsock_address(addr, len, &vm) != 0)
-		return -1;
-	if (v->connected) {
-		errno = EISCONN;
-		return -1;
-	}
-	if (v->listening) {
-		errno = EINVAL;
-		return -1;
-	}
 	if (fcntl(fd, F_GETFL) & O_NONBLOCK)
 		unmappable("a non-blocking connect() (the bridge's CONNECT handshake blocks)");
-	if (vm.svm_cid != bridge_guest_cid) {
+	if (vm->svm_cid != bridge_guest_cid) {
 		char what[96];
 
 		snprintf(what, sizeof(what), "connect() to CID %u (the bridge reaches CID %u only)",
-			 vm.svm_cid, bridge_guest_cid);
+			 vm->svm_cid, bridge_guest_cid);
 		unmappable(what);
 	}
 	if (v->bound)
@@ -326,20 +353,18 @@ int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	if (__real_connect(conn, (struct sockaddr *)&bridge, sizeof(bridge)) != 0)
 		bridge_broken("cannot be reached: %s", vsc_errname(errno));
-	snprintf(request, sizeof(request), "CONNECT %u\n", vm.svm_port);
+	snprintf(request, sizeof(request), "CONNECT %u\n", vm->svm_port);
 	if (__real_send(conn, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request))
 		bridge_broken("sending CONNECT failed: %s", vsc_errname(errno));
 	ret = read_answer(conn, answer, sizeof(answer));
 	if (ret <= 0) {
-		int err = ret < 0 ? EINTR : ECONNRESET;	/* closed with no OK: the guest's RST */
-
 		__real_close(conn);
-		errno = err;
-		return -1;
+		/* closed with no OK: the guest's RST */
+		return fail(ret < 0 ? EINTR : ECONNRESET);
 	}
 	host_port = strncmp(answer, "OK ", 3) == 0 ? strtoul(answer + 3, &end, 10) : 0;
 	if (strncmp(answer, "OK ", 3) != 0 || *end || end == answer + 3 || host_port > 0xffffffffUL)
-		bridge_broken("answered CONNECT %u with \"%s\"", vm.svm_port, answer);
+		bridge_broken("answered CONNECT %u with \"%s\"", vm->svm_port, answer);
 	copy_options(fd, conn);
 	fd_flags = fcntl(fd, F_GETFD);
 	if (dup3(conn, fd, fd_flags & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
@@ -347,10 +372,56 @@ int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	__real_close(conn);
-	v->connected = 1;
 	v->local_port = (unsigned int)host_port;
-	v->peer_port = vm.svm_port;
+	v->peer_port = vm->svm_port;
 	return 0;
+}
+
+/*
+ * One connect at a time per socket, as vsock_connect() under lock_sock(): a thread that finds
+ * another's connect under way (SS_CONNECTING) waits for it and gets its outcome; one that comes
+ * after a success gets EISCONN. Without this, each thread would send its own CONNECT.
+ */
+static pthread_mutex_t connect_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t connect_settled = PTHREAD_COND_INITIALIZER;
+
+int __wrap_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct vsock_fd *v = tracked(fd);
+	struct sockaddr_vm vm;
+	int err, waited = 0, mine = 0;
+
+	if (!v)
+		return __real_connect(fd, addr, len);
+	err = copy_in_address(addr, len, &vm);
+	if (err)
+		return fail(err);
+	pthread_mutex_lock(&connect_lock);
+	while (v->connecting) {
+		waited = 1;
+		pthread_cond_wait(&connect_settled, &connect_lock);
+	}
+	/* vsock_connect(): the socket's state first (AF_UNSPEC disconnects nothing), then the
+	 * address. */
+	if (waited)
+		err = v->connect_error;
+	else if (v->connected)
+		err = EISCONN;
+	else if (v->listening || cast_error(len, &vm))
+		err = EINVAL;
+	else
+		v->connecting = mine = 1;
+	pthread_mutex_unlock(&connect_lock);
+	if (!mine)
+		return err ? fail(err) : 0;
+	err = bridge_connect(fd, v, &vm) == 0 ? 0 : errno;
+	pthread_mutex_lock(&connect_lock);
+	v->connecting = 0;
+	v->connected = !err;
+	v->connect_error = err;
+	pthread_cond_broadcast(&connect_settled);
+	pthread_mutex_unlock(&connect_lock);
+	return err ? fail(err) : 0;
 }
 
 static int give_address(struct sockaddr *addr, socklen_t *len, unsigned int cid,
@@ -467,29 +538,155 @@ int __wrap_close(int fd)
 	return __real_close(fd);
 }
 
-static void no_zerocopy(int fd, int flags)
+/*
+ * The flags of a send on a vsock socket: MSG_OOB is EOPNOTSUPP (vsock_connectible_sendmsg());
+ * MSG_ZEROCOPY without SO_ZEROCOPY is a plain copy, as in virtio_transport_send_pkt_info(), and
+ * SO_ZEROCOPY itself never gets set here (setsockopt skips). -1 with errno set, or the flags.
+ */
+static int send_flags(int fd, int flags)
 {
-	if (tracked(fd) && (flags & MSG_ZEROCOPY))
-		unmappable("MSG_ZEROCOPY");
+	if (!tracked(fd))
+		return flags;
+	if (flags & MSG_OOB)
+		return fail(EOPNOTSUPP);
+	return flags & ~MSG_ZEROCOPY;
 }
 
 ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
 {
-	no_zerocopy(fd, flags);
-	return __real_send(fd, buf, len, flags);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_send(fd, buf, len, flags);
 }
 
 ssize_t __wrap_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
 		      socklen_t addr_len)
 {
-	no_zerocopy(fd, flags);
-	return __real_sendto(fd, buf, len, flags, addr, addr_len);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_sendto(fd, buf, len, flags, addr, addr_len);
 }
 
 ssize_t __wrap_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	no_zerocopy(fd, flags);
-	return __real_sendmsg(fd, msg, flags);
+	flags = send_flags(fd, flags);
+	return flags < 0 ? -1 : __real_sendmsg(fd, msg, flags);
+}
+
+/*
+ * vsock_connectible_recvmsg() before the data: MSG_ERRQUEUE reads the error queue, always empty
+ * here (SO_ZEROCOPY never gets set through the bridge): EAGAIN; then an unconnected socket is
+ * ENOTCONN, then MSG_OOB is EOPNOTSUPP (a Unix stream would look for out-of-band data or take
+ * MSG_ERRQUEUE for a plain read). -1 with errno set, or 0 to go on.
+ */
+static int recv_refused(int fd, int flags)
+{
+	struct vsock_fd *v = tracked(fd);
+
+	if (!v)
+		return 0;
+	if (flags & MSG_ERRQUEUE)
+		return fail(EAGAIN);
+	if (flags & MSG_OOB)
+		return fail(v->connected ? EOPNOTSUPP : ENOTCONN);
+	return 0;
+}
+
+/* A buffer the data cannot be copied to: the Unix stream's EFAULT is what the kernel under test
+ * gives for it (ENOMEM before 6.4: vsock_stream_recvmsg() replaced the dequeue's error). */
+static ssize_t recv_result(int fd, ssize_t ret)
+{
+	if (ret < 0 && errno == EFAULT && tracked(fd))
+		errno = vsc_expected_errno("recv_into_bad_buffer");
+	return ret;
+}
+
+ssize_t __wrap_recv(int fd, void *buf, size_t len, int flags)
+{
+	return recv_refused(fd, flags) ? -1 : recv_result(fd, __real_recv(fd, buf, len, flags));
+}
+
+ssize_t __wrap_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+			socklen_t *addr_len)
+{
+	if (recv_refused(fd, flags))
+		return -1;
+	return recv_result(fd, __real_recvfrom(fd, buf, len, flags, addr, addr_len));
+}
+
+ssize_t __wrap_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return recv_refused(fd, flags) ? -1 : recv_result(fd, __real_recvmsg(fd, msg, flags));
+}
+
+int __wrap_shutdown(int fd, int how)
+{
+	struct vsock_fd *v = tracked(fd);
+	int ret = __real_shutdown(fd, how);
+
+	if (v && ret == 0 && (how == SHUT_WR || how == SHUT_RDWR))
+		v->send_shut = 1;
+	return ret;
+}
+
+/*
+ * vsock_poll() sets POLLHUP only when this end has shut its sending side (with SHUT_RD too, or
+ * with the peer's SEND shutdown). A Unix socket also hangs up when its peer shuts both ways or
+ * closes, which the bridge does on the guest's SHUTDOWN and RST: that POLLHUP is hidden.
+ */
+static int hup_hidden(struct pollfd *p)
+{
+	struct vsock_fd *v = tracked(p->fd);
+
+	if (!v || !v->connected || v->send_shut || !(p->revents & POLLHUP))
+		return 0;
+	p->revents &= ~POLLHUP;
+	return 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int __wrap_poll(struct pollfd *pfds, nfds_t n, int timeout_ms)
+{
+	long long deadline = now_ms() + timeout_ms, left;
+	struct pollfd *rest;
+	int ready = __real_poll(pfds, n, timeout_ms), hidden = 0;
+	nfds_t i;
+
+	if (ready <= 0)
+		return ready;
+	for (i = 0; i < n; i++)
+		if (hup_hidden(&pfds[i]) && !pfds[i].revents) {
+			ready--;
+			hidden++;
+		}
+	if (ready || !hidden || timeout_ms == 0)
+		return ready;
+	/* Nothing but hang-ups vsock would not report: wait out the time left on the other
+	 * sockets (a hung-up stream has nothing more to tell). */
+	rest = malloc(n * sizeof(*rest));
+	if (!rest)
+		return fail(ENOMEM);
+	for (i = 0; i < n; i++) {
+		struct pollfd probe = { .fd = pfds[i].fd, .events = pfds[i].events };
+
+		rest[i] = probe;
+		if (__real_poll(&probe, 1, 0) == 1 && hup_hidden(&probe) && !probe.revents)
+			rest[i].fd = -1;
+	}
+	left = deadline - now_ms();
+	ready = __real_poll(rest, n, timeout_ms < 0 ? -1 : left > 0 ? (int)left : 0);
+	for (i = 0; i < n; i++) {
+		if (ready > 0 && hup_hidden(&rest[i]) && !rest[i].revents)
+			ready--;
+		pfds[i].revents = rest[i].fd < 0 ? 0 : rest[i].revents;
+	}
+	free(rest);
+	return ready;
 }
 
 /* io_uring and sock_diag would act on this machine's own kernel, not through the bridge. */
