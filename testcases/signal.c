@@ -153,7 +153,7 @@ static void send_client(const struct vsc_env *env)
 }
 VSC_CASE(signal_send_eintr, .sock_type = SOCK_STREAM,
 	 .summary = "blocking send() without credit gets EINTR on a signal, sends nothing",
-	 .server = send_server, .client = send_client);
+	 .server = send_server, .client = send_client, .needs = VSC_NEED_SEND_CREDIT);
 
 static void connect_eintr(const struct vsc_env *env)
 {

@@ -54,8 +54,8 @@ def qemu_processes_using(path: Path) -> list[int]:
 class Run:
     """One `vsockcheck run` with a private TMPDIR and results directory."""
 
-    def __init__(self, *args: str):
-        self.top = Path(tempfile.mkdtemp(dir=_TOP))
+    def __init__(self, *args: str, top: Path | None = None):
+        self.top = Path(tempfile.mkdtemp(dir=top or _TOP))
         self.tmp = self.top / "tmp"
         self.tmp.mkdir()
         self.results = self.top / "results"
@@ -63,7 +63,7 @@ class Run:
                      str(self.results), *args]
         self.env = dict(os.environ, TMPDIR=str(self.tmp))
 
-    def run(self, timeout=120) -> subprocess.CompletedProcess:
+    def run(self, timeout=300) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv, capture_output=True, text=True, env=self.env, timeout=timeout)
 
     def cases(self) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 from unittest import mock
 
 from tests import test_pcap_decode
-from tests.test_guest_runs import default_kernel_cached
+from tests.test_guest_runs import Run, default_kernel_cached
 from vsc import initramfs, kernels, qemu, topology, topology_g2g, topology_g2h
 from vsc import vhost_user_device
 from vsc.catalogue import Case
@@ -285,24 +285,11 @@ class G2gOrchestration(unittest.TestCase):
         self.assert_nothing_left()
 
 
-class TopologyRun:
-    """One `vsockcheck run --topology T` with a private TMPDIR and results directory."""
+class TopologyRun(Run):
+    """One `vsockcheck run --topology T` with a private TMPDIR and results directory under `top`."""
 
     def __init__(self, top: Path, *args: str):
-        self.top = Path(tempfile.mkdtemp(dir=top))
-        self.tmp = self.top / "tmp"
-        self.tmp.mkdir()
-        self.results = self.top / "results"
-        self.argv = [sys.executable, str(VSOCKCHECK), "run", "--accel", "tcg", "--results",
-                     str(self.results), *args]
-        self.env = dict(os.environ, TMPDIR=str(self.tmp))
-
-    def run(self, timeout=300) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv, capture_output=True, text=True, env=self.env, timeout=timeout)
-
-    def cases(self) -> dict:
-        data = json.loads((self.results / "results.json").read_text())
-        return {c["name"]: c for c in data["cases"]}
+        super().__init__(*args, top=top)
 
     def leftovers(self) -> list[str]:
         """Processes still naming this run's directories, and files left in its TMPDIR."""

@@ -23,6 +23,20 @@ PORT_BASE = 20000
 SILENT_CID = 99
 # guest_init.sh replaces this word in TEST_ARGS by the /dev node of the vsockcheck.peer port.
 PEER_PORT_WORD = "@peer-port@"
+# What a split topology keeps beside the results: the device's log and the control channel's.
+BACKEND_LOG = "backend.log"
+TRANSCRIPT = "peer-transcript.txt"
+# Once the results side has finished, how long the other side may take to end by itself.
+PEER_FINISH_S = 5.0
+
+
+def split_args(role: str, peer_cid: int, local_cid: int, selection: list[str]) -> list[str]:
+    """The test program in a guest of a split run: the server side runs the one-process cases
+    too (--solo), against a silent CID for the connect timeouts."""
+    solo = ["--solo", "--silent-cid", str(SILENT_CID)] if role == "server" else []
+    return ["--split", role, *solo, "--control", PEER_PORT_WORD, "--peer-cid", str(peer_cid),
+            "--local-cid", str(local_cid), "--device-cid", str(local_cid), "--port-base", str(PORT_BASE),
+            *selection]
 
 
 @dataclass(frozen=True)

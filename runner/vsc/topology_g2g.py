@@ -8,7 +8,7 @@ from typing import Callable
 
 from vsc import guest_session, topology, vhost_user_device
 from vsc.peer_relay import End, PeerRelay, connect_unix
-from vsc.topology import PEER_PORT_WORD, PORT_BASE, PeerModes, RunRequest, TopologyRun
+from vsc.topology import BACKEND_LOG, PEER_FINISH_S, TRANSCRIPT, PeerModes, RunRequest, TopologyRun
 
 NAME = "g2g"
 DESCRIPTION = "two guests on our vhost-user device: server in guest A (CID 3), client in guest B (CID 4)"
@@ -16,26 +16,17 @@ CAPTURES = True
 CID_A = 3
 CID_B = 4
 MODULES = topology.MODULES
-# Once A has finished, how long B may take to finish its last case and power off by itself.
-PEER_FINISH_S = 5.0
-
-BACKEND_LOG = "backend.log"
-TRANSCRIPT = "peer-transcript.txt"
 PEER_LABEL = "guest-b"
 
 
 def test_args_a(selection: list[str]) -> list[str]:
     """Guest A: the server role of two-process cases, and every one-process case."""
-    return ["--split", "server", "--solo", "--control", PEER_PORT_WORD, "--peer-cid", str(CID_B),
-            "--local-cid", str(CID_A), "--device-cid", str(CID_A), "--port-base", str(PORT_BASE),
-            "--silent-cid", str(topology.SILENT_CID), *selection]
+    return topology.split_args("server", CID_B, CID_A, selection)
 
 
 def test_args_b(selection: list[str]) -> list[str]:
     """Guest B: the client role of two-process cases."""
-    return ["--split", "client", "--control", PEER_PORT_WORD, "--peer-cid", str(CID_A),
-            "--local-cid", str(CID_B), "--device-cid", str(CID_B), "--port-base", str(PORT_BASE),
-            *selection]
+    return topology.split_args("client", CID_A, CID_B, selection)
 
 
 def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun:

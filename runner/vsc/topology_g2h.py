@@ -13,7 +13,7 @@ from vsc import guest_session, qemu, topology, vhost_user_device
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR
 from vsc.peer_relay import End, PeerRelay, connect_unix
-from vsc.topology import PEER_PORT_WORD, PORT_BASE, RunRequest, TopologyRun
+from vsc.topology import BACKEND_LOG, PEER_FINISH_S, PORT_BASE, TRANSCRIPT, RunRequest, TopologyRun
 
 NAME = "g2h"
 DESCRIPTION = "one guest (CID 3) on our vhost-user device: server in the guest, client in vsockcheck-host"
@@ -22,20 +22,14 @@ GUEST_CID = 3
 HOST_CID = 2
 MODULES = topology.MODULES
 HOST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-host"
-# Once the guest has finished, how long the host program may take to finish and exit by itself.
-PEER_FINISH_S = 5.0
 LOG_TAIL_LINES = 15
 
-BACKEND_LOG = "backend.log"
-TRANSCRIPT = "peer-transcript.txt"
 HOST_LOG = "host-program.log"
 
 
 def test_args(selection: list[str]) -> list[str]:
     """The guest: the server role of two-process cases, and every one-process case."""
-    return ["--split", "server", "--solo", "--control", PEER_PORT_WORD, "--peer-cid", str(HOST_CID),
-            "--local-cid", str(GUEST_CID), "--device-cid", str(GUEST_CID), "--port-base", str(PORT_BASE),
-            "--silent-cid", str(topology.SILENT_CID), *selection]
+    return topology.split_args("server", HOST_CID, GUEST_CID, selection)
 
 
 def host_argv(control_fd: int, bridge: Path, selection: list[str]) -> list[str]:

@@ -60,6 +60,8 @@ static void needs_text(const struct vsc_case *c, char *out, size_t size)
 		append_item(out, size, "/dev/vsock");
 	if (c->needs & VSC_NEED_KMEMLEAK)
 		append_item(out, size, "kmemleak");
+	if (c->needs & VSC_NEED_SEND_CREDIT)
+		append_item(out, size, "send-credit");
 	if (!out[0])
 		append_item(out, size, "-");
 }

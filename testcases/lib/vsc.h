@@ -24,6 +24,11 @@ enum vsc_need {
 	VSC_NEED_SEQPACKET = 1 << 0,	/* AF_VSOCK accepts SOCK_SEQPACKET */
 	VSC_NEED_DEV_VSOCK = 1 << 1,	/* /dev/vsock can be opened */
 	VSC_NEED_KMEMLEAK = 1 << 2,	/* kmemleak's control file (debugfs) can be used */
+	/*
+	 * The client's send() blocks exactly when the server's credit is used up: true of
+	 * AF_VSOCK, not of the g2h bridge, whose Unix socket the device keeps draining.
+	 */
+	VSC_NEED_SEND_CREDIT = 1 << 3,
 };
 
 struct vsc_case {

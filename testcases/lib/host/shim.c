@@ -92,6 +92,9 @@ const char *vsc_bridge_unmet_need(const struct vsc_case *c)
 		return "g2h: the host end has no /dev/vsock of the guest's device";
 	if (c->needs & VSC_NEED_KMEMLEAK)
 		return "g2h: the build machine's kmemleak says nothing about the guest's kernel";
+	if (c->needs & VSC_NEED_SEND_CREDIT)
+		return UNMAPPABLE "a send() that blocks on the guest's credit has no equivalent "
+				  "(the device keeps draining the Unix socket)";
 	return NULL;
 }
 
