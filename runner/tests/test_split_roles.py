@@ -259,3 +259,29 @@ def relay_between(listeners):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SkipOnTheOtherSide(unittest.TestCase):
+    """A side whose role skips ends the case as SKIP, whatever the other role saw next (the
+    EOF of a connection the skipping role closed as it left is a consequence, not a failure)."""
+
+    def test_a_skip_from_the_other_side_outweighs_what_followed_it_here(self):
+        ours, theirs = socket.socketpair()
+        server = subprocess.Popen(side_argv("server", theirs.fileno(), "--pick", "outcome_peer_failure_stops_other"),
+                                  pass_fds=[theirs.fileno()], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        theirs.close()
+        peer = ours.makefile("rw", buffering=1)
+        self.assertTrue(peer.readline().startswith("HELLO vsockcheck-split 2 server solo 1 "))
+        peer.write("HELLO vsockcheck-split 2 client peer 1 6.1.192\n")
+        self.assertEqual(peer.readline(), "CASE 1 outcome_peer_failure_stops_other run\n")
+        peer.write("CASE 1 outcome_peer_failure_stops_other run\n")
+        self.assertTrue(peer.readline().startswith("ROLE fail\t"))  # the server role's own end
+        peer.write("ROLE skip\t\tthe client role does not apply here\n")
+        peer.write("CHECKED pass\t\n")
+        self.assertEqual(peer.readline(), "VERDICT skip\tclient side: the client role does not apply here\n")
+        peer.write("DONE\n")
+        out, _ = server.communicate(timeout=RUN_LIMIT_S)
+        ours.close()
+        case = parse(out)[1]["outcome_peer_failure_stops_other"]
+        self.assertEqual((case.status, case.reason), ("skip", "client side: the client role does not apply here"))

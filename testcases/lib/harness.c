@@ -222,6 +222,23 @@ static void judge_role(const struct role_slot *s, struct case_result *r)
 	}
 }
 
+/*
+ * A role that found the case does not apply here ends it (role_ends_case stops the other):
+ * what its peer saw next, an EOF or a reset, is a consequence of the skip, not a failure.
+ */
+static void judge_skip(const struct role_slot *slots, int n, struct case_result *r)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!slots[i].stopped_by_harness && !WIFSIGNALED(slots[i].status) &&
+		    slots[i].state->outcome == VSC_SKIP) {
+			r->verdict = V_SKIP;
+			snprintf(r->reason, sizeof(r->reason), "%s", slots[i].state->reason);
+			return;
+		}
+}
+
 static void judge_timeout(unsigned int timeout_s, const char *where, struct case_result *r)
 {
 	char text[2 * VSC_TEXT_MAX];
@@ -389,6 +406,7 @@ int vsc_run_case(struct harness *h, const struct vsc_case *c, int number,
 	reap(slots, n);
 	for (i = 0; i < n; i++)
 		judge_role(&slots[i], &r);
+	judge_skip(slots, n, &r);
 	if (h->split)
 		vsc_split_roles_done(h->split, c, timeout_s, where, &r);
 	if (!h->split || vsc_split_solo(h->split))

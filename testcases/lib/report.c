@@ -134,5 +134,10 @@ void vsc_skip(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* A failure already recorded stands: skipping afterwards must not hide it. */
+	if (vsc_self.state && vsc_self.state->failures) {
+		vsc_out("# [%s] then skipped: %s", vsc_self.label, text);
+		vsc_role_exit(VSC_FAIL, NULL);
+	}
 	vsc_role_exit(VSC_SKIP, text);
 }

@@ -682,6 +682,14 @@ void vsc_split_roles_done(struct vsc_split *s, const struct vsc_case *c, unsigne
 		raise_side(s, r, "server", s->remote_verdict, s->remote_reason, timeout_text);
 		raise_side(s, r, "client", local.verdict, local_reason, timeout_text);
 	}
+	/* As for two local roles (judge_skip): a skip on one side ends the case for both. */
+	if (local.verdict == V_SKIP || s->remote_verdict == V_SKIP) {
+		int local_skipped = local.verdict == V_SKIP;
+
+		*r = (struct case_result){ V_SKIP, "" };
+		raise_side(s, r, local_skipped ? s->side : s->other_side, V_SKIP,
+			   local_skipped ? local_reason : s->remote_reason, timeout_text);
+	}
 }
 
 void vsc_split_verdict(struct vsc_split *s, const struct case_result *kernel,
