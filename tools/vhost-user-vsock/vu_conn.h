@@ -24,7 +24,6 @@ enum vu_conn_state {
 #define VU_OWE_REQUEST 1u
 #define VU_OWE_RESPONSE 2u
 #define VU_OWE_CREDIT_UPDATE 4u
-#define VU_OWE_CREDIT_REQUEST 8u
 #define VU_OWE_SHUTDOWN 16u
 #define VU_OWE_RST 32u
 
@@ -45,7 +44,6 @@ struct vu_conn {
 	unsigned int readable : 1;	/* the stream may have bytes (no EAGAIN since the last edge) */
 	unsigned int host_eof : 1;	/* the stream's host end will send no more */
 	unsigned int write_shut : 1;	/* shutdown(SHUT_WR) done after the guest's SHUTDOWN SEND */
-	unsigned int credit_requested : 1;
 	unsigned int hashed : 1, working : 1, dead : 1;
 	/* guest bytes the stream did not take yet: a ring of VU_BUF_ALLOC, allocated on demand */
 	uint8_t *held;

@@ -131,15 +131,14 @@ static int send_data(struct vu_conn *c)
 	if (!c->packet_left) {
 		int queued;
 
-		if (!credit) {
-			/* Backpressure: the stream stays unread until the guest reports consumed
-			 * bytes. */
-			if (!c->credit_requested) {
-				c->credit_requested = 1;
-				vu_conn_owe(c, VU_OWE_CREDIT_REQUEST);
-			}
+		/*
+		 * Backpressure: the stream stays unread until the guest reports consumed bytes.
+		 * No CREDIT_REQUEST, as a kernel host sends none: its answer resets the guest's
+		 * last_fwd_cnt and changes when the guest sends its own updates, so g2h results
+		 * would stop matching a vhost_vsock host's.
+		 */
+		if (!credit)
 			return 0;
-		}
 		/* A new packet, as a kernel sender cuts them: what is queued, within the credit
 		 * and 64 KiB; unknown length: the read below finds out. */
 		if (ioctl(c->fd, FIONREAD, &queued) != 0 || queued <= 0)
@@ -189,7 +188,6 @@ static int send_owed(struct vu_conn *c)
 		{ VU_OWE_REQUEST, VU_OP_REQUEST },
 		{ VU_OWE_RESPONSE, VU_OP_RESPONSE },
 		{ VU_OWE_CREDIT_UPDATE, VU_OP_CREDIT_UPDATE },
-		{ VU_OWE_CREDIT_REQUEST, VU_OP_CREDIT_REQUEST },
 		{ VU_OWE_SHUTDOWN, VU_OP_SHUTDOWN },
 	};
 	struct vu_vsock_hdr hdr;

@@ -165,8 +165,6 @@ static void host_packet(struct vu_vm *vm, const struct vu_vsock_hdr *hdr,
 	}
 	if (c->dead || c->state == VU_CONN_CLOSING)
 		return;
-	if (vu_credit_peer_free(&c->credit))
-		c->credit_requested = 0;
 	vu_conn_wake(c);	/* credit may have come back; the pump finds out */
 }
 
