@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,15 +36,28 @@
 #include "vu_vm.h"
 #include "vu_vsock.h"
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
-			fprintf(stderr, "fuzz_vu_packets: invariant broken: %s: ", #cond); \
-			fprintf(stderr, __VA_ARGS__);                                      \
-			fputc('\n', stderr);                                               \
-			abort();                                                           \
-		}                                                                          \
+/* Reported through the sanitizer's output: make fuzz closes stderr (-close_fd_mask=2). */
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond))                                               \
+			broken(__LINE__, #cond, __VA_ARGS__);              \
 	} while (0)
+
+static void broken(int line, const char *cond, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+static void broken(int line, const char *cond, const char *fmt, ...)
+{
+	char why[512], report[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	snprintf(report, sizeof(report), "fuzz_vu_packets.c:%d: invariant broken: %s: %s", line,
+		 cond, why);
+	__sanitizer_report_error_summary(report);
+	abort();
+}
 
 #define HDR_LEN sizeof(struct vu_vsock_hdr)
 #define N_VMS 2
@@ -264,8 +279,9 @@ static void check_rx_packet(struct guest *g, const struct chain_rec *rec, uint32
 		      hdr.src_cid != g->vm->cid, "src_cid %llu", (unsigned long long)hdr.src_cid);
 		return;
 	}
-	CHECK(hdr.type == VU_TYPE_STREAM && hdr.buf_alloc == VU_BUF_ALLOC,
-	      "host packet type %u buf_alloc %u", hdr.type, hdr.buf_alloc);
+	/* An RST answering a packet of no connection echoes its type and advertises nothing. */
+	CHECK(hdr.op == VU_OP_RST || (hdr.type == VU_TYPE_STREAM && hdr.buf_alloc == VU_BUF_ALLOC),
+	      "host packet op %u type %u buf_alloc %u", hdr.op, hdr.type, hdr.buf_alloc);
 	CHECK(hdr.op == VU_OP_RW || hdr.len == 0, "op %u with %u bytes", hdr.op, hdr.len);
 	pair = pair_of(g, hdr.dst_port, hdr.src_port);
 	if (!pair)
