@@ -531,6 +531,21 @@ static void check_table(const struct vu_vm *vm)
 	      waiting, vm->conns.waiting);
 }
 
+/* The engine's streams get a small send buffer, so a host program that stops reading makes the
+ * engine hold guest bytes (its held ring, credit, EPOLLOUT) within a few packets, not 200 KiB. */
+static void shrink_stream_buffers(const struct vu_vm *vm)
+{
+	static const int bytes = 4096;
+	int i;
+
+	for (i = 0; i < VU_CONN_MAX; i++) {
+		const struct vu_conn *c = vm->conns.slots[i];
+
+		if (c && c->fd >= 0)
+			setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+	}
+}
+
 static void engine_pass(int n_vms)
 {
 	char error[256];
@@ -556,6 +571,8 @@ static void engine_pass(int n_vms)
 		check_table(&vms[v]);
 	}
 	vu_conn_reap();
+	for (v = 0; v < n_vms; v++)
+		shrink_stream_buffers(&vms[v]);
 	accept_host_ends();
 	/* A VM the engine reset (a ring it found broken): the guest comes back, as after a reboot. */
 	for (v = 0; v < n_vms; v++)
