@@ -79,7 +79,9 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-address-of-packed-me
 	-D_GNU_SOURCE -Itools/vhost-user-vsock \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 VU_CORE_SRCS = $(patsubst $(BUILD)/%.o,%.c,$(VU_CORE_OBJS))
-FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue
+FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue $(FUZZ_DIR)/fuzz_vu_packets
+# The packet engine logs each packet it refuses on stderr: keep only libFuzzer's and ASan's lines.
+FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf \
@@ -136,11 +138,9 @@ $(FUZZ_DIR)/%: $(FUZZ_SRC)/%.c $(VU_CORE_SRCS) $(wildcard tools/vhost-user-vsock
 
 # Seeds come from fuzz/seeds/<target without fuzz_vu_>; what the fuzzer finds goes to its corpus.
 fuzz: $(FUZZERS)
-	@status=0; for f in $(FUZZERS); do \
-		t=$$(basename $$f); \
-		sh $(FUZZ_SRC)/run_fuzzer.sh $$f $(FUZZ_SECONDS) $(FUZZ_DIR)/corpus/$$t \
-			$(FUZZ_SRC)/seeds/$${t#fuzz_vu_} $(FUZZ_DIR)/out $(FUZZ_OPTIONS) || status=1; \
-	done; exit $$status
+	@status=0; $(foreach f,$(FUZZERS),sh $(FUZZ_SRC)/run_fuzzer.sh $f $(FUZZ_SECONDS) \
+		$(FUZZ_DIR)/corpus/$(notdir $f) $(FUZZ_SRC)/seeds/$(patsubst fuzz_vu_%,%,$(notdir $f)) \
+		$(FUZZ_DIR)/out $(FUZZ_OPTIONS) $(FUZZ_OPTIONS_$(notdir $f)) || status=1;) exit $$status
 
 # A missing archive would only show as "cannot find -lnl-3"; say which package brings it.
 static-libs:

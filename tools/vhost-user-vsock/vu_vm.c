@@ -201,7 +201,8 @@ void vu_vm_reset(struct vu_vm *vm, const char *why)
 		vm->qemu_fd = -1;
 	}
 	vu_device_reset(&vm->dev);
-	if (vu_loop_add(vm->listen_fd, EPOLLIN, &vm->listen_watch) != 0)
+	/* (A VM without a vhost-user listener, as the packet fuzzer's, has none to watch again.) */
+	if (vm->listen_fd >= 0 && vu_loop_add(vm->listen_fd, EPOLLIN, &vm->listen_watch) != 0)
 		vu_vm_log(vm, "cannot listen for the next QEMU: %m");
 }
 

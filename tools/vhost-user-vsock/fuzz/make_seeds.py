@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the fuzzers' seed inputs (seeds/msg, seeds/queue) from the descriptions below.
+"""Writes the fuzzers' seed inputs (seeds/msg, seeds/queue, seeds/packets) from the descriptions below.
 
 Run it after changing them: `tools/vhost-user-vsock/fuzz/make_seeds.py`; the files are checked in."""
 
@@ -84,6 +84,68 @@ def queue_input(features: int, descriptors: list[bytes], extra: dict[int, bytes]
     return struct.pack("<BBH", features, num_log2, 0) + bytes(memory)
 
 
+# fuzz_vu_packets' input: a config byte (bit 0: two VMs, CIDs 3 and 4; bits 1-2: EVENT_IDX on
+# VM 0/1), then commands: a byte (bits 0-3 what, bit 4 which VM, bit 7 no engine pass after it)
+# and its arguments. See the command switch in fuzz_vu_packets.c.
+TX, RX, HOST, BRIDGE, EXPIRE = 0, 5, 7, 8, 9
+VM1 = 0x10
+OP_REQUEST, OP_RESPONSE, OP_RST, OP_SHUTDOWN, OP_RW, OP_CREDIT_UPDATE = 1, 2, 3, 4, 5, 6
+# dst (sel bits 0-1): host, the other VM; dst_port index (ports bits 3-5) into the target's
+# table: 1000 (listened), 1 << 30 (first bridged host port), 1024 (a guest port)
+TO_HOST, TO_OTHER_VM = 0, 1
+PORT_1000, PORT_BRIDGED, PORT_GUEST_1024 = 0, 4, 6
+HOST_WRITE, HOST_READ, HOST_SHUTDOWN = 0, 1, 2
+
+
+def tx(dst: int, op: int, dst_port: int, length: int = 0, flags: int = 0, header_pieces: int = 1,
+       payload_pieces: int = 1, vm: int = 0) -> bytes:
+    ports = 0 | dst_port << 3 | (header_pieces - 1) << 6   # src port 1024
+    shape = payload_pieces - 1                              # honest fwd_cnt, buf_alloc 64 KiB
+    return bytes([TX | vm]) + struct.pack("<BBBBHIIIH", dst, op, ports, shape, length, flags,
+                                          0, 0, 0x1234)
+
+
+def rx(chains: int, vm: int = 0, whole_slots: bool = True) -> bytes:
+    return bytes([RX | vm]) + struct.pack("<BBH", chains - 1, 0x40 if whole_slots else 1, 700)
+
+
+def host(action: int, which: int = 0, size: int = 0) -> bytes:
+    return bytes([HOST]) + struct.pack("<BBH", action, which, size)
+
+
+def packets_guest_to_host() -> bytes:
+    """A guest connects to a host listener on port 1000; data both ways, then shutdown."""
+    return b"".join([
+        bytes([0]), rx(8),
+        tx(TO_HOST, OP_REQUEST, PORT_1000),
+        host(HOST_WRITE, size=3000),
+        tx(TO_HOST, OP_RW, PORT_1000, 5000, header_pieces=2, payload_pieces=3),
+        host(HOST_READ, size=4096), rx(8),
+        tx(TO_HOST, OP_CREDIT_UPDATE, PORT_1000),
+        tx(TO_HOST, OP_SHUTDOWN, PORT_1000, flags=3),
+        host(HOST_SHUTDOWN)])
+
+
+def packets_bridge() -> bytes:
+    """A host program sends CONNECT 1024 on the uds; the guest accepts; data both ways."""
+    return b"".join([
+        bytes([2]), rx(8), bytes([BRIDGE, 0]),
+        tx(TO_HOST, OP_RESPONSE, PORT_BRIDGED),
+        host(HOST_READ, size=64), host(HOST_WRITE, size=1500),
+        tx(TO_HOST, OP_RW, PORT_BRIDGED, 700),
+        host(HOST_READ, size=4096), bytes([EXPIRE]),
+        tx(TO_HOST, OP_RST, PORT_BRIDGED)])
+
+
+def packets_guest_to_guest() -> bytes:
+    """VM 3 connects to VM 4's port 1024 and sends more than one receive buffer holds."""
+    return b"".join([
+        bytes([1 | 4]), rx(2, VM1, whole_slots=False),
+        tx(TO_OTHER_VM, OP_REQUEST, PORT_GUEST_1024),
+        tx(TO_OTHER_VM, OP_RW, PORT_GUEST_1024, 6000, payload_pieces=2),
+        rx(8, VM1), rx(8)])
+
+
 def main() -> None:
     seeds = {
         "msg/qemu-7.2-startup": startup(),
@@ -95,6 +157,9 @@ def main() -> None:
         "queue/indirect-event-idx": queue_input(3, [
             desc(INDIRECT_AT, 32, DESC_F_INDIRECT)], {INDIRECT_AT: desc(
                 HEADER_AT, 44, DESC_F_NEXT, 1) + desc(SECOND_REGION, 64, DESC_F_WRITE)}),
+        "packets/guest-to-host": packets_guest_to_host(),
+        "packets/bridge-connect": packets_bridge(),
+        "packets/guest-to-guest": packets_guest_to_guest(),
     }
     for name, data in seeds.items():
         path = SEEDS / name
