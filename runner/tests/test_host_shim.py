@@ -13,6 +13,7 @@ import time
 import unittest
 from pathlib import Path
 
+from tests.unix_server import UnixServer, read_line
 from vsc.ktap import Parser
 from vsc.paths import GUEST_BIN_DIR
 
@@ -22,44 +23,25 @@ GUEST_CID = 3
 UNMAPPABLE = "g2h: the host end is a Unix socket through the hybrid bridge: "
 
 
-class FakeBridge:
+class FakeBridge(UnixServer):
     """The bridge's UDS: ports 1000 and 1003 answer OK 41000 and echo, port 1001 closes at once,
     port 1002 answers OK 41002 and closes (the guest shut down and reset)."""
 
     def __init__(self, path: Path):
-        self.path = path
         self.requests: list[bytes] = []
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(path))
-        self.listener.listen(8)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(path, threaded=True)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn):
-        with conn:
-            request = b""
-            while not request.endswith(b"\n") and (byte := conn.recv(1)):
-                request += byte
-            self.requests.append(request)
-            if request == b"CONNECT 1002\n":
-                conn.sendall(b"OK 41002\n")
-                return
-            if request not in (b"CONNECT 1000\n", b"CONNECT 1003\n"):
-                return
-            conn.sendall(b"OK 41000\n")
-            while data := conn.recv(4096):
-                conn.sendall(data)
-
-    def close(self):
-        self.listener.close()
+    def handle(self, conn):
+        request = read_line(conn)
+        self.requests.append(request)
+        if request == b"CONNECT 1002\n":
+            conn.sendall(b"OK 41002\n")
+            return
+        if request not in (b"CONNECT 1000\n", b"CONNECT 1003\n"):
+            return
+        conn.sendall(b"OK 41000\n")
+        while data := conn.recv(4096):
+            conn.sendall(data)
 
 
 def guest_connects(path: Path, got: dict):

@@ -6,10 +6,10 @@ AF_VSOCK here would reach a foreign hypervisor."""
 import socket
 import subprocess
 import tempfile
-import threading
 import unittest
 from pathlib import Path
 
+from tests.unix_server import UnixServer, read_line
 from vsc import bench_vsock, guest_script, guest_session, kernels, topology_loopback, vsock_perf
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM
 from vsc.errors import UserError
@@ -17,38 +17,21 @@ from vsc.errors import UserError
 PERF = str(vsock_perf.PROGRAM)
 
 
-class FakeBridge:
+class FakeBridge(UnixServer):
     """Plays the device's bridge: answers 'CONNECT <port>' as the guest listener of that port
     would. behaviour[port] is 'sink' (count bytes to EOF, then close), 'echo' (one byte back,
     close), 'refuse' (close without OK) or 'garbage' (a wrong answer)."""
 
     def __init__(self, path: Path, behaviour: dict[int, str]):
-        self.path = path
         self.behaviour = behaviour
         self.received: list[int] = []   # bytes per sink connection
         self.connections = 0
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(path))
-        self.listener.listen(64)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(path, backlog=64)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with conn:
-                self._one(conn)
-
-    def _one(self, conn):
-        request = b""
-        while not request.endswith(b"\n"):
-            byte = conn.recv(1)
-            if not byte:
-                return
-            request += byte
+    def handle(self, conn):
+        request = read_line(conn)
+        if not request.endswith(b"\n"):
+            return
         port = int(request.split()[1])
         self.connections += 1
         what = self.behaviour.get(port, "refuse")
@@ -65,11 +48,6 @@ class FakeBridge:
         while chunk := conn.recv(1 << 16):
             total += len(chunk)
         self.received.append(total)
-
-    def close(self):
-        self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.thread.join(5)
 
 
 @unittest.skipUnless(vsock_perf.PROGRAM.exists(), "vsock-perf is not built: run make")
