@@ -180,7 +180,7 @@ static void dontwait_client(const struct vsc_env *env)
 }
 VSC_CASE(iovec_msg_dontwait, .sock_type = SOCK_STREAM,
 	 .summary = "MSG_DONTWAIT: recvmsg EAGAIN when empty, sendmsg EAGAIN without credit",
-	 .server = dontwait_server, .client = dontwait_client);
+	 .server = dontwait_server, .client = dontwait_client, .needs = VSC_NEED_SEND_CREDIT);
 
 #define WAITALL_LEN 4096
 

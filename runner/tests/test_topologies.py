@@ -356,6 +356,14 @@ class SplitTopologies(unittest.TestCase):
         self.assertFalse((run.results / "capture.pcap").exists())
         self.assertTrue(any(line.startswith("host program: ") for line in self.done.stdout.splitlines()))
 
+    def test_g2h_with_the_host_as_server_the_guest_connects_to_cid_2(self):
+        run = self.picked("g2h", "--host-role", "server", "--show-command")
+        self.assert_all_pass(run)
+        host = [line for line in self.done.stdout.splitlines() if line.startswith("host program: ")]
+        self.assertIn("--split server", host[0])
+        # The guest's connects reached the host program's listeners through <uds>_<port>.
+        self.assertRegex((run.results / "backend.log").read_text(), r"bridge\.sock_\d+")
+
     def test_g2g_peer_panic_is_reported_and_does_not_hang_the_run(self):
         run = TopologyRun(self.top, "--topology", "g2g", "--guest-mode", "peer-panic", "--pick", "shutdown_wr")
         started = time.monotonic()

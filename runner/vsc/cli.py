@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                           + " (default loopback)")
     run.add_argument("--capture", action="store_true",
                      help="record every packet our device carries in <results>/capture.pcap (g2h, g2g)")
+    run.add_argument("--host-role", choices=topology_g2h.HOST_ROLES,
+                     help="g2h: the role vsockcheck-host plays, the guest plays the other (default "
+                          "client: the host connects to the guest; server: the guest connects to CID 2)")
     _add_selection(run)
     run.add_argument("--results", type=Path, metavar="DIR",
                      help="where results.ktap, junit.xml, results.json and console.log go "
@@ -141,6 +144,8 @@ def _cmd_run(args) -> int:
     if args.capture and not topology_module.CAPTURES:
         raise UserError(f"--capture: topology {args.topology} has no device of ours to capture; "
                         "use --topology g2h or g2g")
+    if args.host_role and args.topology != topology_g2h.NAME:
+        raise UserError(f"--host-role: only topology g2h has a host program (not {args.topology})")
     if args.guest_mode in PeerModes.PEER and args.topology != topology_g2g.NAME:
         raise UserError(f"--guest-mode {args.guest_mode}: only topology g2g has a peer guest")
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
@@ -156,7 +161,8 @@ def _cmd_run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),
                              workdir=Path(workdir), results_dir=results_dir, mode=args.guest_mode,
-                             accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture)
+                             accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture,
+                             host_role=args.host_role or "client")
         done = topology_module.run(request, lambda r: print(results.format_case_line(r), flush=True))
     run = done.guest
     if args.show_command:

@@ -30,11 +30,11 @@ TRANSCRIPT = "peer-transcript.txt"
 PEER_FINISH_S = 5.0
 
 
-def split_args(role: str, peer_cid: int, local_cid: int, selection: list[str]) -> list[str]:
-    """The test program in a guest of a split run: the server side runs the one-process cases
-    too (--solo), against a silent CID for the connect timeouts."""
-    solo = ["--solo", "--silent-cid", str(SILENT_CID)] if role == "server" else []
-    return ["--split", role, *solo, "--control", PEER_PORT_WORD, "--peer-cid", str(peer_cid),
+def split_args(role: str, peer_cid: int, local_cid: int, selection: list[str], solo: bool) -> list[str]:
+    """The test program in a guest of a split run; the solo side runs the one-process cases too,
+    against a silent CID for the connect timeouts."""
+    solo_args = ["--solo", "--silent-cid", str(SILENT_CID)] if solo else []
+    return ["--split", role, *solo_args, "--control", PEER_PORT_WORD, "--peer-cid", str(peer_cid),
             "--local-cid", str(local_cid), "--device-cid", str(local_cid), "--port-base", str(PORT_BASE),
             *selection]
 
@@ -52,6 +52,7 @@ class RunRequest:
     accel: str = "auto"
     boot_timeout_s: float = 60.0
     capture: bool = False          # record the device's packets in results_dir/capture.pcap
+    host_role: str = "client"      # g2h: the role vsockcheck-host plays; the guest plays the other
 
 
 @dataclass

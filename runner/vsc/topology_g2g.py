@@ -21,12 +21,12 @@ PEER_LABEL = "guest-b"
 
 def test_args_a(selection: list[str]) -> list[str]:
     """Guest A: the server role of two-process cases, and every one-process case."""
-    return topology.split_args("server", CID_B, CID_A, selection)
+    return topology.split_args("server", CID_B, CID_A, selection, solo=True)
 
 
 def test_args_b(selection: list[str]) -> list[str]:
     """Guest B: the client role of two-process cases."""
-    return topology.split_args("client", CID_A, CID_B, selection)
+    return topology.split_args("client", CID_A, CID_B, selection, solo=False)
 
 
 def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun:

@@ -27,14 +27,23 @@ LOG_TAIL_LINES = 15
 HOST_LOG = "host-program.log"
 
 
-def test_args(selection: list[str]) -> list[str]:
-    """The guest: the server role of two-process cases, and every one-process case."""
-    return topology.split_args("server", HOST_CID, GUEST_CID, selection)
+HOST_ROLES = ("client", "server")
 
 
-def host_argv(control_fd: int, bridge: Path, selection: list[str]) -> list[str]:
-    """The host program: the client role, its vsock calls carried by the bridge to the guest."""
-    return [str(HOST_PROGRAM), "--split", "client", "--control-fd", str(control_fd), "--bridge", str(bridge),
+def other_role(role: str) -> str:
+    return "server" if role == "client" else "client"
+
+
+def test_args(selection: list[str], host_role: str = "client") -> list[str]:
+    """The guest: the role the host program does not play, and every one-process case."""
+    return topology.split_args(other_role(host_role), HOST_CID, GUEST_CID, selection, solo=True)
+
+
+def host_argv(control_fd: int, bridge: Path, selection: list[str], host_role: str = "client") -> list[str]:
+    """The host program: one role, its vsock calls carried by the bridge. As the client it
+    connects through the bridge to the guest's listeners; as the server it listens on the
+    bridge's <uds>_<port> sockets, which the guest's connects to CID 2 reach."""
+    return [str(HOST_PROGRAM), "--split", host_role, "--control-fd", str(control_fd), "--bridge", str(bridge),
             "--peer-cid", str(GUEST_CID), "--local-cid", str(HOST_CID), "--no-kernel-log",
             "--port-base", str(PORT_BASE), *selection]
 
@@ -52,12 +61,12 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
         relay_end, host_end = socket.socketpair()
         running.callback(relay_end.close)  # the relay closes it too; this covers a failure before it starts
         with host_end:  # the host program holds its own copy once started
-            argv = host_argv(host_end.fileno(), bridge, request.selection)
+            argv = host_argv(host_end.fileno(), bridge, request.selection, request.host_role)
             host = running.enter_context(qemu.Guest(argv, log=out / HOST_LOG, pass_fds=(host_end.fileno(),)))
         guest = guest_session.GuestSession(
             guest_session.GuestSpec(
                 kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
-                guest_tools=topology.GUEST_TOOLS, test_args=test_args(request.selection),
+                guest_tools=topology.GUEST_TOOLS, test_args=test_args(request.selection, request.host_role),
                 cases=request.cases, mode=request.mode, accel=request.accel,
                 boot_timeout_s=request.boot_timeout_s),
             work, out, devices=device.qemu_args(GUEST_CID), peer_socket=work / "peer.sock")
@@ -76,7 +85,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     done = TopologyRun(guest.result(on_result), commands, files)
     ended = _how_host_ended(host.returncode, host_stopped, out / HOST_LOG)
     if ended is not None:
-        done.note(f"vsockcheck-host (the client role) did not finish: {ended}")
+        done.note(f"vsockcheck-host (the {request.host_role} role) did not finish: {ended}")
     return done
 
 

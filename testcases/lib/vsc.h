@@ -25,8 +25,9 @@ enum vsc_need {
 	VSC_NEED_DEV_VSOCK = 1 << 1,	/* /dev/vsock can be opened */
 	VSC_NEED_KMEMLEAK = 1 << 2,	/* kmemleak's control file (debugfs) can be used */
 	/*
-	 * The client's send() blocks exactly when the server's credit is used up: true of
-	 * AF_VSOCK, not of the g2h bridge, whose Unix socket the device keeps draining.
+	 * A sender's send() stops exactly when its receiver's credit is used up: true when both
+	 * ends are AF_VSOCK, not through the g2h bridge, where the device keeps draining (or
+	 * filling) the host end's Unix socket.
 	 */
 	VSC_NEED_SEND_CREDIT = 1 << 3,
 };

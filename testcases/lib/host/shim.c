@@ -39,6 +39,8 @@ struct vsock_fd {
 	unsigned char used, bound, listening, connected, accepted;
 	unsigned char connecting;	/* a thread is in the bridge's handshake (connect_lock) */
 	unsigned char send_shut;	/* shutdown(SHUT_WR or SHUT_RDWR) done on this end */
+	unsigned char bound_any;	/* bound to VMADDR_CID_ANY: a listener names that CID */
+	int rcvlowat;			/* SO_RCVLOWAT set on it, 0 when never set */
 	int connect_error;		/* the last handshake's errno, for threads that waited */
 	unsigned int local_port;	/* bound port, or the port the bridge's OK named */
 	unsigned int peer_port;		/* the guest port connect() reached */
@@ -93,8 +95,8 @@ const char *vsc_bridge_unmet_need(const struct vsc_case *c)
 	if (c->needs & VSC_NEED_KMEMLEAK)
 		return "g2h: the build machine's kmemleak says nothing about the guest's kernel";
 	if (c->needs & VSC_NEED_SEND_CREDIT)
-		return UNMAPPABLE "a send() that blocks on the guest's credit has no equivalent "
-				  "(the device keeps draining the Unix socket)";
+		return UNMAPPABLE "a send() that stops on the receiver's credit has no equivalent "
+				  "(the device keeps draining or filling the Unix socket)";
 	return NULL;
 }
 
@@ -228,6 +230,7 @@ int __wrap_bind(int fd, const struct sockaddr *addr, socklen_t len)
 		return -1;
 	}
 	v->bound = 1;
+	v->bound_any = vm.svm_cid == VMADDR_CID_ANY;
 	return 0;
 }
 
@@ -449,7 +452,9 @@ int __wrap_getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 		return __real_getsockname(fd, addr, len);
 	if (!v->bound && !v->connected)
 		return give_address(addr, len, VMADDR_CID_ANY, VMADDR_PORT_ANY);
-	return give_address(addr, len, VMADDR_CID_HOST, v->local_port);
+	/* A connection has the host's CID; an unconnected socket the CID it was bound to. */
+	return give_address(addr, len, v->connected || !v->bound_any ? VMADDR_CID_HOST : VMADDR_CID_ANY,
+			    v->local_port);
 }
 
 int __wrap_getpeername(int fd, struct sockaddr *addr, socklen_t *len)
@@ -489,6 +494,8 @@ int __wrap_setsockopt(int fd, int level, int name, const void *value, socklen_t 
 			unmappable(vsock_option_name(name));
 		if (level == SOL_SOCKET && name == SO_ZEROCOPY)
 			unmappable("SO_ZEROCOPY (MSG_ZEROCOPY)");
+		if (level == SOL_SOCKET && name == SO_RCVLOWAT && value && len >= sizeof(int))
+			tracked(fd)->rcvlowat = *(const int *)value;
 	}
 	return __real_setsockopt(fd, level, name, value, len);
 }
@@ -529,15 +536,13 @@ int __wrap_close(int fd)
 {
 	struct vsock_fd *v = tracked(fd);
 
-	if (v) {
-		if (v->listening && !v->accepted) {
-			struct sockaddr_un path;
-
-			port_path(&path, v->local_port);
-			unlink(path.sun_path);
-		}
+	/*
+	 * A listener's "<UDS>_P" path stays: a forked child may still hold the listener, which
+	 * close() cannot know. A dead path refuses connections as a closed vsock listener does,
+	 * and the next listen() on the port takes it over.
+	 */
+	if (v)
 		*v = (struct vsock_fd){ 0 };
-	}
 	return __real_close(fd);
 }
 
@@ -639,6 +644,9 @@ static int hup_hidden(struct pollfd *p)
 {
 	struct vsock_fd *v = tracked(p->fd);
 
+	/* vsock_poll(): no POLLOUT once this end has shut its sending side. */
+	if (v && v->send_shut)
+		p->revents &= ~POLLOUT;
 	if (!v || !v->connected || v->send_shut || !(p->revents & POLLHUP))
 		return 0;
 	p->revents &= ~POLLHUP;
@@ -657,16 +665,24 @@ int __wrap_poll(struct pollfd *pfds, nfds_t n, int timeout_ms)
 {
 	long long deadline = now_ms() + timeout_ms, left;
 	struct pollfd *rest;
-	int ready = __real_poll(pfds, n, timeout_ms), hidden = 0;
+	int ready, hidden = 0;
 	nfds_t i;
+
+	for (i = 0; i < n; i++) {
+		struct vsock_fd *v = tracked(pfds[i].fd);
+
+		if (v && v->rcvlowat > 1 && (pfds[i].events & POLLIN))
+			unmappable("poll() for POLLIN under SO_RCVLOWAT (a Unix socket's poll ignores it)");
+	}
+	ready = __real_poll(pfds, n, timeout_ms);
 
 	if (ready <= 0)
 		return ready;
-	for (i = 0; i < n; i++)
-		if (hup_hidden(&pfds[i]) && !pfds[i].revents) {
-			ready--;
-			hidden++;
-		}
+	/* Count again: what vsock would not report (a hang-up, POLLOUT after SHUT_WR) is gone. */
+	for (ready = 0, i = 0; i < n; i++) {
+		hidden += hup_hidden(&pfds[i]) && !pfds[i].revents;
+		ready += pfds[i].revents != 0;
+	}
 	if (ready || !hidden || timeout_ms == 0)
 		return ready;
 	/* Nothing but hang-ups vsock would not report: wait out the time left on the other
@@ -683,10 +699,14 @@ int __wrap_poll(struct pollfd *pfds, nfds_t n, int timeout_ms)
 	}
 	left = deadline - now_ms();
 	ready = __real_poll(rest, n, timeout_ms < 0 ? -1 : left > 0 ? (int)left : 0);
-	for (i = 0; i < n; i++) {
-		if (ready > 0 && hup_hidden(&rest[i]) && !rest[i].revents)
-			ready--;
+	if (ready < 0) {
+		free(rest);
+		return ready;
+	}
+	for (ready = 0, i = 0; i < n; i++) {
+		hup_hidden(&rest[i]);
 		pfds[i].revents = rest[i].fd < 0 ? 0 : rest[i].revents;
+		ready += pfds[i].revents != 0;
 	}
 	free(rest);
 	return ready;
