@@ -91,6 +91,16 @@ static const struct known_bug known_bugs[] = {
 	/* Mainline 6.7 and 6.6.14; 6.1.192 has no notify_set_rcvlowat, so the sender starves. */
 	{ "rcvlowat_credit_update", "6.0", "6.6.14",
 	  "virtio/vsock: send credit update during setting SO_RCVLOWAT" },
+	/*
+	 * 6.1's virtio_transport_stream_do_dequeue() takes a packet's bytes off rx_bytes only once
+	 * the whole packet is read: a read ending inside a packet leaves rx_bytes too high, so
+	 * poll() sees SO_RCVLOWAT met and no credit update goes out. 6.12 counts bytes read
+	 * (dec_rx_pkt(bytes_read, bytes_dequeued)). The fixing commit is not identified yet: the
+	 * text below names the behaviour, and 6.12 is the first version we saw it fixed in. Seen
+	 * only where the sender's packets do not end where the reads do (our device in g2h).
+	 */
+	{ "rx_bytes_per_whole_packet", "6.1", "6.12",
+	  "rx_bytes counted per byte read, not per whole packet (commit not identified; in 6.12)" },
 	/* CVE-2026-23086: in 6.1.162 through stable, never backported to 5.10. */
 	{ "tx_credit_uncapped", "4.0", "6.1.162", "vsock/virtio: cap TX credit to local buffer size" },
 };
