@@ -62,7 +62,10 @@ def guest_suite(topology: str) -> tuple[int, int, int]:
     results_dir = BUILD_DIR / "check-results" / topology
     done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
                            "--kernel", DEFAULT_KERNEL, "--topology", topology,
-                           "--results", str(results_dir)])
+                           "--results", str(results_dir),
+                           # Through our device, keep every packet: a rare failure then comes
+                           # with the capture that shows it.
+                           *(["--capture"] if topology != "loopback" else [])])
     if done.returncode not in (0, 1):
         return 0, 1, 0  # the run itself could not happen; its error line is above
     counts = results.load_counts(results_dir / "results.json")
