@@ -127,8 +127,7 @@ static void run(void)
 				next = t;
 		if (next != UINT64_MAX)
 			timeout = (int)(next - now) + 1;
-		for (i = 0; i < n_vms; i++)
-			vu_vm_service(&vms[i]);
+		vu_vm_turn(vms, n_vms);
 		vu_conn_reap();
 		if (vu_loop_wait(timeout) < 0) {
 			fprintf(stderr, "vhost-user-vsock: epoll_wait: %s\n", strerror(errno));

@@ -44,12 +44,25 @@ void vu_vm_service(struct vu_vm *vm)
 	char error[256] = "";
 
 	if ((vm->held.active && vu_vsock_tx(vm, error, sizeof(error)) < 0) ||
-	    vu_vsock_rx(vm, error, sizeof(error)) < 0) {
+	    vu_vsock_rx(vm, error, sizeof(error)) < 0)
 		vu_vm_reset(vm, error);
-		return;
-	}
+}
+
+void vu_vm_notify(struct vu_vm *vm)
+{
 	vu_queue_notify(&vm->dev, &vm->dev.vrings[VU_VSOCK_RX]);
 	vu_queue_notify(&vm->dev, &vm->dev.vrings[VU_VSOCK_TX]);
+}
+
+void vu_vm_turn(struct vu_vm *vms, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		vu_vm_service(&vms[i]);
+	/* Not inside the loop above: a chain B held may fill A's rx after A's service. */
+	for (i = 0; i < n; i++)
+		vu_vm_notify(&vms[i]);
 }
 
 static void on_kick(struct vu_watch *watch, uint32_t events)

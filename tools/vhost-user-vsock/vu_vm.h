@@ -62,9 +62,14 @@ int vu_vm_listen_socket(struct vu_vm *vm, char *error, size_t error_size);
 int vu_vm_running(const struct vu_vm *vm);
 /* Resets everything the departed QEMU and its guest had; listens for the next QEMU. */
 void vu_vm_reset(struct vu_vm *vm, const char *why);
-/* After a batch of events: retries a held guest->guest chain, fills the rx ring with what is
- * owed, and notifies the guest once for each ring used. */
+/* After a batch of events: retries a held guest->guest chain and fills the rx ring with what is
+ * owed. Servicing one VM can fill another's rx ring (a held chain delivered): notify every VM
+ * only after servicing them all. */
 void vu_vm_service(struct vu_vm *vm);
+/* Tells the guest, once for each ring, of the chains pushed since the last call. */
+void vu_vm_notify(struct vu_vm *vm);
+/* One turn after a batch of events: every VM serviced, then every VM notified. */
+void vu_vm_turn(struct vu_vm *vms, int n);
 /* Gives up WAIT_RESPONSE connections past their deadline; the earliest left, or UINT64_MAX. */
 uint64_t vu_vm_expire(struct vu_vm *vm, uint64_t now_ms);
 void vu_vm_log(const struct vu_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -546,15 +546,20 @@ static void shrink_stream_buffers(const struct vu_vm *vm)
 	}
 }
 
-static void engine_pass(int n_vms)
+/*
+ * One turn of the backend's loop, as main.c runs it: the guest that acted kicks its ring, which
+ * serves its tx (vu_vm.c on_kick); Unix stream events; then vu_vm_turn over every VM. `kicked`
+ * is that guest's VM, or -1 when only the host side acted.
+ */
+static void engine_pass(int n_vms, int kicked)
 {
 	char error[256];
-	int v, n, rounds;
+	int v, r, n, rounds;
 
-	for (v = 0; v < n_vms; v++) {
+	if (kicked >= 0) {
 		error[0] = 0;
-		if (vu_vsock_tx(&vms[v], error, sizeof(error)) < 0)
-			vu_vm_reset(&vms[v], error);
+		if (vu_vsock_tx(&vms[kicked], error, sizeof(error)) < 0)
+			vu_vm_reset(&vms[kicked], error);
 	}
 	/* Unix stream readiness is immediate: a zero timeout sees everything written so far. */
 	for (rounds = 0; rounds < 8 && (n = vu_loop_wait(0)) > 0; rounds++)
@@ -562,8 +567,16 @@ static void engine_pass(int n_vms)
 	for (v = 0; v < n_vms; v++) {
 		guests[v].host_rw_bytes = 0;
 		snapshot_credit(v);
-		vu_vm_service(&vms[v]);
 	}
+	vu_vm_turn(vms, n_vms);
+	/* The guest hears of every chain returned in the turn: none may wait for a later event. */
+	for (v = 0; v < n_vms; v++)
+		for (r = 0; r < VU_VSOCK_QUEUES; r++)
+			if (vms[v].dev.vrings[r].pushed_since_notify)
+				broken(__LINE__, "every returned chain notified",
+				       "cid %llu ring %d: %u chains returned, guest not told",
+				       (unsigned long long)vms[v].cid, r,
+				       vms[v].dev.vrings[r].pushed_since_notify);
 	for (v = 0; v < n_vms; v++) {
 		harvest(&guests[v], VU_VSOCK_TX);
 		harvest(&guests[v], VU_VSOCK_RX);
@@ -898,9 +911,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* Bit 7: more from the guest before the device looks (a batch). */
 		if (!(cmd & 0x80))
-			engine_pass(n_vms);
+			engine_pass(n_vms, (cmd & 15) >= 7 && (cmd & 15) <= 10 ? -1 : (int)(g - guests));
 	}
-	engine_pass(n_vms);
+	engine_pass(n_vms, -1);
 	end_input(n_vms);
 	return 0;
 }

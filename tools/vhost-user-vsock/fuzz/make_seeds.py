@@ -146,6 +146,16 @@ def packets_guest_to_guest() -> bytes:
         rx(8, VM1), rx(8)])
 
 
+def packets_guest_to_guest_reverse() -> bytes:
+    """The same from VM 4 to VM 3: the receiver is serviced before the sender, so the chain the
+    sender held lands in the receiver's rx after the receiver's own turn (it must still be told)."""
+    return b"".join([
+        bytes([1 | 2]), rx(2, whole_slots=False),
+        tx(TO_OTHER_VM, OP_REQUEST, PORT_GUEST_1024, vm=VM1),
+        tx(TO_OTHER_VM, OP_RW, PORT_GUEST_1024, 6000, payload_pieces=2, vm=VM1),
+        rx(8), rx(8, VM1)])
+
+
 def main() -> None:
     seeds = {
         "msg/qemu-7.2-startup": startup(),
@@ -160,6 +170,7 @@ def main() -> None:
         "packets/guest-to-host": packets_guest_to_host(),
         "packets/bridge-connect": packets_bridge(),
         "packets/guest-to-guest": packets_guest_to_guest(),
+        "packets/guest-to-guest-reverse": packets_guest_to_guest_reverse(),
     }
     for name, data in seeds.items():
         path = SEEDS / name
