@@ -37,15 +37,17 @@ SPLIT_PAIR_OBJS := $(BUILD)/testcases/lib/selftest/split_pair.o
 # vsockcheck-host: the same cases and library, its main built with VSC_HOST_PROGRAM, and the shim
 # that takes their AF_VSOCK calls (by --wrap) to the hybrid bridge of a guest.
 HOST_MAIN_OBJ := $(BUILD)/host/main.o
+# The hybrid-vsock CONNECT handshake, shared by the host shim and vsock-perf.
+BRIDGE_CLIENT_OBJ := $(BUILD)/tools/bridge_client.o
 HOST_LIB_OBJS := $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS)) $(HOST_MAIN_OBJ) \
-	$(BUILD)/testcases/lib/host/shim.o
+	$(BUILD)/testcases/lib/host/shim.o $(BRIDGE_CLIENT_OBJ)
 HOST_SHIMTEST_OBJS := $(BUILD)/testcases/lib/host/selftest.o
 HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername setsockopt \
 	getsockopt ioctl close send sendto sendmsg recv recvfrom recvmsg shutdown poll \
 	io_uring_queue_init vsc_sockdiag_dump vsc_sockdiag_request
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
-VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o
+VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o $(BRIDGE_CLIENT_OBJ)
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
@@ -95,6 +97,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -Itestcases/lib -c -o $@ $<
 
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
+$(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)

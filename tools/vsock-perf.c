@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
+#include "bridge_client.h"
+
 #define CHUNK_MAX (16u << 20)
 #define BRIDGE_LINE_MAX 64
 
@@ -163,8 +165,7 @@ static int connect_bridge(const struct options *o)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	char line[BRIDGE_LINE_MAX];
-	size_t used = 0;
-	ssize_t n;
+	unsigned int host_port;
 	int fd;
 
 	set_unix_path(&addr, o->bridge, "--bridge");
@@ -174,29 +175,20 @@ static int connect_bridge(const struct options *o)
 	doing = "connecting to the bridge";
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		fail("connect to bridge %s: %s", o->bridge, errno_text(errno));
-	n = snprintf(line, sizeof(line), "CONNECT %u\n", o->port);
-	if (write(fd, line, (size_t)n) != n)
-		fail("bridge %s: writing 'CONNECT %u': %s", o->bridge, o->port,
-		     errno_text(errno));
-	/* One byte at a time: the stream's data follows the OK line directly. */
+	/* The stream's data follows the OK line directly: the handshake reads nothing past it. */
 	doing = "waiting for the bridge's OK";
-	while (used < sizeof(line) - 1) {
-		n = read(fd, line + used, 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			fail("bridge %s: reading the answer to 'CONNECT %u': %s", o->bridge,
-			     o->port, errno_text(errno));
-		if (n == 0)
-			fail("bridge %s: closed without OK after 'CONNECT %u' (no listener on guest port %u, or it did not answer)",
-			     o->bridge, o->port, o->port);
-		if (line[used++] == '\n')
-			break;
+	switch (bridge_handshake(fd, o->port, &host_port, line, sizeof(line))) {
+	case BRIDGE_OK:
+		break;
+	case BRIDGE_CLOSED:
+		fail("bridge %s: closed without OK after 'CONNECT %u' (no listener on guest port %u, or it did not answer)",
+		     o->bridge, o->port, o->port);
+	case BRIDGE_IO_ERROR:
+		fail("bridge %s: 'CONNECT %u': %s", o->bridge, o->port, errno_text(errno));
+	case BRIDGE_GARBLED:
+		fail("bridge %s: answered '%s' to 'CONNECT %u', not 'OK <port>'", o->bridge, line,
+		     o->port);
 	}
-	line[used] = '\0';
-	if (strncmp(line, "OK ", 3) != 0 || line[used - 1] != '\n')
-		fail("bridge %s: answered '%.*s' to 'CONNECT %u', not 'OK <port>'", o->bridge,
-		     (int)strcspn(line, "\n"), line, o->port);
 	return fd;
 }
 

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bridge_client.h"
 #include "host/shim.h"
 #include "vsc_internal.h"
 
@@ -297,29 +298,6 @@ int __wrap_accept(int fd, struct sockaddr *addr, socklen_t *len)
 	return __wrap_accept4(fd, addr, len, 0);
 }
 
-/* Reads the bridge's answer byte by byte: nothing past the newline belongs to us. */
-static int read_answer(int fd, char *buf, size_t size)
-{
-	size_t used = 0;
-
-	for (;;) {
-		char c;
-		ssize_t n = read(fd, &c, 1);
-
-		if (n < 0 && errno == EINTR)
-			return -1;
-		if (n <= 0)
-			return 0;
-		if (c == '\n')
-			break;
-		if (used + 1 >= size)
-			bridge_broken("answer to CONNECT longer than %zu bytes", size);
-		buf[used++] = c;
-	}
-	buf[used] = '\0';
-	return 1;
-}
-
 /* Socket options a case may set before connect(), carried to the connected socket. */
 static void copy_options(int from, int to)
 {
@@ -339,9 +317,9 @@ static void copy_options(int from, int to)
 /* The bridge's CONNECT handshake for `fd`, then fd becomes the bridge's stream: 0, or -1. */
 static int bridge_connect(int fd, struct vsock_fd *v, const struct sockaddr_vm *vm)
 {
-	char request[32], answer[64], *end;
-	unsigned long host_port;
-	int conn, ret, fd_flags;
+	char answer[64];
+	unsigned int host_port;
+	int conn, fd_flags;
 
 	if (fcntl(fd, F_GETFL) & O_NONBLOCK)
 		unmappable("a non-blocking connect() (the bridge's CONNECT handshake blocks)");
@@ -359,18 +337,21 @@ static int bridge_connect(int fd, struct vsock_fd *v, const struct sockaddr_vm *
 		return -1;
 	if (__real_connect(conn, (struct sockaddr *)&bridge, sizeof(bridge)) != 0)
 		bridge_broken("cannot be reached: %s", vsc_errname(errno));
-	snprintf(request, sizeof(request), "CONNECT %u\n", vm->svm_port);
-	if (__real_send(conn, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request))
-		bridge_broken("sending CONNECT failed: %s", vsc_errname(errno));
-	ret = read_answer(conn, answer, sizeof(answer));
-	if (ret <= 0) {
+	switch (bridge_handshake(conn, vm->svm_port, &host_port, answer, sizeof(answer))) {
+	case BRIDGE_OK:
+		break;
+	case BRIDGE_CLOSED:	/* closed with no OK: the guest's RST */
 		__real_close(conn);
-		/* closed with no OK: the guest's RST */
-		return fail(ret < 0 ? EINTR : ECONNRESET);
-	}
-	host_port = strncmp(answer, "OK ", 3) == 0 ? strtoul(answer + 3, &end, 10) : 0;
-	if (strncmp(answer, "OK ", 3) != 0 || *end || end == answer + 3 || host_port > 0xffffffffUL)
+		return fail(ECONNRESET);
+	case BRIDGE_IO_ERROR:
+		if (errno == EINTR) {
+			__real_close(conn);
+			return fail(EINTR);
+		}
+		bridge_broken("CONNECT %u failed: %s", vm->svm_port, vsc_errname(errno));
+	case BRIDGE_GARBLED:
 		bridge_broken("answered CONNECT %u with \"%s\"", vm->svm_port, answer);
+	}
 	copy_options(fd, conn);
 	fd_flags = fcntl(fd, F_GETFD);
 	if (dup3(conn, fd, fd_flags & FD_CLOEXEC ? O_CLOEXEC : 0) < 0) {
@@ -378,7 +359,7 @@ static int bridge_connect(int fd, struct vsock_fd *v, const struct sockaddr_vm *
 		return -1;
 	}
 	__real_close(conn);
-	v->local_port = (unsigned int)host_port;
+	v->local_port = host_port;
 	v->peer_port = vm->svm_port;
 	return 0;
 }

@@ -1,0 +1,47 @@
+/* bridge_client.c: the hybrid-vsock CONNECT handshake, for the host programs that need it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bridge_client.h"
+
+enum bridge_answer bridge_handshake(int fd, unsigned int port, unsigned int *host_port,
+				    char *answer, size_t size)
+{
+	char request[32], *end;
+	size_t used = 0;
+	unsigned long value;
+	int len = snprintf(request, sizeof(request), "CONNECT %u\n", port);
+
+	/* MSG_NOSIGNAL: a bridge that already closed is an answer, not a SIGPIPE. */
+	if (send(fd, request, (size_t)len, MSG_NOSIGNAL) != len)
+		return BRIDGE_IO_ERROR;
+	answer[0] = '\0';
+	for (;;) {
+		char c;
+		/* EINTR included: a signal ends the wait, as it would end a blocking connect(). */
+		ssize_t n = read(fd, &c, 1);
+
+		if (n < 0)
+			return BRIDGE_IO_ERROR;
+		if (n == 0)
+			return used ? BRIDGE_GARBLED : BRIDGE_CLOSED;
+		if (c == '\n')
+			break;
+		if (used + 1 >= size)
+			return BRIDGE_GARBLED;	/* longer than any OK line */
+		answer[used++] = c;
+		answer[used] = '\0';
+	}
+	if (strncmp(answer, "OK ", 3) != 0)
+		return BRIDGE_GARBLED;
+	errno = 0;
+	value = strtoul(answer + 3, &end, 10);
+	if (errno || end == answer + 3 || *end || value > 0xffffffffUL)
+		return BRIDGE_GARBLED;
+	*host_port = (unsigned int)value;
+	return BRIDGE_OK;
+}
