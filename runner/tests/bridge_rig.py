@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.unix_server import read_line
 from vsc import guest_session, kernels, qemu
 from vsc.cli import DEFAULT_KERNEL
 from vsc.errors import UserError
@@ -124,13 +125,7 @@ def bridge_connect(uds: Path, port: int, timeout: float = 10.0) -> tuple[socket.
     s.settimeout(timeout)
     s.connect(str(uds))
     s.sendall(b"CONNECT %d\n" % port)
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = s.recv(1)
-        if not chunk:
-            break
-        line += chunk
-    return s, line
+    return s, read_line(s)
 
 
 def recv_all(s: socket.socket) -> bytes:
