@@ -16,6 +16,7 @@ import threading
 import unittest
 from pathlib import Path
 
+from tests import bridge_rig
 from tests.unix_server import UnixServer, read_line
 from vsc.paths import GUEST_BIN_DIR
 
@@ -232,6 +233,35 @@ class HostWrap(unittest.TestCase):
                               timeout=TIMEOUT_S)
         self.assertEqual(done.returncode, 2)
         self.assertEqual(done.stdout, "")
+
+
+WHY_NO_GUEST = bridge_rig.missing()
+
+
+@unittest.skipUnless(HOSTWRAP.exists() and PEER.exists(), "vsock-hostwrap is not built: run make")
+@unittest.skipIf(WHY_NO_GUEST, WHY_NO_GUEST)
+class RealDevice(unittest.TestCase):
+    def test_a_guest_on_our_device_and_a_wrapped_program_both_ways(self):
+        with bridge_rig.Rig() as rig:
+            rig.backend([GUEST_CID])
+            uds = rig.uds(GUEST_CID)
+            # The guest echoes on port 1234, then calls CID 2 port 2100 until the host listens
+            # (each refused attempt is a connect the device answers with RST) and echoes there.
+            guest = rig.guest(GUEST_CID, (
+                "socat VSOCK-LISTEN:1234,fork EXEC:cat & "
+                f"{bridge_rig.wait_listening(1234)}; echo READY; "
+                "until socat -t 5 VSOCK-CONNECT:2:2100 EXEC:cat; do sleep 0.2; done; "
+                "echo DONE; sleep 3600"))
+            guest.wait_for("READY")
+            code, lines, err = Run(uds, "connect", str(GUEST_CID), "1234").finish()
+            self.assertEqual(code, 0, f"{lines} {err}")
+            self.assertEqual([line for line in lines if line.startswith("not ok")], [])
+            self.assertIn("ok data both ways", lines)
+            code, lines, err = Run(uds, "listen", str(GUEST_CID), "2100").finish()
+            self.assertEqual(code, 0, f"{lines} {err}")
+            self.assertIn("ok data both ways on an accepted socket", lines)
+            self.assertEqual([line for line in lines if line.startswith("not ok")], [])
+            guest.wait_for("DONE")
 
 
 if __name__ == "__main__":
