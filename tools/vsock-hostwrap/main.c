@@ -200,6 +200,9 @@ int main(int argc, char **argv)
 	}
 	if (child == 0)
 		run_program(channel[1], &old_mask, argv + program);
+	/* Set after fork(): an ignored SIGPIPE would stay ignored in PROGRAM across exec. A closed
+	 * stderr or bridge must not end hostwrap while the program runs. */
+	signal(SIGPIPE, SIG_IGN);
 	close(channel[1]);
 	listener = receive_fd(channel[0]);
 	close(channel[0]);
