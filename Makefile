@@ -86,7 +86,7 @@ FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue $(FUZZ_DIR)/fuzz_vu
 FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
-	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf \
+	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
@@ -115,6 +115,7 @@ $(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
+$(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
@@ -177,5 +178,5 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
+	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)
