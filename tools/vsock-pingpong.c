@@ -47,12 +47,15 @@ static void usage(FILE *out)
 		"VSOCK_LOCAL_CID, CONTROL_HOST and CONTROL_PORT from the environment.\n"
 		"  server  listen on TCP CONTROL_HOST:CONTROL_PORT and on a vsock port; send\n"
 		"          that port to the client over TCP; accept one vsock connection,\n"
-		"          echo it to EOF, send the checksum of what came over TCP\n"
+		"          echo it to EOF, send the checksum of what came and the CID it came\n"
+		"          from over TCP, and wait for the client's OK\n"
 		"  client  connect to TCP CONTROL_HOST:CONTROL_PORT (retrying: the server may\n"
 		"          start later), read the port, connect to VSOCK_PEER_CID, send a\n"
 		"          payload and check its echo and the server's checksum\n"
-		"Both check that the peer's CID is VSOCK_PEER_CID and their own (getsockname)\n"
-		"is VSOCK_LOCAL_CID, and exit 1 with one line saying what did not match.\n"
+		"Both check that the peer's CID is VSOCK_PEER_CID and their own is VSOCK_LOCAL_CID\n"
+		"(the server by getsockname; the client by the CID the server saw, as a\n"
+		"connecting socket's getsockname may say VMADDR_CID_ANY), and exit 1 with one\n"
+		"line saying what did not match.\n"
 		"  --timeout S  give up after S seconds in all (default %d)\n"
 		"  -h, --help   this text\n", DEFAULT_TIMEOUT_S);
 }
@@ -182,17 +185,39 @@ static void read_line(int fd, char *line, size_t size, const char *what)
 	line[len] = '\0';
 }
 
-static void check_cids(int fd, const struct sockaddr_vm *peer, const struct env *env, const char *which)
+/* The server's end: the peer's address (accept's) and its own (getsockname) must be the CIDs named. */
+static void check_server_cids(int fd, const struct sockaddr_vm *peer, const struct env *env)
 {
 	struct sockaddr_vm local;
 	socklen_t len = sizeof(local);
 
 	if (peer->svm_cid != env->peer_cid)
-		fail("%s: the peer's CID is %u, VSOCK_PEER_CID says %u", which, peer->svm_cid, env->peer_cid);
+		fail("the connection came from CID %u, VSOCK_PEER_CID says %u", peer->svm_cid, env->peer_cid);
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
-		fail("%s: getsockname: %s", which, strerror(errno));
+		fail("getsockname of the accepted socket: %s", strerror(errno));
 	if (local.svm_cid != env->local_cid)
-		fail("%s: the local CID (getsockname) is %u, VSOCK_LOCAL_CID says %u", which, local.svm_cid,
+		fail("the accepted socket's local CID (getsockname) is %u, VSOCK_LOCAL_CID says %u", local.svm_cid,
+		     env->local_cid);
+}
+
+/* The client's end: getpeername must give VSOCK_PEER_CID. A connecting socket is bound to
+ * VMADDR_CID_ANY by the kernel, so getsockname may say ANY; the CID the server saw the
+ * connection come from is checked against VSOCK_LOCAL_CID instead (run_client). */
+static void check_client_cids(int fd, const struct env *env)
+{
+	struct sockaddr_vm addr;
+	socklen_t len = sizeof(addr);
+
+	if (getpeername(fd, (struct sockaddr *)&addr, &len) < 0)
+		fail("getpeername: %s", strerror(errno));
+	if (addr.svm_cid != env->peer_cid)
+		fail("the connected socket's peer CID (getpeername) is %u, VSOCK_PEER_CID says %u", addr.svm_cid,
+		     env->peer_cid);
+	len = sizeof(addr);
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0)
+		fail("getsockname: %s", strerror(errno));
+	if (addr.svm_cid != env->local_cid && addr.svm_cid != VMADDR_CID_ANY)
+		fail("the connected socket's local CID (getsockname) is %u, VSOCK_LOCAL_CID says %u", addr.svm_cid,
 		     env->local_cid);
 }
 
@@ -240,7 +265,7 @@ static int run_server(const struct env *env)
 	conn = accept(vm_listener, (struct sockaddr *)&peer, &len);
 	if (conn < 0)
 		fail("accepting the vsock connection: %s", strerror(errno));
-	check_cids(conn, &peer, env, "accepted connection");
+	check_server_cids(conn, &peer, env);
 
 	doing = "echoing the client's payload";
 	for (;;) {
@@ -257,8 +282,13 @@ static int run_server(const struct env *env)
 		write_all(conn, buf, (size_t)n, "the echo");
 	}
 	close(conn);
-	snprintf(line, sizeof(line), "SUM %zu %016llx\n", total, (unsigned long long)sum);
+	snprintf(line, sizeof(line), "SUM %zu %016llx %u\n", total, (unsigned long long)sum, peer.svm_cid);
 	write_all(control, line, strlen(line), "the checksum to the client");
+	/* Only the client knows whether the exchange was whole: it confirms, or the server fails too. */
+	doing = "waiting for the client's confirmation";
+	read_line(control, line, sizeof(line), "the client's confirmation");
+	if (strcmp(line, "OK"))
+		fail("the client did not confirm the exchange (%s)", line[0] ? line : "it closed the control connection");
 	close(control);
 	printf("vsock-pingpong server: ok: echoed %zu bytes from CID %u port %u to local CID %u, checksum %016llx\n",
 	       total, peer.svm_cid, peer.svm_port, env->local_cid, (unsigned long long)sum);
@@ -305,10 +335,9 @@ static int run_client(const struct env *env)
 {
 	static unsigned char sent[PAYLOAD_BYTES], got[PAYLOAD_BYTES];
 	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = env->peer_cid };
-	struct sockaddr_vm peer;
-	socklen_t len = sizeof(peer);
 	uint64_t sum_sent, sum_got;
 	unsigned long long server_total, server_sum;
+	unsigned int seen_cid;
 	char line[LINE_MAX_BYTES];
 	size_t total = 0;
 	int control, conn;
@@ -324,9 +353,7 @@ static int run_client(const struct env *env)
 		fail("vsock socket: %s", strerror(errno));
 	if (connect(conn, (struct sockaddr *)&addr, sizeof(addr)) < 0)
 		fail("connecting to CID %u port %u: %s", env->peer_cid, addr.svm_port, strerror(errno));
-	if (getpeername(conn, (struct sockaddr *)&peer, &len) < 0)
-		fail("getpeername: %s", strerror(errno));
-	check_cids(conn, &peer, env, "connected socket");
+	check_client_cids(conn, env);
 
 	doing = "sending the payload";
 	write_all(conn, sent, sizeof(sent), "the payload");
@@ -359,11 +386,15 @@ static int run_client(const struct env *env)
 
 	doing = "reading the server's checksum";
 	read_line(control, line, sizeof(line), "the server's checksum");
-	if (sscanf(line, "SUM %llu %llx", &server_total, &server_sum) != 2)
-		fail("the server sent '%s', not 'SUM <bytes> <checksum>'", line);
+	if (sscanf(line, "SUM %llu %llx %u", &server_total, &server_sum, &seen_cid) != 3)
+		fail("the server sent '%s', not 'SUM <bytes> <checksum> <cid>'", line);
 	if (server_total != sizeof(sent) || server_sum != sum_sent)
 		fail("the server got %llu bytes with checksum %016llx; sent %zu bytes with checksum %016llx",
 		     server_total, server_sum, sizeof(sent), (unsigned long long)sum_sent);
+	if (seen_cid != env->local_cid)
+		fail("the server saw the connection come from CID %u, VSOCK_LOCAL_CID says %u", seen_cid,
+		     env->local_cid);
+	write_all(control, "OK\n", 3, "the confirmation to the server");
 	close(control);
 	printf("vsock-pingpong client: ok: %zu bytes to CID %u port %u and back from local CID %u, checksum %016llx\n",
 	       sizeof(sent), env->peer_cid, addr.svm_port, env->local_cid, (unsigned long long)sum_sent);
