@@ -118,6 +118,16 @@ class ExecRuns(unittest.TestCase):
         self.assertEqual(done.stdout.splitlines()[-1], "vsockcheck exec: failed: client exit 3")
         self.assert_clean(run)
 
+    def test_a_panicking_guest_is_named_with_its_console(self):
+        run = Exec("loopback", "--server", "echo c >/proc/sysrq-trigger", "--client", "true")
+        done = run.run()
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertRegex(done.stdout, r"server \(the guest, CID 1\): no exit status: the guest: its kernel "
+                                      r"panicked \(.*Kernel panic - not syncing: sysrq triggered crash\)\n")
+        self.assertIn("--- the guest: the last 15 lines of its console (console.log)", done.stdout)
+        self.assertRegex(done.stdout, r"client \(the guest, CID 1\): never started: the guest: its kernel panicked")
+        self.assert_clean(run)
+
     def test_a_hanging_server_times_out_and_is_named(self):
         # The server never listens, so the client never starts; both guests are stopped at the timeout.
         run = Exec("g2g", "--server", "echo waiting; sleep 600", "--client", "true", timeout_s=25)

@@ -23,6 +23,9 @@ def lines(result: ExecResult) -> list[str]:
         output = _output_lines(peer.log)
         shown.append(f"--- {role} ({peer.where}): {len(output)} lines of output ({peer.log.name})")
         shown += [f"{role}| {printable(line.expandtabs())}" for line in output]
+    for guest, console, tail in result.consoles:
+        shown.append(f"--- {guest}: the last {len(tail)} lines of its console ({console})")
+        shown += [f"console| {printable(line.expandtabs())}" for line in tail]
     for note in result.notes:
         shown.append(f"note: {printable(note)}")
     for role in ROLES:

@@ -65,6 +65,8 @@ class ExecResult:
     commands: list[tuple[str, list[str]]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the guests said beside the peers' status
+    # (guest, its console file, the console's last lines) of each guest that died under its peers
+    consoles: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -216,7 +218,7 @@ def _follow(request: ExecRequest, placement: Placement, guests: list[_GuestRunni
                 _take_line(line, peers, result, port)
             if exited and not guest.ended:
                 guest.ended = True
-                _guest_gone(guest, peers)
+                _guest_gone(guest, peers, result.consoles)
         if host is not None:
             host.check()
         if not released and (server.listening or server.done):
@@ -267,14 +269,16 @@ def _release_client(listening: bool, guests: list[_GuestRunning], host: _HostPee
             client.problem = f"not started: the server ended before it listened on TCP port {port}"
 
 
-def _guest_gone(guest: _GuestRunning, peers: dict[str, Peer]) -> None:
+def _guest_gone(guest: _GuestRunning, peers: dict[str, Peer], consoles: list) -> None:
     """A guest's QEMU has exited: its peers without a status of their own ended with it."""
     for role in guest.placement.peers:
         peer = peers[role]
         if peer.done:
             continue
-        why = guest.session.how_it_ended(stopped=False) or "its QEMU exited"
-        peer.problem = f"no exit status: {guest.placement.name}: {why}"
+        why, tail = guest.session.ending(stopped=False) or ("its QEMU exited after its script", [])
+        peer.problem = f"{'no exit status' if peer.started else 'never started'}: {guest.placement.name}: {why}"
+        if tail and not any(name == guest.placement.name for name, _, _ in consoles):
+            consoles.append((guest.placement.name, guest.session.files.console.name, tail))
 
 
 def _timed_out(timeout_s: float, peers: dict[str, Peer], port: int) -> None:

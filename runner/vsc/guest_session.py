@@ -142,6 +142,14 @@ class GuestSession:
     def how_it_ended(self, stopped: bool) -> str | None:
         """For a guest nobody followed: None if its harness reported its exit, else what went wrong,
         with the end of its console; `stopped` says the runner had to stop its QEMU."""
+        ended = self.ending(stopped)
+        if ended is None:
+            return None
+        why, tail = ended
+        return "; ".join([why, f"console ({self.files.console.name}) ends:"] + tail) if tail else why
+
+    def ending(self, stopped: bool) -> tuple[str, list[str]] | None:
+        """how_it_ended in two parts: what went wrong, and the last lines of the console."""
         if b"# vsockcheck-guest: exit=" in _read_bytes(self.files.ktap):
             return None
         lines = _console_lines(self.files.console)
@@ -153,8 +161,7 @@ class GuestSession:
             why = "it was still running when the other side had finished, and was stopped"
         else:
             why = f"QEMU exited (status {status}) before its harness finished"
-        tail = lines[-CONSOLE_TAIL_LINES:]
-        return "; ".join([why, f"console ({self.files.console.name}) ends:"] + tail) if tail else why
+        return why, lines[-CONSOLE_TAIL_LINES:]
 
 
 def run(spec: GuestSpec, workdir: Path, results_dir: Path,
