@@ -48,6 +48,11 @@ HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername 
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
 VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o $(BRIDGE_CLIENT_OBJ)
+# Runs an unmodified program as the g2h host peer: its AF_VSOCK calls, caught by a seccomp
+# user-notification filter, go through the hybrid bridge. Its test peer runs only under it.
+HOSTWRAP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-hostwrap/,main.c report.c \
+	filter.c target.c table.c loop.c calls.c calls_wait.c)) $(BRIDGE_CLIENT_OBJ)
+HOSTWRAP_PEER_OBJS := $(BUILD)/tools/vsock-hostwrap/test_peer.o
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
@@ -87,7 +92,8 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
-	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write
+	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
+	$(BIN)/vsock-hostwrap-peer
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
@@ -98,6 +104,7 @@ $(BUILD)/%.o: %.c
 
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
+$(HOSTWRAP_OBJS): CFLAGS += -Itools
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
@@ -116,6 +123,8 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
+$(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
+$(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
@@ -178,5 +187,7 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d $(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
+	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d \
+	$(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
+	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)

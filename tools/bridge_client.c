@@ -8,13 +8,32 @@
 
 #include "bridge_client.h"
 
+int bridge_connect_line(char *line, size_t size, unsigned int port)
+{
+	return snprintf(line, size, "CONNECT %u\n", port);
+}
+
+enum bridge_answer bridge_answer_parse(const char *answer, unsigned int *host_port)
+{
+	char *end;
+	unsigned long value;
+
+	if (strncmp(answer, "OK ", 3) != 0)
+		return BRIDGE_GARBLED;
+	errno = 0;
+	value = strtoul(answer + 3, &end, 10);
+	if (errno || end == answer + 3 || *end || value > 0xffffffffUL)
+		return BRIDGE_GARBLED;
+	*host_port = (unsigned int)value;
+	return BRIDGE_OK;
+}
+
 enum bridge_answer bridge_handshake(int fd, unsigned int port, unsigned int *host_port,
 				    char *answer, size_t size)
 {
-	char request[32], *end;
+	char request[32];
 	size_t used = 0;
-	unsigned long value;
-	int len = snprintf(request, sizeof(request), "CONNECT %u\n", port);
+	int len = bridge_connect_line(request, sizeof(request), port);
 
 	/* MSG_NOSIGNAL: a bridge that already closed is an answer, not a SIGPIPE. */
 	if (send(fd, request, (size_t)len, MSG_NOSIGNAL) != len)
@@ -36,12 +55,5 @@ enum bridge_answer bridge_handshake(int fd, unsigned int port, unsigned int *hos
 		answer[used++] = c;
 		answer[used] = '\0';
 	}
-	if (strncmp(answer, "OK ", 3) != 0)
-		return BRIDGE_GARBLED;
-	errno = 0;
-	value = strtoul(answer + 3, &end, 10);
-	if (errno || end == answer + 3 || *end || value > 0xffffffffUL)
-		return BRIDGE_GARBLED;
-	*host_port = (unsigned int)value;
-	return BRIDGE_OK;
+	return bridge_answer_parse(answer, host_port);
 }

@@ -22,4 +22,10 @@ enum bridge_answer {
 enum bridge_answer bridge_handshake(int fd, unsigned int port, unsigned int *host_port,
 				    char *answer, size_t size);
 
+/* The request line "CONNECT <port>\n" into `line`: its length, as snprintf() gives it. */
+int bridge_connect_line(char *line, size_t size, unsigned int port);
+
+/* An answer line without its newline: BRIDGE_OK with *host_port set, or BRIDGE_GARBLED. */
+enum bridge_answer bridge_answer_parse(const char *answer, unsigned int *host_port);
+
 #endif
