@@ -290,11 +290,17 @@ static long long take_connection(const struct notice *n, unsigned long ino, int 
 	int conn = -1, err, known;
 
 	pthread_mutex_lock(&accept_lock);
-	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+	/* A withdrawn call (its thread may not have seen it yet) must leave the connection to
+	 * the next accept(). */
+	if (!notice_valid(n))
+		errno = ENOENT;
+	else if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
 		conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC | (flags & SOCK_NONBLOCK));
 	else
 		errno = EAGAIN;
 	pthread_mutex_unlock(&accept_lock);
+	if (conn < 0 && errno == ENOENT)
+		return REPLY_DONE;
 	if (conn < 0)
 		return -errno;
 	if (fstat(conn, &st) != 0) {
