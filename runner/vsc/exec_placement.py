@@ -2,8 +2,14 @@
 on which device CID, with which network) and which peer, if any, runs on this machine.
 
 A topology is one function `place_<name>(control_port) -> Placement`, registered in PLACEMENTS;
-exec_run boots and follows any Placement. (The nested topology, with the client in an L2 guest
-that the L1 guest boots, adds its function here: see README "vsockcheck exec".)"""
+exec_run boots and follows any Placement. The nested topology adds `place_nested`: one
+GuestPlacement for L1 (device CID 3, roles server and client, both with L1's status lines), the
+server's PeerEnv (local 2, peer 5, CONTROL_HOST 0.0.0.0) and the client's (local 5, peer 2,
+CONTROL_HOST 10.0.2.2, L1 seen from L2's user network). What a Placement cannot say yet is that
+L1 runs the client inside L2a: exec_plan.guest_script's client line must then boot L2a (after
+the server listens, as in loopback) with exec_plan.guest_script({client: ...}) minus its wait for
+the go word, L2a's `vsockcheck.client` port written to L1's own (QEMU `-chardev file,path=<L1's
+/dev node>`) and L2a's status lines copied to L1's main port."""
 
 from __future__ import annotations
 
