@@ -91,7 +91,7 @@ FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue $(FUZZ_DIR)/fuzz_vu
 FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
-	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf \
+	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
 	$(BIN)/vsock-hostwrap-peer
 
@@ -122,6 +122,7 @@ $(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
+$(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
@@ -186,6 +187,7 @@ clean:
 
 -include $(LIB_OBJS:.o=.d) $(CASE_OBJS:.o=.d) $(SELFTEST_UNIT_OBJS:.o=.d) $(SELFTEST_OUTCOME_OBJS:.o=.d) $(SPLIT_PAIR_OBJS:.o=.d) \
 	$(HOST_MAIN_OBJ:.o=.d) $(HOST_LIB_OBJS:.o=.d) $(HOST_SHIMTEST_OBJS:.o=.d) \
-	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
+	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d \
+	$(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)

@@ -1,4 +1,4 @@
-"""The vsockcheck command line: kernels, list, run."""
+"""The vsockcheck command line: kernels, list, parity, run, exec."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import catalogue, kernels, parity, qemu, results, topology_g2g, topology_g2h, topology_loopback
+from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, kernels, parity, qemu,
+                 results, topology_g2g, topology_g2h, topology_loopback)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
 DEFAULT_KERNEL = "debian:bookworm"
+DEFAULT_EXEC_TIMEOUT_S = 300.0
 TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g)}
 
 
@@ -89,6 +91,36 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--guest-mode", default="suite", choices=PeerModes.OWN + PeerModes.PEER,
                      help=argparse.SUPPRESS)
     run.set_defaults(func=_cmd_run)
+
+    exec_cmd = commands.add_parser(
+        "exec", help="run your own (static) server and client programs as the two peers of a topology",
+        description="Runs CMD of --server and of --client as the two peers of a topology, each with "
+                    "VSOCK_PEER_CID, VSOCK_LOCAL_CID, CONTROL_HOST and CONTROL_PORT in its environment. "
+                    "The server listens on TCP CONTROL_PORT (on CONTROL_HOST, an address of its own); the "
+                    "client starts once it does, and connects to CONTROL_HOST:CONTROL_PORT. Exits 0 if "
+                    "both exit 0, 1 if either does not, 2 for bad input.")
+    exec_cmd.add_argument("--topology", required=True, choices=list(exec_placement.PLACEMENTS),
+                          help="loopback: both peers in one guest (CID 1); g2g: server in guest A (CID 3), "
+                               "client in guest B (CID 4); g2h: server in the guest (CID 3), client on this "
+                               "machine under build/bin/vsock-hostwrap")
+    exec_cmd.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="SPEC",
+                          help=f"debian:<suite> or a local kernel path (default {DEFAULT_KERNEL})")
+    exec_cmd.add_argument("--server", required=True, metavar="CMD", help="the server's shell command")
+    exec_cmd.add_argument("--client", required=True, metavar="CMD", help="the client's shell command")
+    exec_cmd.add_argument("--files", nargs="+", action="extend", default=[], type=Path, metavar="PATH",
+                          help=f"files (static programs, data) copied to {exec_plan.GUEST_FILES_DIR} in each "
+                               "guest, which is on PATH and the commands' working directory; the host peer "
+                               "gets them in a directory of its own")
+    exec_cmd.add_argument("--timeout", type=float, default=DEFAULT_EXEC_TIMEOUT_S, metavar="S",
+                          help=f"seconds for the whole run, boots included (default {DEFAULT_EXEC_TIMEOUT_S:g})")
+    exec_cmd.add_argument("--results", type=Path, metavar="DIR",
+                          help="where server.log, client.log and the guests' logs go "
+                               "(default vsockcheck-results/<kernel>-<topology>-exec)")
+    exec_cmd.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"),
+                          help="auto tries KVM once per kernel and falls back to TCG (default auto)")
+    exec_cmd.add_argument("--show-command", action="store_true",
+                          help="print the command line of every QEMU and of the processes beside them")
+    exec_cmd.set_defaults(func=_cmd_exec)
     return parser
 
 
@@ -151,10 +183,7 @@ def _cmd_run(args) -> int:
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology_module.NAME}"
-    try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
+    _make_results_dir(results_dir)
     print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology_module.NAME}, {len(cases)} cases",
           flush=True)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -186,6 +215,39 @@ def _cmd_run(args) -> int:
     print(f"results: {results_dir}/ ({' '.join(written)})")
     print(results.format_counts(run.report))
     return 1 if results.count(run.report).failed else 0
+
+
+def _cmd_exec(args) -> int:
+    commands = {exec_plan.SERVER: args.server, exec_plan.CLIENT: args.client}
+    files = exec_plan.check_inputs(commands, args.files)
+    if not args.timeout > 0:
+        raise UserError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+    kernel = kernels.resolve(args.kernel, fetch=True)
+    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{args.topology}-exec"
+    _make_results_dir(results_dir)
+    control_port = exec_net.free_tcp_port()
+    placement = exec_placement.PLACEMENTS[args.topology](control_port)
+    print(f"vsockcheck exec: {kernel.name} ({kernel.version}), topology {args.topology}, "
+          f"control port {control_port}, timeout {args.timeout:g} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
+        request = exec_plan.ExecRequest(kernel=kernel, commands=commands, files=files, timeout_s=args.timeout,
+                                        results_dir=results_dir, workdir=Path(workdir), accel=args.accel)
+        done = exec_run.run(request, placement, control_port)
+    if args.show_command:
+        for what, argv in done.commands:
+            print(f"{what}:", qemu.show_command(argv))
+    for line in exec_report.lines(done):
+        print(line)
+    print(f"results: {results_dir}/ ({' '.join(done.files)})")
+    print(exec_report.verdict(done))
+    return 0 if done.ok else 1
+
+
+def _make_results_dir(results_dir: Path) -> None:
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
 
 
 def _label(spec: str) -> str:

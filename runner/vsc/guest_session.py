@@ -24,6 +24,7 @@ CASE_GRACE_S = 20.0
 IDLE_S = 30.0
 POLL_S = 0.05
 CONSOLE_TAIL_LINES = 15
+USER_FILES_DIR = "opt/vsockcheck"
 
 
 @dataclass
@@ -47,6 +48,7 @@ class GuestSpec:
     device_cid: int | None = None  # attach our vhost-user vsock device, with this guest CID
     mode: str = "suite"            # guest_init.sh MODE: suite, script, panic, hang
     script: str = ""               # MODE script: shell commands the guest runs (vsc.guest_script)
+    user_files: tuple[Path, ...] = ()  # shipped to USER_FILES_DIR for this run only (vsockcheck exec)
     accel: str = "auto"
     boot_timeout_s: float = 60.0
     memory_mib: int = 512
@@ -83,7 +85,8 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
                 "TEST_ARGS": " ".join(spec.test_args)}
     if spec.script:
         settings["SCRIPT"] = spec.script
-    return initramfs.with_run_config(base, settings, workdir / "initrd.img")
+    extra = initramfs.user_file_entries(list(spec.user_files), USER_FILES_DIR) if spec.user_files else []
+    return initramfs.with_run_config(base, settings, workdir / "initrd.img", extra)
 
 
 class GuestSession:
@@ -93,11 +96,12 @@ class GuestSession:
     follow(), and reads the report with result(); the with-block passed to boot() stops QEMU."""
 
     def __init__(self, spec: GuestSpec, workdir: Path, results_dir: Path, label: str = "",
-                 devices: list[str] = (), peer_socket: Path | None = None):
+                 devices: list[str] = (), peer_socket: Path | None = None, plain_devices: list[str] = ()):
         self.spec = spec
         self.workdir = workdir / label if label else workdir
         self.files = GuestFiles.named(results_dir, label)
-        self.devices = list(devices)
+        self.devices = list(devices)  # need shared guest RAM (qemu.guest_argv)
+        self.plain_devices = list(plain_devices)
         self.peer_socket = peer_socket
         self.times = {"start": time.monotonic()}
         self.accel = ""
@@ -116,7 +120,7 @@ class GuestSession:
         self.argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=self.files.ktap,
                                     console_log=self.files.console, accel=self.accel,
                                     memory_mib=spec.memory_mib, cpus=spec.cpus, devices=self.devices,
-                                    peer_socket=self.peer_socket)
+                                    peer_socket=self.peer_socket, plain_devices=self.plain_devices)
         self.guest = running.enter_context(qemu.Guest(self.argv, log=self.files.qemu_log))
         self.times["qemu"] = time.monotonic()
         return self.guest
@@ -138,6 +142,14 @@ class GuestSession:
     def how_it_ended(self, stopped: bool) -> str | None:
         """For a guest nobody followed: None if its harness reported its exit, else what went wrong,
         with the end of its console; `stopped` says the runner had to stop its QEMU."""
+        ended = self.ending(stopped)
+        if ended is None:
+            return None
+        why, tail = ended
+        return "; ".join([why, f"console ({self.files.console.name}) ends:"] + tail) if tail else why
+
+    def ending(self, stopped: bool) -> tuple[str, list[str]] | None:
+        """how_it_ended in two parts: what went wrong, and the last lines of the console."""
         if b"# vsockcheck-guest: exit=" in _read_bytes(self.files.ktap):
             return None
         lines = _console_lines(self.files.console)
@@ -149,8 +161,7 @@ class GuestSession:
             why = "it was still running when the other side had finished, and was stopped"
         else:
             why = f"QEMU exited (status {status}) before its harness finished"
-        tail = lines[-CONSOLE_TAIL_LINES:]
-        return "; ".join([why, f"console ({self.files.console.name}) ends:"] + tail) if tail else why
+        return why, lines[-CONSOLE_TAIL_LINES:]
 
 
 def run(spec: GuestSpec, workdir: Path, results_dir: Path,

@@ -117,9 +117,22 @@ def run_config_text(settings: dict[str, str]) -> str:
     return "".join(lines)
 
 
-def with_run_config(base: Path, settings: dict[str, str], out: Path) -> Path:
-    """Copy base to out and append an uncompressed newc archive holding etc/vsockcheck/run.conf."""
-    tail = cpio.to_bytes([cpio.file(RUN_CONF, run_config_text(settings).encode(), 0o644)])
+def user_file_entries(files: list[Path], guest_dir: str) -> list[cpio.Entry]:
+    """Files a user ships into the guest (vsockcheck exec --files), all in guest_dir (relative to /);
+    executable ones stay executable."""
+    files = [Path(p) for p in files]
+    _unique_names(files, "file")
+    entries = [cpio.directory(guest_dir)]
+    for path in files:
+        mode = 0o755 if os.access(path, os.X_OK) else 0o644
+        entries.append(cpio.file(f"{guest_dir}/{path.name}", _read(path, "file"), mode))
+    return entries
+
+
+def with_run_config(base: Path, settings: dict[str, str], out: Path, extra: list[cpio.Entry] = ()) -> Path:
+    """Copy base to out and append an uncompressed newc archive holding etc/vsockcheck/run.conf
+    and the `extra` members of this run only (kept out of the cached base)."""
+    tail = cpio.to_bytes([cpio.file(RUN_CONF, run_config_text(settings).encode(), 0o644), *extra])
     try:
         with open(base, "rb") as src, open(out, "wb") as dst:
             shutil.copyfileobj(src, dst)

@@ -102,6 +102,14 @@ def peer_port_args(socket_path: Path) -> list[str]:
     ]
 
 
+def output_port_args(name: str, path: Path) -> list[str]:
+    """One more named port on the guest's virtio-serial bus, everything written to it landing in path
+    (vsockcheck exec gives each peer its own, so its output streams to the results directory)."""
+    chardev = "vsc_out_" + "".join(c if c.isalnum() else "_" for c in name)
+    return ["-chardev", f"file,id={chardev},path={_opt(path)}",
+            "-device", f"virtserialport,bus=vsc_serial.0,chardev={chardev},name={_opt(name)}"]
+
+
 def headless_args() -> list[str]:
     """No default devices, no window, no monitor; a guest reboot ends QEMU instead of restarting it."""
     return ["-nographic", "-no-reboot", "-nodefaults", "-display", "none", "-monitor", "none"]
@@ -110,16 +118,17 @@ def headless_args() -> list[str]:
 def guest_argv(*, vmlinuz: Path, initrd: Path, ktap_path: Path, console_log: Path | None,
                accel: str = "tcg", memory_mib: int = 512, cpus: int = 1, quiet: bool = False,
                extra_append: tuple[str, ...] = (), devices: list[str] = (),
-               peer_socket: Path | None = None) -> list[str]:
+               peer_socket: Path | None = None, plain_devices: list[str] = ()) -> list[str]:
     """The whole command line for one test guest; `devices` (e.g. a vhost-user device's
-    arguments) need guest RAM a backend can map, so they switch it to shared memory.
+    arguments) need guest RAM a backend can map, so they switch it to shared memory;
+    `plain_devices` (a network card, more serial ports) do not.
     `peer_socket` adds the control port to a peer (see peer_port_args)."""
     shared = bool(devices)
     peer = peer_port_args(peer_socket) if peer_socket is not None else []
     return ([QEMU] + machine_args(accel, shared) + cpu_args(accel) + memory_args(memory_mib, shared)
             + smp_args(cpus) + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
             + console_args(console_log) + ktap_port_args(ktap_path) + peer + list(devices)
-            + headless_args())
+            + list(plain_devices) + headless_args())
 
 
 def show_command(argv: list[str]) -> str:
@@ -129,12 +138,16 @@ def show_command(argv: list[str]) -> str:
 
 class Guest:
     """One QEMU process in its own process group; leaving the with-block always stops it.
-    (The host-side test program runs the same way: pass_fds hands it its control channel.)"""
+    (The host-side programs run the same way: pass_fds hands the test program its control channel;
+    env and cwd set up vsockcheck exec's host peer.)"""
 
-    def __init__(self, argv: list[str], log: Path | None = None, pass_fds: tuple[int, ...] = ()):
+    def __init__(self, argv: list[str], log: Path | None = None, pass_fds: tuple[int, ...] = (),
+                 env: dict[str, str] | None = None, cwd: Path | None = None):
         self.argv = list(argv)
         self.log = log  # QEMU's own stdout and stderr; None leaves them on the terminal
         self.pass_fds = tuple(pass_fds)
+        self.env = env  # None: the runner's own environment
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Guest":
@@ -147,7 +160,7 @@ class Guest:
             self.process = subprocess.Popen(
                 self.argv, stdin=subprocess.DEVNULL if out else None, stdout=out,
                 stderr=subprocess.STDOUT if out else None, start_new_session=True,
-                pass_fds=self.pass_fds, preexec_fn=die_with_runner)
+                pass_fds=self.pass_fds, env=self.env, cwd=self.cwd, preexec_fn=die_with_runner)
         except OSError as e:
             raise UserError(f"{self.argv[0]}: cannot start it ({e.strerror}); install qemu-system-x86") from None
         finally:
