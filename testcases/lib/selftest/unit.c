@@ -3,6 +3,7 @@
 
 #include "kmemleak.h"
 #include "vsc.h"
+#include "vsc_ident.h"
 #include "vsc_internal.h"
 #include "vsc_sock.h"
 
@@ -176,3 +177,38 @@ static void kmemleak_report(const struct vsc_env *env)
 }
 VSC_CASE(lib_kmemleak_report, .summary = "kmemleak records are counted by the frames of their backtrace",
 	 .run = kmemleak_report);
+
+static void need_nested(const struct vsc_env *env)
+{
+	static const struct vsc_case nested = { .name = "nested_probe", .needs = VSC_NEED_NESTED };
+	const char *why;
+
+	(void)env;
+	vsc_set_nested_level(0);
+	why = vsc_unmet_need(&nested);
+	ASSERT_TRUE(why != NULL);
+	EXPECT_TRUE(strcmp(why, "needs the nested topology (an L1 guest hosting an L2 guest)") == 0);
+	vsc_set_nested_level(1);
+	EXPECT_TRUE(vsc_unmet_need(&nested) == NULL);
+	vsc_set_nested_level(2);
+	EXPECT_TRUE(vsc_unmet_need(&nested) == NULL);
+	vsc_set_nested_level(0);
+}
+VSC_CASE(lib_need_nested, .summary = "the nested need is met at levels 1 and 2 only, with the reason at 0",
+	 .run = need_nested);
+
+static void ident_names(const struct vsc_env *env)
+{
+	(void)env;
+	EXPECT_EQ(vsc_ident_name_invalid("L0"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("L2b"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("guest-a_1.x"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("abcdefghijabcdefghijabcdefghij12"), 0);
+	/* The name ends a line of the protocol: no spaces, no newline, not empty, not too long. */
+	EXPECT_EQ(vsc_ident_name_invalid(""), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("L 2"), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("L2\n"), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("abcdefghijabcdefghijabcdefghij123"), 1);
+}
+VSC_CASE(lib_ident_names, .summary = "identity names are short words that cannot break the greeting line",
+	 .run = ident_names);
