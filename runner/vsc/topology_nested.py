@@ -48,6 +48,7 @@ PEER_SOCKET = f"{L1_RUN}/l2-peer.sock"      # pass l2: L2a's port vsockcheck.pee
 PEER_SOCKET_L1 = f"{L1_RUN}/l2-peer-l1.sock"  # pass l1: L2a's port vsockcheck.peer-l1
 PEER_PORT_L1 = "vsockcheck.peer-l1"
 QMP_SOCKET = f"{L1_RUN}/l2-qmp.sock"
+QMP_SOCKET_L2B = f"{L1_RUN}/l2b-qmp.sock"  # the reload case unplugs L2b's device too
 CONF_DIR = "etc/vsockcheck/nested"
 L2A_INITRD = f"/{nested_payload.L2_DIR}/a.img"
 L2B_INITRD = f"/{nested_payload.L2_DIR}/b.img"
@@ -108,9 +109,10 @@ def l2a_script(selection: list[str]) -> str:
     ports = ("aux=/dev/null\ncontrol=/dev/null\nfor d in /sys/class/virtio-ports/*; do\n"
              f"\t[ \"$(cat $d/name)\" = {AUX_PORT} ] && aux=/dev/${{d##*/}}\n"
              f"\t[ \"$(cat $d/name)\" = {PEER_PORT_L1} ] && control=/dev/${{d##*/}}\ndone\n")
-    return ("set -f\n"  # the words hold globs for the test program, not for the shell
+    # The ports are found first: set -f, which keeps the words' globs for the test program,
+    # would stop the shell's own glob over /sys/class/virtio-ports too.
+    return (f"{ports}set -f\n"
             f"{TEST_BIN} {first} --control {topology.PEER_PORT_WORD} </dev/null 2>/dev/console\n"
-            f"{ports}"
             f"exec {TEST_BIN} {second} --control $control </dev/null >$aux 2>/dev/console\n")
 
 
@@ -119,15 +121,15 @@ def l2b_script() -> str:
 
 
 def l2_argv(*, initrd: str, ktap: str, console: str, cid: int, memory_mib: int, control: bool,
-            aux: str | None = None) -> list[str]:
+            qmp: str, aux: str | None = None) -> list[str]:
     """QEMU in L1 for one L2 guest. L2a's vsock device sits on a PCIe root port, so a case can
     unplug and plug it again through QMP; L2a also has the control port of the split passes.
     """
     devices = ["-device", "pcie-root-port,id=vsc_l2_rp,chassis=1",
-               "-device", f"vhost-vsock-pci,id=vsc_l2_vsock,guest-cid={cid},bus=vsc_l2_rp"]
+               "-device", f"vhost-vsock-pci,id=vsc_l2_vsock,guest-cid={cid},bus=vsc_l2_rp",
+               "-qmp", f"unix:{qmp},server=on,wait=off"]
     if control:
-        devices += ["-qmp", f"unix:{QMP_SOCKET},server=on,wait=off",
-                    "-chardev", f"socket,id=vsc_peer_l1,path={PEER_SOCKET_L1},server=on,wait=off",
+        devices += ["-chardev", f"socket,id=vsc_peer_l1,path={PEER_SOCKET_L1},server=on,wait=off",
                     "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_peer_l1,name={PEER_PORT_L1}"]
     if aux is not None:
         devices += ["-chardev", f"file,id=vsc_aux,path={aux}",
@@ -162,9 +164,9 @@ def _l2_image(request: RunRequest, l2_kernel, script: str, label: str) -> bytes:
 def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
     port_dir = f"{L1_PORTS}"
     l2a = l2_argv(initrd=L2A_INITRD, ktap=f"{port_dir}/vsockcheck.l2ktap", console=f"{port_dir}/vsockcheck.l2con",
-                  cid=L2A_CID, memory_mib=L2A_MEMORY_MIB, control=True, aux=f"{port_dir}/vsockcheck.l2aux")
+                  cid=L2A_CID, memory_mib=L2A_MEMORY_MIB, control=True, qmp=QMP_SOCKET, aux=f"{port_dir}/vsockcheck.l2aux")
     l2b = l2_argv(initrd=L2B_INITRD, ktap=f"{L1_RUN}/l2b.ktap", console=f"{port_dir}/vsockcheck.l2bcon",
-                  cid=L2B_CID, memory_mib=L2B_MEMORY_MIB, control=False)
+                  cid=L2B_CID, memory_mib=L2B_MEMORY_MIB, control=False, qmp=QMP_SOCKET_L2B)
     image_files = (*nested_payload.qemu_entries(), nested_payload.l2_kernel_entry(l2_kernel),
                    cpio.file(L1_SCRIPT, (PROJECT_ROOT / "runner" / "vsc" / "nested_l1.sh").read_bytes(), 0o755))
     run_files = (
@@ -203,9 +205,9 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
         session.follow(live.callback("l1"), more=[
             l2_stream, KtapStream(out / L2_CONSOLE, ktap=False), KtapStream(out / L2B_CONSOLE, ktap=False)],
             quiet_after={L2_STARTED: L2_BOOT_ALLOWANCE_S})
-    reports = [("l1", session.stream_report(session.stream, cases["l1"], session.files.console, live.callback("l1"))),
-               ("l2", session.stream_report(l2_stream, cases["l2"], out / L2_CONSOLE, live.callback("l2")))]
-    guest = guest_session.GuestRun(report_merge.merge(reports, [len(cases[p]) for p in PASSES]),
+    reports = {"l1": session.stream_report(session.stream, cases["l1"], session.files.console, live.callback("l1")),
+               "l2": session.stream_report(l2_stream, cases["l2"], out / L2_CONSOLE, live.callback("l2"))}
+    guest = guest_session.GuestRun(report_merge.merge([(p, reports[p]) for p in PASSES], [len(cases[p]) for p in PASSES]),
                                    session.accel, session.argv, _durations(session, l2_stream))
     files = ["console.log", "guest.ktap", "qemu.log", BACKEND_LOG, *PORTS.values()]
     if pcap is not None:
