@@ -11,8 +11,9 @@ from vsc.paths import GUEST_BIN_DIR
 PROGRAM = GUEST_BIN_DIR / "vsc-lib-outcomes"
 
 
-def run_outcomes():
-    done = subprocess.run([str(PROGRAM), "--no-kernel-log"], capture_output=True, text=True, timeout=120)
+def run_outcomes(*args):
+    done = subprocess.run([str(PROGRAM), "--no-kernel-log", *args], capture_output=True, text=True,
+                          timeout=120)
     parser = Parser()
     for line in done.stdout.splitlines():
         parser.feed(line)
@@ -100,6 +101,63 @@ class HarnessCommandLine(unittest.TestCase):
         done = subprocess.run([str(PROGRAM), "--peer-cid", "x12"], capture_output=True, text=True)
         self.assertEqual(done.returncode, 2)
         self.assertIn("bad --peer-cid: 'x12'", done.stderr)
+
+    def refused(self, *args):
+        """The last line of stderr (after the program name) of a command line that must fail."""
+        done = subprocess.run([str(PROGRAM), *args], capture_output=True, text=True)
+        self.assertEqual(done.returncode, 2, done.stderr)
+        return done.stderr.strip().splitlines()[-1].split(": ", 1)[1]
+
+    def test_bad_nested_values_name_their_option(self):
+        for args, line in (
+                (["--level", "3"], "bad --level (0, 1 or 2): '3' (see --help)"),
+                (["--level", "1", "--l2-cid", "2"], "bad --l2-cid: '2' (see --help)"),
+                (["--level", "1", "--l2-cid", "-1"], "bad --l2-cid: '-1' (see --help)"),
+                (["--level", "1", "--l2-cid", "5", "--sibling-cid", "x"],
+                 "bad --sibling-cid: 'x' (see --help)"),
+                (["--level", "1", "--l2-cid", "5", "--l2-qmp", ""],
+                 "bad --l2-qmp (empty, or too long for a Unix socket): '' (see --help)"),
+                (["--ident-port", "4294967295"], "bad --ident-port: '4294967295' (see --help)"),
+                (["--ident", "L 2"],
+                 "bad --ident (1-32 letters, digits, '-', '_' or '.'): 'L 2' (see --help)")):
+            with self.subTest(args=args):
+                self.assertEqual(self.refused(*args), line)
+
+    def test_nested_options_that_do_not_fit_together(self):
+        self.assertEqual(self.refused("--level", "2"), "--level 1 and 2 need --l2-cid: '' (see --help)")
+        self.assertEqual(self.refused("--l2-cid", "5"),
+                         "--l2-cid and --sibling-cid need --level 1 or 2: '' (see --help)")
+        self.assertEqual(self.refused("--level", "2", "--l2-cid", "5", "--l2-qmp", "/run/q.sock"),
+                         "--l2-qmp needs --level 1: '/run/q.sock' (see --help)")
+
+    def test_help_names_the_nested_options(self):
+        done = subprocess.run([str(PROGRAM), "--help"], capture_output=True, text=True, check=True)
+        for option in ("--level N", "--l2-cid CID", "--sibling-cid CID", "--l2-qmp PATH",
+                       "--ident-port PORT", "--ident NAME"):
+            self.assertIn(f"  {option}", done.stdout)
+
+    def test_nested_case_skips_outside_the_nested_topology(self):
+        _, cases, _ = run_outcomes("--pick", "outcome_nested_env")
+        self.assertEqual(cases["outcome_nested_env"].status, "skip")
+        self.assertEqual(cases["outcome_nested_env"].reason,
+                         "needs the nested topology (an L1 guest hosting an L2 guest)")
+
+    def test_nested_options_reach_the_case(self):
+        _, cases, _ = run_outcomes("--pick", "outcome_nested_env", "--level", "1", "--l2-cid", "5",
+                                   "--sibling-cid", "6", "--l2-qmp", "/run/q.sock",
+                                   "--ident-port", "20999")
+        self.assertEqual(cases["outcome_nested_env"].status, "pass")
+        self.assertIn("level=1 l2_cid=5 sibling_cid=6 ident_port=20999 l2_qmp=/run/q.sock",
+                      "\n".join(cases["outcome_nested_env"].diagnostics))
+        _, cases, _ = run_outcomes("--pick", "outcome_nested_env", "--level", "2", "--l2-cid", "5",
+                                   "--sibling-cid", "-1")
+        self.assertIn("level=2 l2_cid=5 sibling_cid=-1 ident_port=19999 l2_qmp=(none)",
+                      "\n".join(cases["outcome_nested_env"].diagnostics))
+
+    def test_list_shows_the_nested_need(self):
+        done = subprocess.run([str(PROGRAM), "--list", "--pick", "outcome_nested_env"],
+                              capture_output=True, text=True, check=True)
+        self.assertEqual(done.stdout.split("\t")[3], "nested")
 
     def test_list_honours_pick_and_skip(self):
         done = subprocess.run([str(PROGRAM), "--list", "--pick", "outcome_skip*", "--skip", "*kver"],

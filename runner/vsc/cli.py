@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, kernels, parity, qemu,
-                 results, topology_g2g, topology_g2h, topology_loopback)
+                 results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
 DEFAULT_KERNEL = "debian:bookworm"
 DEFAULT_EXEC_TIMEOUT_S = 300.0
-TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g)}
+TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g, topology_nested)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,8 +71,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="where the server and client roles run: "
                           + "; ".join(f"{t.NAME}: {t.DESCRIPTION}" for t in TOPOLOGIES.values())
                           + " (default loopback)")
+    run.add_argument("--l2-kernel", metavar="SPEC",
+                     help="nested: the kernel of the L2 guests (default: the same as --kernel)")
     run.add_argument("--capture", action="store_true",
-                     help="record every packet our device carries in <results>/capture.pcap (g2h, g2g)")
+                     help="record every packet our device carries in <results>/capture.pcap (g2h, g2g, nested)")
     run.add_argument("--host-role", choices=topology_g2h.HOST_ROLES,
                      help="g2h: the role vsockcheck-host plays, the guest plays the other (default "
                           "client: the host connects to the guest; server: the guest connects to CID 2)")
@@ -178,20 +180,24 @@ def _cmd_run(args) -> int:
                         "use --topology g2h or g2g")
     if args.host_role and args.topology != topology_g2h.NAME:
         raise UserError(f"--host-role: only topology g2h has a host program (not {args.topology})")
+    if args.l2_kernel and args.topology != topology_nested.NAME:
+        raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     if args.guest_mode in PeerModes.PEER and args.topology != topology_g2g.NAME:
         raise UserError(f"--guest-mode {args.guest_mode}: only topology g2g has a peer guest")
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
+    l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
     results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology_module.NAME}"
     _make_results_dir(results_dir)
-    print(f"vsockcheck: {kernel.name} ({kernel.version}), topology {topology_module.NAME}, {len(cases)} cases",
-          flush=True)
+    l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
+    print(f"vsockcheck: {kernel.name} ({kernel.version}){l2_text}, topology {topology_module.NAME}, "
+          f"{len(cases)} cases", flush=True)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),
                              workdir=Path(workdir), results_dir=results_dir, mode=args.guest_mode,
                              accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture,
-                             host_role=args.host_role or "client")
+                             host_role=args.host_role or "client", l2_kernel=l2_kernel)
         done = topology_module.run(request, lambda r: print(results.format_case_line(r), flush=True))
     run = done.guest
     if args.show_command:
@@ -210,6 +216,7 @@ def _cmd_run(args) -> int:
     d = run.durations
     print(f"timings ({run.accel}): initramfs {d['initramfs_s']:.1f} s, accel probe {d['accel_probe_s']:.1f} s, "
           f"boot {d['boot_s']:.1f} s, "
+          + (f"L2 boot {d['l2_boot_s']:.1f} s, " if "l2_boot_s" in d else "") +
           f"tests {d['tests_s']:.1f} s, power-off {d['poweroff_s']:.1f} s, total {d['total_s']:.1f} s")
     written = ["results.ktap", "junit.xml", "results.json", *done.files]
     print(f"results: {results_dir}/ ({' '.join(written)})")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsc import exec_net, exec_plan, guest_session, qemu, topology, vhost_user_device
+from vsc import exec_net, exec_plan, guest_session, initramfs, qemu, topology, vhost_user_device
 from vsc.errors import UserError
 from vsc.exec_placement import GuestPlacement, Placement
 from vsc.exec_plan import CLIENT, GO, NO_GO, ROLES, SERVER, ExecRequest
@@ -150,9 +150,10 @@ def _boot(request: ExecRequest, placement: Placement, g: GuestPlacement, device,
           running: contextlib.ExitStack) -> _GuestRunning:
     peers = {role: (request.commands[role], placement.envs[role]) for role in g.peers}
     modules = topology.MODULES + (exec_net.MODULES if g.network else ())
+    user_files = initramfs.user_file_entries(list(request.files), guest_session.USER_FILES_DIR) if request.files else []
     spec = guest_session.GuestSpec(
         kernel=request.kernel, modules=modules, test_program=topology.TEST_PROGRAM, test_args=[], cases=[],
-        mode="script", script=exec_plan.guest_script(peers, g.network), user_files=request.files,
+        mode="script", script=exec_plan.guest_script(peers, g.network), run_files=tuple(user_files),
         accel=request.accel, boot_timeout_s=request.timeout_s)
     plain = []
     if g.network:

@@ -87,11 +87,13 @@ fi
 exec 3>"$port"
 printf '%s' "$insmod_failures" >&3
 
-# Only topologies with a peer elsewhere give the guest a control port, and name it in TEST_ARGS.
-case " $TEST_ARGS " in
-*" $PEER_PORT_WORD "*)
+# Only topologies with a peer elsewhere give the guest a control port, and name it in TEST_ARGS
+# (or, for a guest that runs several passes, in SCRIPT).
+case " $TEST_ARGS $SCRIPT " in
+*"$PEER_PORT_WORD"*)
 	if peer_port=$(wait_port "$PEER_PORT_NAME"); then
 		TEST_ARGS=$(with_peer_port "$TEST_ARGS" "$peer_port")
+		SCRIPT=$(with_peer_port "$SCRIPT" "$peer_port")
 	else
 		console "no virtio-serial port named $PEER_PORT_NAME"
 		echo "# vsockcheck-guest: no virtio-serial port named $PEER_PORT_NAME for the peer channel" >&3

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vsc import initramfs, modules, qemu, shared_libs
+from vsc import cpio, initramfs, modules, qemu, shared_libs
 from vsc.catalogue import Case
 from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
@@ -24,7 +24,7 @@ CASE_GRACE_S = 20.0
 IDLE_S = 30.0
 POLL_S = 0.05
 CONSOLE_TAIL_LINES = 15
-USER_FILES_DIR = "opt/vsockcheck"
+USER_FILES_DIR = "opt/vsockcheck"  # where vsockcheck exec --files go (as GuestSpec.run_files)
 
 
 @dataclass
@@ -48,11 +48,12 @@ class GuestSpec:
     device_cid: int | None = None  # attach our vhost-user vsock device, with this guest CID
     mode: str = "suite"            # guest_init.sh MODE: suite, script, panic, hang
     script: str = ""               # MODE script: shell commands the guest runs (vsc.guest_script)
-    user_files: tuple[Path, ...] = ()  # shipped to USER_FILES_DIR for this run only (vsockcheck exec)
     accel: str = "auto"
     boot_timeout_s: float = 60.0
     memory_mib: int = 512
     cpus: int = 2
+    image_files: tuple[cpio.Entry, ...] = ()  # more members of the cached base image
+    run_files: tuple[cpio.Entry, ...] = ()    # more members of the per-run tail
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,12 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     programs = [spec.test_program, *spec.guest_tools]
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
                                 cache_dir or cache_root() / "initramfs",
-                                libraries=shared_libs.libraries_of(programs))
+                                libraries=shared_libs.libraries_of(programs), extra=list(spec.image_files))
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     if spec.script:
         settings["SCRIPT"] = spec.script
-    extra = initramfs.user_file_entries(list(spec.user_files), USER_FILES_DIR) if spec.user_files else []
-    return initramfs.with_run_config(base, settings, workdir / "initrd.img", extra)
+    return initramfs.with_run_config(base, settings, workdir / "initrd.img", list(spec.run_files))
 
 
 class GuestSession:
@@ -108,6 +108,7 @@ class GuestSession:
         self.argv: list[str] = []
         self.guest: qemu.Guest | None = None
         self.follower: _Follower | None = None
+        self.stream: KtapStream | None = None
         self.stalled: float | None = None
 
     def boot(self, running: contextlib.ExitStack) -> qemu.Guest:
@@ -125,19 +126,29 @@ class GuestSession:
         self.times["qemu"] = time.monotonic()
         return self.guest
 
-    def follow(self, on_result: Callable[[object], None] = lambda result: None) -> None:
-        """Follows the KTAP until QEMU exits or the guest falls silent, then stops QEMU."""
-        self.follower = _Follower(self.spec.boot_timeout_s, on_result, self.times)
-        self.stalled = self.follower.follow(self.guest, self.files.ktap)
+    def follow(self, on_result: Callable[[object], None] = lambda result: None,
+               more: list[KtapStream] = (), quiet_after: dict[str, float] | None = None) -> None:
+        """Follows the KTAP until QEMU exits or the guest falls silent, then stops QEMU. `more` are
+        further KTAP files this guest's QEMU writes (a nested guest's own guest); output on any
+        of them keeps the guest alive. quiet_after: see KtapStream."""
+        self.stream = KtapStream(self.files.ktap, on_result, quiet_after=quiet_after)
+        self.follower = _Follower(self.spec.boot_timeout_s, self.times)
+        self.stalled = self.follower.follow(self.guest, [self.stream, *more])
         self.guest.stop()
         self.times["end"] = time.monotonic()
 
     def result(self, on_result: Callable[[object], None] = lambda result: None) -> GuestRun:
         """The complete report of a followed guest: a result for each planned case, saying why if missing."""
-        report = self.follower.parser.finish()
-        _account_for_every_case(report, self.spec.cases, self.stalled, self.guest.returncode,
-                                self.files.console, on_result)
-        return GuestRun(report, self.accel, self.argv, _durations(self.times))
+        report = self.stream_report(self.stream, self.spec.cases, self.files.console, on_result)
+        return GuestRun(report, self.accel, self.argv, durations(self.times))
+
+    def stream_report(self, stream: "KtapStream", cases: list[Case], console_log: Path,
+                      on_result: Callable[[object], None] = lambda result: None) -> Report:
+        """One followed stream's report, with a result for each of `cases`; console_log is the
+        console of the kernel that wrote the stream (it says why cases are missing)."""
+        report = stream.parser.finish()
+        _account_for_every_case(report, cases, self.stalled, self.guest.returncode, console_log, on_result)
+        return report
 
     def how_it_ended(self, stopped: bool) -> str | None:
         """For a guest nobody followed: None if its harness reported its exit, else what went wrong,
@@ -178,47 +189,69 @@ def run(spec: GuestSpec, workdir: Path, results_dir: Path,
     return session.result(on_result)
 
 
-class _Follower:
-    """Reads the KTAP file as QEMU appends to it, and keeps the runner's own deadline."""
+class KtapStream:
+    """One KTAP file a QEMU appends to, and its parser; on_result sees each case as it finishes.
+    With ktap=False the file (a nested guest's console) only shows that the guest is alive."""
 
-    def __init__(self, boot_timeout_s: float, on_result, times: dict):
-        self.parser = Parser()
+    def __init__(self, path: Path, on_result: Callable[[object], None] = lambda result: None,
+                 ktap: bool = True, quiet_after: dict[str, float] | None = None):
+        self.path = path
+        self.ktap = ktap
+        # A line starting with a key announces that many seconds of silence (an L2 boot).
+        self.quiet_after = quiet_after or {}
         self.on_result = on_result
+        self.parser = Parser()
+        self.partial = b""
+        self.first_began: float | None = None  # when its first case began
+
+
+class _Follower:
+    """Reads the KTAP files as QEMU appends to them, and keeps the runner's own deadline."""
+
+    def __init__(self, boot_timeout_s: float, times: dict):
         self.times = times
         self.last_output = time.monotonic()
         self.deadline = self.last_output + boot_timeout_s
-        self.partial = b""
 
-    def follow(self, guest: qemu.Guest, ktap_raw: Path) -> float | None:
+    def follow(self, guest: qemu.Guest, streams: list[KtapStream]) -> float | None:
         """Returns None when QEMU exited by itself, else the seconds of silence after which it was stopped."""
-        with open(ktap_raw, "rb") as stream:
+        with contextlib.ExitStack() as files:
+            readers = [(stream, files.enter_context(open(stream.path, "rb"))) for stream in streams]
             while True:
-                self._take(stream.read())
-                if guest.returncode is not None:
-                    self._take(stream.read())
+                exited = guest.returncode is not None
+                for stream, reader in readers:
+                    self._take(stream, reader.read())
+                if exited:
                     return None
                 if time.monotonic() > self.deadline:
                     return time.monotonic() - self.last_output
                 time.sleep(POLL_S)  # QEMU appends to a plain file: there is nothing to wait on
 
-    def _take(self, chunk: bytes) -> None:
+    def _take(self, stream: KtapStream, chunk: bytes) -> None:
         if not chunk:
             return
-        lines = (self.partial + chunk).split(b"\n")
-        self.partial = lines.pop()
+        lines = (stream.partial + chunk).split(b"\n")
+        stream.partial = lines.pop()
         for raw in lines:
             now = self.last_output = time.monotonic()
-            self.times.setdefault("first_line", now)
             self._extend(IDLE_S, now)
-            for event in self.parser.feed(raw.decode("utf-8", "replace"), t=now):
-                self._on_event(event, now)
+            for prefix, seconds in stream.quiet_after.items():
+                if raw.startswith(prefix.encode()):
+                    self._extend(seconds, now)
+            if not stream.ktap:
+                continue
+            self.times.setdefault("first_line", now)
+            for event in stream.parser.feed(raw.decode("utf-8", "replace"), t=now):
+                self._on_event(stream, event, now)
 
-    def _on_event(self, event: Event, now: float) -> None:
+    def _on_event(self, stream: KtapStream, event: Event, now: float) -> None:
         if isinstance(event, CaseBegan):
+            if stream.first_began is None:
+                stream.first_began = now
             self._extend((event.timeout_s or 0) + CASE_GRACE_S, now)
         elif isinstance(event, CaseFinished):
             self.times["last_result"] = now
-            self.on_result(event.result)
+            stream.on_result(event.result)
 
     def _extend(self, seconds: float, now: float) -> None:
         self.deadline = max(self.deadline, now + seconds)
@@ -268,7 +301,7 @@ def _console_lines(console_log: Path) -> list[str]:
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
-def _durations(times: dict) -> dict[str, float]:
+def durations(times: dict) -> dict[str, float]:
     """initramfs, accel probe, boot (QEMU start to the first KTAP line), tests, power-off, total."""
     first = times.get("first_line", times["end"])
     last = times.get("last_result", first)

@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import zlib
 import os
 import re
 import shlex
@@ -37,9 +38,11 @@ def _unique_names(paths: list[Path], what: str) -> None:
 
 
 def base_entries(busybox: Path, init_script: Path, guest_binaries: list[Path],
-                 module_files: list[Path], libraries: list[Path] = ()) -> list[cpio.Entry]:
+                 module_files: list[Path], libraries: list[Path] = (),
+                 extra: list[cpio.Entry] = ()) -> list[cpio.Entry]:
     """Every member of the base image; modes are fixed here so the host's umask never changes the image.
-    `libraries` (absolute paths, as ldd names them) keep their path in the guest, where ld.so looks."""
+    `libraries` (absolute paths, as ldd names them) keep their path in the guest, where ld.so looks;
+    `extra` are more members as they are (the nested topology's QEMU and L2 kernel)."""
     guest_binaries = [Path(p) for p in guest_binaries]
     module_files = [Path(p) for p in module_files]
     _unique_names(guest_binaries, "guest binary")
@@ -57,7 +60,7 @@ def base_entries(busybox: Path, init_script: Path, guest_binaries: list[Path],
     entries += [cpio.file(f"usr/bin/{p.name}", _read(p, "guest binary"), 0o755) for p in guest_binaries]
     entries += [cpio.file(f"{MODULE_DIR}/{m.name}", _read(m, "kernel module"), 0o644) for m in module_files]
     entries += [cpio.file(str(lib).lstrip("/"), _read(lib, "shared library"), 0o755) for lib in libraries]
-    return entries
+    return entries + list(extra)
 
 
 def content_key(entries: list[cpio.Entry]) -> str:
@@ -92,9 +95,10 @@ def _write_gzip(entries: list[cpio.Entry], out) -> None:
 
 
 def build_base(busybox: Path, init_script: Path, guest_binaries: list[Path],
-               module_files: list[Path], cache_dir: Path, libraries: list[Path] = ()) -> Path:
+               module_files: list[Path], cache_dir: Path, libraries: list[Path] = (),
+               extra: list[cpio.Entry] = ()) -> Path:
     """Return cache_dir/<key>.cpio.gz for these inputs, building it only when it is not there yet."""
-    entries = base_entries(busybox, init_script, guest_binaries, module_files, libraries)
+    entries = base_entries(busybox, init_script, guest_binaries, module_files, libraries, extra)
     image = Path(cache_dir) / f"{content_key(entries)}.cpio.gz"
     if not image.is_file():
         try:
@@ -142,3 +146,17 @@ def with_run_config(base: Path, settings: dict[str, str], out: Path, extra: list
     except OSError as e:
         raise UserError(f"initramfs {out}: cannot write it from {base} ({e.strerror})") from None
     return Path(out)
+
+
+def uncompressed(image: bytes) -> bytes:
+    """An image of with_run_config (a gzip'd base, zeros, an uncompressed tail) with the base
+    decompressed: the same members, nothing for the kernel to gunzip."""
+    inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+    try:
+        base = inflater.decompress(image)
+    except zlib.error as e:
+        raise UserError(f"initramfs: cannot decompress its base ({e})") from None
+    if not inflater.eof:
+        raise UserError("initramfs: its gzip'd base is cut short")
+    tail = inflater.unused_data.lstrip(b"\0")
+    return base + b"\0" * (-len(base) % 4) + tail

@@ -91,13 +91,14 @@ def ktap_port_args(path: Path) -> list[str]:
     ]
 
 
-def peer_port_args(socket_path: Path) -> list[str]:
+def peer_port_args(socket_path: Path, wait: bool = True) -> list[str]:
     """The guest's control channel to its peer: a second port on the same virtio-serial bus, whose
     host end is a Unix socket QEMU listens on. wait=on holds the guest back until the runner's relay
     has connected, so the guest never reads the port while nobody is at the other end (its read
-    would return end-of-file, which the harness takes for a peer that has gone)."""
+    would return end-of-file, which the harness takes for a peer that has gone). Without it (an L2
+    guest, whose peer connects once per pass) the harness waits for the other end itself."""
     return [
-        "-chardev", f"socket,id=vsc_peer,path={_opt(socket_path)},server=on,wait=on",
+        "-chardev", f"socket,id=vsc_peer,path={_opt(socket_path)},server=on,wait={'on' if wait else 'off'}",
         "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_peer,name={PEER_PORT_NAME}",
     ]
 
@@ -118,13 +119,14 @@ def headless_args() -> list[str]:
 def guest_argv(*, vmlinuz: Path, initrd: Path, ktap_path: Path, console_log: Path | None,
                accel: str = "tcg", memory_mib: int = 512, cpus: int = 1, quiet: bool = False,
                extra_append: tuple[str, ...] = (), devices: list[str] = (),
-               peer_socket: Path | None = None, plain_devices: list[str] = ()) -> list[str]:
+               peer_socket: Path | None = None, peer_wait: bool = True,
+               plain_devices: list[str] = ()) -> list[str]:
     """The whole command line for one test guest; `devices` (e.g. a vhost-user device's
     arguments) need guest RAM a backend can map, so they switch it to shared memory;
-    `plain_devices` (a network card, more serial ports) do not.
+    `plain_devices` (a network card, more serial ports, the kernel's vhost) do not.
     `peer_socket` adds the control port to a peer (see peer_port_args)."""
     shared = bool(devices)
-    peer = peer_port_args(peer_socket) if peer_socket is not None else []
+    peer = peer_port_args(peer_socket, peer_wait) if peer_socket is not None else []
     return ([QEMU] + machine_args(accel, shared) + cpu_args(accel) + memory_args(memory_mib, shared)
             + smp_args(cpus) + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
             + console_args(console_log) + ktap_port_args(ktap_path) + peer + list(devices)

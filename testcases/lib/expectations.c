@@ -35,6 +35,12 @@ static const struct expectation table[] = {
 	  "vsock_diag_handler_dump(): nlmsg_len < sizeof(struct vsock_diag_req); same in 5.10-7.2" },
 	{ "diag_request_without_dump", "4.14", EOPNOTSUPP,
 	  "vsock_diag_handler_dump() serves NLM_F_DUMP only; same in 5.10-7.2" },
+	{ "nested_g2h_connect_unrouted_cid", "4.8", ETIMEDOUT,
+	  "vhost_vsock_handle_tx_kick() drops a guest's packet unless dst_cid is the host's (2), "
+	  "so nothing answers an L2 guest's REQUEST to another CID; same in 5.10-7.2" },
+	{ "nested_h2g_connect_unheld_cid", "4.8", ENODEV,
+	  "vhost_transport_send_pkt() finds no vhost_vsock with the CID: -ENODEV comes back "
+	  "through virtio_transport_connect() to connect(); same in 5.10-7.2" },
 	{ "recv_into_bad_buffer", "4.0", ENOMEM,
 	  "vsock_stream_recvmsg(), __vsock_seqpacket_recvmsg() turn dequeue errors into -ENOMEM" },
 	{ "recv_into_bad_buffer", "6.4", EFAULT,

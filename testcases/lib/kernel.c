@@ -138,6 +138,18 @@ static const char *probe_dev_vsock(void)
 	return reason;
 }
 
+static unsigned int nested_level;
+
+void vsc_set_nested_level(unsigned int level)
+{
+	nested_level = level;
+}
+
+const char *vsc_nested_unmet(void)
+{
+	return nested_level ? NULL : "needs the nested topology (an L1 guest hosting an L2 guest)";
+}
+
 const char *vsc_unmet_need(const struct vsc_case *c)
 {
 	static char reason[VSC_TEXT_MAX];
@@ -153,6 +165,8 @@ const char *vsc_unmet_need(const struct vsc_case *c)
 	if ((c->needs & VSC_NEED_DEV_VSOCK) && (why = probe_dev_vsock()))
 		return why;
 	if ((c->needs & VSC_NEED_KMEMLEAK) && (why = vsc_kmemleak_unavailable()))
+		return why;
+	if ((c->needs & VSC_NEED_NESTED) && (why = vsc_nested_unmet()))
 		return why;
 	return NULL;
 }

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "harness.h"
+#include "vsc_ident.h"
 #include "vsc_internal.h"
 #ifdef VSC_HOST_PROGRAM
 #include "host/shim.h"
@@ -28,14 +30,26 @@ struct options {
 	int control_fd;			/* --control-fd, -1 if not given */
 	int solo;
 	const char *bridge;		/* vsockcheck-host: the hybrid bridge's Unix socket */
+	/* The nested topology: see struct vsc_env. */
+	unsigned int level, l2_cid, sibling_cid, ident_port;
+	const char *l2_qmp;
+	const char *ident;		/* --ident NAME: run the identity service, no cases */
 };
+
+/* The port the runner gives the identity services (CONTRACTS5.md). */
+#define DEFAULT_IDENT_PORT 19999
 
 #ifdef VSC_HOST_PROGRAM
 #define SOLO_USAGE ""
 #define HOST_USAGE " --bridge UDS"
+#define NESTED_USAGE ""
 #else
 #define SOLO_USAGE " [--solo]"
 #define HOST_USAGE ""
+#define NESTED_USAGE \
+	"          [--level 0|1|2 --l2-cid CID [--sibling-cid CID] [--l2-qmp PATH]]\n" \
+	"          [--ident-port PORT]\n" \
+	"   or: %s --ident NAME [--ident-port PORT]\n"
 #endif
 
 static void usage(FILE *out, const char *prog)
@@ -46,6 +60,7 @@ static void usage(FILE *out, const char *prog)
 		"          [--no-kernel-log]\n"
 		"          [--split server|client (--control PATH | --control-fd N)" SOLO_USAGE "]"
 		HOST_USAGE "\n"
+		NESTED_USAGE
 		"Runs the vsock cases built into this program and prints KTAP on stdout.\n"
 		"  --list            print the selected cases, tab-separated: name, type, roles, needs,\n"
 		"                    timeout, summary, tags (joined by \" | \")\n"
@@ -70,8 +85,25 @@ static void usage(FILE *out, const char *prog)
 		"                    This program never reads the kernel log of the machine it runs on.\n"
 #else
 		"  --solo            this side also runs the one-process cases (exactly one side must)\n"
+		"The nested topology (cases that need \"nested\" skip without --level 1 or 2):\n"
+		"  --level N         0: not nested (default); 1: this kernel is L1, a guest that hosts\n"
+		"                    L2 guests through vhost_vsock; 2: this kernel is an L2 guest of L1\n"
+		"  --l2-cid CID      the CID of the L2 guest that runs the other role (levels 1 and 2)\n"
+		"  --sibling-cid CID the CID of a second L2 guest, or -1 for none (default -1)\n"
+		"  --l2-qmp PATH     level 1: the QMP socket of the L2 guest's QEMU\n"
+		"  --ident-port PORT the vsock port of the identity services (default %d)\n"
+		"  --ident NAME      run only the identity service: listen on --ident-port, answer\n"
+		"                    each connection with \"vsockcheck-ident NAME\", then echo it\n"
 #endif
-		, prog, VSC_PORTS_PER_CASE);
+		, prog,
+#ifndef VSC_HOST_PROGRAM
+		prog,
+#endif
+		VSC_PORTS_PER_CASE
+#ifndef VSC_HOST_PROGRAM
+		, DEFAULT_IDENT_PORT
+#endif
+		);
 }
 
 static void die(const char *prog, const char *what, const char *value)
@@ -88,6 +120,19 @@ static unsigned int parse_uint(const char *prog, const char *opt, const char *te
 	if (!*text || *end || v > 0xffffffffUL)
 		die(prog, opt, text);
 	return (unsigned int)v;
+}
+
+/* A guest's CID (above VMADDR_CID_HOST), or -1 for none where `none_ok`. */
+static unsigned int parse_guest_cid(const char *prog, const char *opt, const char *text, int none_ok)
+{
+	unsigned int cid;
+
+	if (none_ok && strcmp(text, "-1") == 0)
+		return VMADDR_CID_ANY;
+	cid = parse_uint(prog, opt, text);
+	if (cid <= VMADDR_CID_HOST || cid == VMADDR_CID_ANY)
+		die(prog, opt, text);
+	return cid;
 }
 
 static void add_globs(const char *prog, const char **list, int *n, char *arg)
@@ -134,6 +179,12 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "bridge", required_argument, NULL, 'B' },
 #else
 		{ "solo", no_argument, NULL, 'O' },
+		{ "level", required_argument, NULL, 'V' },
+		{ "l2-cid", required_argument, NULL, '2' },
+		{ "sibling-cid", required_argument, NULL, 'b' },
+		{ "l2-qmp", required_argument, NULL, 'q' },
+		{ "ident-port", required_argument, NULL, 'i' },
+		{ "ident", required_argument, NULL, 'I' },
 #endif
 		{ NULL, 0, NULL, 0 },
 	};
@@ -141,7 +192,8 @@ static void parse(int argc, char **argv, struct options *o)
 
 	*o = (struct options){ .peer_cid = VMADDR_CID_LOCAL, .local_cid = VMADDR_CID_LOCAL,
 			       .device_cid = VMADDR_CID_ANY, .silent_cid = VMADDR_CID_ANY, .port_base = 20000, .check_kernel_log = 1,
-			       .control_fd = -1 };
+			       .control_fd = -1, .l2_cid = VMADDR_CID_ANY,
+			       .sibling_cid = VMADDR_CID_ANY, .ident_port = DEFAULT_IDENT_PORT };
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l': o->list = 1; break;
@@ -162,6 +214,28 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'F': o->control_fd = (int)parse_uint(argv[0], "bad --control-fd", optarg); break;
 		case 'O': o->solo = 1; break;
 		case 'B': o->bridge = optarg; break;
+		case 'V':
+			o->level = parse_uint(argv[0], "bad --level (0, 1 or 2)", optarg);
+			if (o->level > 2)
+				die(argv[0], "bad --level (0, 1 or 2)", optarg);
+			break;
+		case '2': o->l2_cid = parse_guest_cid(argv[0], "bad --l2-cid", optarg, 0); break;
+		case 'b': o->sibling_cid = parse_guest_cid(argv[0], "bad --sibling-cid", optarg, 1); break;
+		case 'q':
+			if (!*optarg || strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+				die(argv[0], "bad --l2-qmp (empty, or too long for a Unix socket)", optarg);
+			o->l2_qmp = optarg;
+			break;
+		case 'i':
+			o->ident_port = parse_uint(argv[0], "bad --ident-port", optarg);
+			if (o->ident_port == VMADDR_PORT_ANY)
+				die(argv[0], "bad --ident-port", optarg);
+			break;
+		case 'I':
+			if (vsc_ident_name_invalid(optarg))
+				die(argv[0], "bad --ident (1-32 letters, digits, '-', '_' or '.')", optarg);
+			o->ident = optarg;
+			break;
 		case 'h': usage(stdout, argv[0]); exit(0);
 		default: usage(stderr, argv[0]); exit(2);
 		}
@@ -172,6 +246,15 @@ static void parse(int argc, char **argv, struct options *o)
 		die(argv[0], "--split needs one of --control and --control-fd", o->split);
 	if (!o->split && (o->control_path || o->control_fd >= 0 || o->solo))
 		die(argv[0], "--control, --control-fd and --solo need --split", "");
+	if (o->level && o->l2_cid == VMADDR_CID_ANY)
+		die(argv[0], "--level 1 and 2 need --l2-cid", "");
+	if (!o->level && (o->l2_cid != VMADDR_CID_ANY || o->sibling_cid != VMADDR_CID_ANY))
+		die(argv[0], "--l2-cid and --sibling-cid need --level 1 or 2", "");
+	if (o->l2_qmp && o->level != 1)
+		die(argv[0], "--l2-qmp needs --level 1", o->l2_qmp);
+	if (o->ident && (o->split || o->list || o->level))
+		die(argv[0], "--ident runs the identity service alone: no --split, --list or --level",
+		    o->ident);
 #ifdef VSC_HOST_PROGRAM
 	if (!o->bridge && !o->list)
 		die(argv[0], "--bridge is required", "");
@@ -233,6 +316,9 @@ int main(int argc, char **argv)
 	int planned = 0, number = 0, failed = 0;
 
 	parse(argc, argv, &o);
+	if (o.ident)
+		return vsc_ident_serve(o.ident, o.ident_port);
+	vsc_set_nested_level(o.level);
 	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++)
 		planned += selected(&o, c);
 	if (planned == 0) {
@@ -277,6 +363,11 @@ int main(int argc, char **argv)
 			.silent_cid = o.silent_cid,
 			/* Ports follow the table index, so a case keeps its ports under --pick. */
 			.port = o.port_base + (unsigned int)(c - vsc_cases_begin()) * VSC_PORTS_PER_CASE,
+			.level = o.level,
+			.l2_cid = o.l2_cid,
+			.sibling_cid = o.sibling_cid,
+			.ident_port = o.ident_port,
+			.l2_qmp = o.l2_qmp,
 		};
 
 		if (selected(&o, c))

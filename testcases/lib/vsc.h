@@ -15,6 +15,13 @@ struct vsc_env {
 	unsigned int silent_cid;	/* a CID nobody answers (our device drops what it cannot
 					 * route), or VMADDR_CID_ANY where the topology has none */
 	unsigned int port;	/* first of VSC_PORTS_PER_CASE ports reserved for this case */
+	/* The nested topology (VSC_NEED_NESTED); level 0 everywhere else. */
+	unsigned int level;	/* 0: not nested; 1: a guest of L0 hosting L2 guests through
+				 * vhost_vsock; 2: an L2 guest of L1 */
+	unsigned int l2_cid;	/* the L2 guest that runs the other role, or VMADDR_CID_ANY */
+	unsigned int sibling_cid;	/* a second L2 guest, or VMADDR_CID_ANY (none) */
+	unsigned int ident_port;	/* where the identity services listen (vsc_ident.h) */
+	const char *l2_qmp;	/* L1: the QMP socket of the L2 guest's QEMU, or NULL */
 };
 
 #define VSC_PORTS_PER_CASE 8
@@ -30,6 +37,7 @@ enum vsc_need {
 	 * filling) the host end's Unix socket.
 	 */
 	VSC_NEED_SEND_CREDIT = 1 << 3,
+	VSC_NEED_NESTED = 1 << 4,	/* --level 1 or 2: an L1 guest hosting an L2 guest */
 };
 
 struct vsc_case {

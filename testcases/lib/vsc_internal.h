@@ -50,6 +50,10 @@ void vsc_list_case(const struct vsc_case *c);
 
 /* Returns NULL when the case's needs are met, else the reason to skip (static storage). */
 const char *vsc_unmet_need(const struct vsc_case *c);
+/* The --level of this run (main.c sets it): VSC_NEED_NESTED is met when it is not 0. */
+void vsc_set_nested_level(unsigned int level);
+/* NULL when this run is nested, else why a VSC_NEED_NESTED case skips. */
+const char *vsc_nested_unmet(void);
 
 struct vsc_kver {
 	int major, minor, patch;

@@ -155,6 +155,16 @@ static void never_runs(const struct vsc_env *env)
 VSC_CASE(outcome_skip_min_kver, .summary = "a case for a future kernel is skipped unrun",
 	 .run = never_runs, .min_kver = "99.0");
 
+/* Prints what the nested options gave the case, for the runner's command-line tests. */
+static void nested_env(const struct vsc_env *env)
+{
+	vsc_diag("level=%u l2_cid=%d sibling_cid=%d ident_port=%u l2_qmp=%s", env->level,
+		 (int)env->l2_cid, (int)env->sibling_cid, env->ident_port,
+		 env->l2_qmp ? env->l2_qmp : "(none)");
+}
+VSC_CASE(outcome_nested_env, .summary = "a nested case sees the --level, CIDs, port and QMP path given",
+	 .run = nested_env, .needs = VSC_NEED_NESTED);
+
 static void barrier_a(const struct vsc_env *env)
 {
 	(void)env;

@@ -1,9 +1,16 @@
 /* unit.c: the test library's pure functions, checked on the build machine (no vsock used). */
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kmemleak.h"
 #include "vsc.h"
+#include "vsc_ident.h"
 #include "vsc_internal.h"
+#include "vsc_qmp.h"
 #include "vsc_sock.h"
 
 static void kver_order(const struct vsc_env *env)
@@ -176,3 +183,104 @@ static void kmemleak_report(const struct vsc_env *env)
 }
 VSC_CASE(lib_kmemleak_report, .summary = "kmemleak records are counted by the frames of their backtrace",
 	 .run = kmemleak_report);
+
+static void need_nested(const struct vsc_env *env)
+{
+	static const struct vsc_case nested = { .name = "nested_probe", .needs = VSC_NEED_NESTED };
+	const char *why;
+
+	(void)env;
+	vsc_set_nested_level(0);
+	why = vsc_unmet_need(&nested);
+	ASSERT_TRUE(why != NULL);
+	EXPECT_TRUE(strcmp(why, "needs the nested topology (an L1 guest hosting an L2 guest)") == 0);
+	vsc_set_nested_level(1);
+	EXPECT_TRUE(vsc_unmet_need(&nested) == NULL);
+	vsc_set_nested_level(2);
+	EXPECT_TRUE(vsc_unmet_need(&nested) == NULL);
+	vsc_set_nested_level(0);
+}
+VSC_CASE(lib_need_nested, .summary = "the nested need is met at levels 1 and 2 only, with the reason at 0",
+	 .run = need_nested);
+
+static void ident_names(const struct vsc_env *env)
+{
+	(void)env;
+	EXPECT_EQ(vsc_ident_name_invalid("L0"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("L2b"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("guest-a_1.x"), 0);
+	EXPECT_EQ(vsc_ident_name_invalid("abcdefghijabcdefghijabcdefghij12"), 0);
+	/* The name ends a line of the protocol: no spaces, no newline, not empty, not too long. */
+	EXPECT_EQ(vsc_ident_name_invalid(""), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("L 2"), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("L2\n"), 1);
+	EXPECT_EQ(vsc_ident_name_invalid("abcdefghijabcdefghijabcdefghij123"), 1);
+}
+VSC_CASE(lib_ident_names, .summary = "identity names are short words that cannot break the greeting line",
+	 .run = ident_names);
+
+/* A scripted QEMU monitor: answers each command line with the next reply (one or more lines). */
+static void fake_qmp(int listener, const char *const *replies)
+{
+	static const char greeting[] = "{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\r\n";
+	char c;
+	int fd = accept(listener, NULL, NULL);
+
+	if (fd < 0 || write(fd, greeting, strlen(greeting)) != (ssize_t)strlen(greeting))
+		_exit(1);
+	for (; *replies; replies++) {
+		do
+			if (read(fd, &c, 1) != 1)
+				_exit(1);
+		while (c != '\n');
+		if (write(fd, *replies, strlen(*replies)) != (ssize_t)strlen(*replies))
+			_exit(1);
+	}
+	while (read(fd, &c, 1) == 1)
+		;
+	_exit(0);
+}
+
+static void qmp_client(const struct vsc_env *env)
+{
+	static const char *const replies[] = {
+		"{\"return\": {}}\r\n",
+		/* The backend child goes first (no "device"), the answer may come before the event. */
+		"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"DEVICE_DELETED\", "
+		"\"data\": {\"path\": \"/machine/peripheral/vsc_l2_vsock/virtio-backend\"}}\r\n"
+		"{\"return\": {}}\r\n"
+		"{\"timestamp\": {\"seconds\": 1, \"microseconds\": 9}, \"event\": \"DEVICE_DELETED\", "
+		"\"data\": {\"device\": \"vsc_l2_vsock\", \"path\": \"/machine/peripheral/vsc_l2_vsock\"}}\r\n",
+		NULL,
+	};
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char desc[64];
+	struct vsc_qmp *q;
+	int listener, status;
+	pid_t pid;
+
+	(void)env;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/vsc-lib-unit-qmp-%d.sock", (int)getpid());
+	listener = SAFE(socket(AF_UNIX, SOCK_STREAM, 0));
+	SAFE(bind(listener, (struct sockaddr *)&addr, sizeof(addr)));
+	SAFE(listen(listener, 1));
+	pid = SAFE(fork());
+	if (pid == 0)
+		fake_qmp(listener, replies);
+	q = vsc_qmp_open(addr.sun_path);
+	unlink(addr.sun_path);
+	vsc_qmp_execute(q, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"vsc_l2_vsock\"}}");
+	EXPECT_EQ(vsc_qmp_wait_event(q, "DEVICE_DELETED", "vsc_l2_vsock", VSC_SETTLE_MS), 0);
+	EXPECT_EQ(vsc_qmp_wait_event(q, "DEVICE_DELETED", "vsc_other", 50), -1);
+	vsc_qmp_close(q);
+	SAFE(waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	SAFE(close(listener));
+	/* Values are read with their escapes undone; a key inside a string value is no key. */
+	EXPECT_EQ(vsc_qmp_json_string("{\"error\": {\"class\": \"GenericError\", \"desc\": \"a \\\"b\\\"\"}}",
+				      "desc", desc, sizeof(desc)), 0);
+	EXPECT_TRUE(strcmp(desc, "a \"b\"") == 0);
+	EXPECT_EQ(vsc_qmp_json_string("{\"desc\": \"\\\"device\\\": x\"}", "device", desc, sizeof(desc)), -1);
+}
+VSC_CASE(lib_qmp_client, .summary = "the QMP client negotiates, executes, and finds an event by device id",
+	 .run = qmp_client);

@@ -1,0 +1,101 @@
+#!/bin/sh
+# nested_l1.sh: L1 of the nested topology (run by guest_init.sh's MODE script, stdout on the
+# KTAP port). Boots the L2 guests under QEMU with vhost_vsock, then runs both passes of the suite
+# against L2a over one L2a boot: pass l2 with the server and the one-process cases in L2a (whose
+# KTAP reaches the runner through the port vsockcheck.l2ktap), then pass l1 with them here (its
+# KTAP on stdout is the runner's pass-l1 result). What the runner chose is in /etc/vsockcheck/nested/.
+
+CONF=/etc/vsockcheck/nested
+RUN=/run/vsockcheck
+PORTS=$RUN/ports
+# The control channels to L2a, one per pass (topology_nested.py says why).
+PEER_SOCKET=$RUN/l2-peer.sock
+PEER_SOCKET_L1=$RUN/l2-peer-l1.sock
+TEST_BIN=/usr/bin/vsockcheck-tests
+# How long L2a's QEMU may take to create its control socket, and L2a to power off after its pass.
+SOCKET_WAIT_TENTHS=300
+POWEROFF_WAIT_TENTHS=300
+
+# A line for the runner; '#' keeps the KTAP stream valid.
+say() {
+	echo "# vsockcheck-nested: $*"
+}
+
+mkdir -p "$PORTS"
+# Stable names for this guest's virtio-serial ports (no udev here): the L2 command lines use them.
+for dir in /sys/class/virtio-ports/*; do
+	[ -r "$dir/name" ] && ln -sf "/dev/${dir##*/}" "$PORTS/$(cat "$dir/name")"
+done
+
+# start_l2 NAME: QEMU with the arguments in $CONF/NAME.argv (one per line), in the background
+# ($! is its pid). Its own messages go to $RUN/NAME-qemu.log.
+start_l2() {
+	name=$1
+	set --
+	while IFS= read -r arg; do
+		set -- "$@" "$arg"
+	done <"$CONF/$name.argv"
+	"$@" </dev/null >"$RUN/$name-qemu.log" 2>&1 &
+}
+
+# alive PID: the process runs (an exited child stays a zombie until waited for).
+alive() {
+	state=
+	[ -r "/proc/$1/stat" ] && read -r _ _ state _ <"/proc/$1/stat"
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# qemu_failed NAME: says that NAME's QEMU ended, with its log as comment lines.
+qemu_failed() {
+	say "error: $1's QEMU exited; its messages:"
+	sed 's/^/# /' "$RUN/$1-qemu.log"
+}
+
+start_l2 l2a
+l2a=$!
+say "l2 started"
+
+tenths=0
+until [ -S "$PEER_SOCKET" ]; do
+	if ! alive "$l2a"; then
+		qemu_failed l2a
+		exit 1
+	fi
+	tenths=$((tenths + 1))
+	if [ "$tenths" -gt "$SOCKET_WAIT_TENTHS" ]; then
+		say "error: L2a's QEMU made no $PEER_SOCKET in $((SOCKET_WAIT_TENTHS / 10)) s"
+		exit 1
+	fi
+	sleep 0.1
+done
+
+# Pass l2 first: it waits for L2a's boot. L2b boots during pass l1, whose sibling case waits for
+# it: two L2 boots at once would each take twice as long.
+# The arguments are plain words chosen by the runner: split them, never glob them.
+set -f
+# shellcheck disable=SC2046
+"$TEST_BIN" $(cat "$CONF/pass-l2.args") --control "$PEER_SOCKET" </dev/null \
+	>"$PORTS/vsockcheck.l1b" 2>/dev/console
+say "pass l2 exit=$?"
+l2b=
+if [ -r "$CONF/l2b.argv" ]; then
+	start_l2 l2b
+	l2b=$!
+fi
+# shellcheck disable=SC2046
+"$TEST_BIN" $(cat "$CONF/pass-l1.args") --control "$PEER_SOCKET_L1" </dev/null 2>/dev/console
+say "pass l1 exit=$?"
+set +f
+
+# L2a powers off by itself once its last pass ends.
+tenths=0
+while alive "$l2a" && [ "$tenths" -lt "$POWEROFF_WAIT_TENTHS" ]; do
+	sleep 0.1
+	tenths=$((tenths + 1))
+done
+if alive "$l2a"; then
+	say "error: L2a did not power off within $((POWEROFF_WAIT_TENTHS / 10)) s of its pass"
+	kill "$l2a"
+fi
+[ -n "$l2b" ] && kill "$l2b" 2>/dev/null
+exit 0
