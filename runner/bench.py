@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves;
-then vsock throughput and connection rate through our device, beside the guest's loopback.
+then vsock throughput and connection rate through our device, beside the guest's loopback; then
+the nested suite's wall time, split into L1 boot, L2 boot and tests.
 
 Prints figures only; nothing here passes or fails on a number."""
 
@@ -22,6 +23,7 @@ from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
 RUNS = 3
 PHASES = ("initramfs_s", "accel_probe_s", "boot_s", "tests_s", "poweroff_s", "total_s")
 TARGET_TOTAL_S = 15.0
+NESTED_TARGET_S = 180.0
 
 
 def initramfs_build_times(kernel) -> tuple[float, float]:
@@ -38,11 +40,11 @@ def initramfs_build_times(kernel) -> tuple[float, float]:
     return figures[0], figures[1]
 
 
-def timed_run(index: int) -> dict:
-    results_dir = BUILD_DIR / "bench" / f"run{index}"
+def timed_run(index: int, topology: str = "loopback") -> dict:
+    results_dir = BUILD_DIR / "bench" / (f"run{index}" if topology == "loopback" else topology)
     started = time.monotonic()
     done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
-                           "--kernel", DEFAULT_KERNEL, "--results", str(results_dir)],
+                           "--kernel", DEFAULT_KERNEL, "--topology", topology, "--results", str(results_dir)],
                           stdout=subprocess.DEVNULL)
     wall = time.monotonic() - started
     if done.returncode not in (0, 1):
@@ -51,19 +53,23 @@ def timed_run(index: int) -> dict:
     figures = dict(data["run"]["durations_s"])
     figures["wall_s"] = wall
     figures["cases"] = data["counts"]["total"]
+    figures["counts"] = data["counts"]
     return figures
 
 
 def main() -> int:
-    # --vsock: only the vsock figures (one guest, about a minute), for work on the device.
-    vsock_only = sys.argv[1:] == ["--vsock"]
-    if sys.argv[1:] and not vsock_only:
-        print("usage: bench.py [--vsock]", file=sys.stderr)
+    # --vsock: only the vsock figures (one guest, about a minute), for work on the device;
+    # --nested: only the nested suite (one run, a few minutes).
+    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"]) else None
+    if sys.argv[1:] and only is None:
+        print("usage: bench.py [--vsock | --nested]", file=sys.stderr)
         return 2
     try:
         kernel = kernels.resolve(DEFAULT_KERNEL, fetch=True)
-        if vsock_only:
+        if only == "--vsock":
             return vsock_figures(kernel)
+        if only == "--nested":
+            return nested_figures(kernel)
         cold, cached = initramfs_build_times(kernel)
         runs = [timed_run(i + 1) for i in range(RUNS)]
     except UserError as e:
@@ -79,7 +85,27 @@ def main() -> int:
         print("  " + "  ".join(cells))
     median = statistics.median(r["wall_s"] for r in runs)
     print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)", flush=True)
-    return vsock_figures(kernel)
+    return vsock_figures(kernel) or nested_figures(kernel)
+
+
+def nested_figures(kernel) -> int:
+    """One nested run: L1 boot (QEMU start to L1's first line), L2 boot (until pass l2's first
+    case, which needs L2a up), the tests of both passes, and the whole."""
+    print(f"vsockcheck bench: {kernel.name}, nested suite (L1 on our device, L2a and L2b under "
+          f"vhost_vsock), one run", flush=True)
+    try:
+        figures = timed_run(1, "nested")
+    except UserError as e:
+        print(f"make bench: error: nested: {e}", file=sys.stderr)
+        return 2
+    counts = figures["counts"]
+    print(f"  {figures['cases']} results ({counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['skipped']} skipped)")
+    print(f"  L1 boot {figures['boot_s']:.1f} s, L2 boot {figures.get('l2_boot_s', float('nan')):.1f} s, "
+          f"tests {figures['tests_s']:.1f} s, power-off {figures['poweroff_s']:.1f} s, "
+          f"total {figures['total_s']:.1f} s, wall {figures['wall_s']:.1f} s "
+          f"(target under {NESTED_TARGET_S:.0f} s)")
+    return 0
 
 
 def vsock_figures(kernel) -> int:
