@@ -3,7 +3,7 @@
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
 vhost-user device), and the vsock suite on the default kernel in each topology (loopback, g2g,
-g2h). Exits 1 if anything failed.
+g2h, nested). Exits 1 if anything failed.
 The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
@@ -25,9 +25,10 @@ ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit")
 
 
-# The whole suite runs in each: one guest over loopback, guest to guest through our device, and
-# guest to this machine through the device's bridge.
-TOPOLOGIES = ("loopback", "g2g", "g2h")
+# The whole suite runs in each: one guest over loopback, guest to guest through our device,
+# guest to this machine through the device's bridge, and between an L1 guest and its own L2
+# guest through the kernel's vhost_vsock (both ways, plus the nested-CID cases).
+TOPOLOGIES = ("loopback", "g2g", "g2h", "nested")
 
 
 def python_unit_tests() -> tuple[int, int, int]:
