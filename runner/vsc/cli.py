@@ -190,8 +190,10 @@ def _cmd_run(args) -> int:
     results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology_module.NAME}"
     _make_results_dir(results_dir)
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
+    # A topology that runs the cases more than once says how many results that makes.
+    planned = getattr(topology_module, "planned", len)(cases)
     print(f"vsockcheck: {kernel.name} ({kernel.version}){l2_text}, topology {topology_module.NAME}, "
-          f"{len(cases)} cases", flush=True)
+          f"{planned} cases", flush=True)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),

@@ -101,6 +101,11 @@ def pass_cases(pass_name: str, cases: list[Case]) -> list[Case]:
     return [c for c in cases if not fnmatch.fnmatchcase(c.name, NESTED_CASES)]
 
 
+def planned(cases: list[Case]) -> int:
+    """How many results a run of these cases reports: both passes."""
+    return sum(len(pass_cases(p, cases)) for p in PASSES)
+
+
 def l2a_script(selection: list[str]) -> str:
     """L2a: pass l2's server and one-process cases (KTAP on its KTAP port, the runner's results),
     then pass l1's client role (its output on the port vsockcheck.aux, kept for reading)."""
