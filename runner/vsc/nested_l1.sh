@@ -76,7 +76,19 @@ until [ -S "$PEER_SOCKET" ]; do
 	sleep 0.1
 done
 
-# Pass l2 first: it waits for L2a's boot.
+# L2a writes a line on its port vsockcheck.ready (this file) just before its first pass. Its boot
+# takes minutes on a busy machine: wait while its QEMU lives (the runner bounds the whole wait).
+READY=$RUN/l2a.ready
+until [ -s "$READY" ]; do
+	if ! alive "$l2a"; then
+		qemu_failed l2a
+		exit 1
+	fi
+	sleep 0.2
+done
+say "l2a ready"
+
+# Pass l2 first, then pass l1.
 # The arguments are plain words chosen by the runner: split them, never glob them.
 set -f
 # shellcheck disable=SC2046

@@ -32,10 +32,12 @@ L2A_MEMORY_MIB = 256
 L2B_MEMORY_MIB = 192
 # Cases that need L1 and L2 in their places run in pass l1 only.
 NESTED_CASES = "nested_*"
-# How long L1 may be silent after starting the L2 guests: nested TCG boots them in one to two
-# minutes, and the split harness waits up to 300 s for its peer (split.c START_S).
+# How long L1 may be silent after starting the L2 guests, until L2a says it is ready: nested TCG
+# boots them in one to two minutes on a quiet machine, several on a busy one. L1 starts the
+# tests only once L2a is ready, so the harnesses' own start-up bound does not have to cover it.
 L2_STARTED = "# vsockcheck-nested: l2 started"
-L2_BOOT_ALLOWANCE_S = 300.0
+L2_BOOT_ALLOWANCE_S = 600.0
+READY_PORT = "vsockcheck.ready"  # L2a writes a line on it just before its first pass
 PASSES = ("l2", "l1")  # in run order
 
 # Paths inside L1 (nested_l1.sh uses the same).
@@ -47,6 +49,7 @@ L1_PORTS = f"{L1_RUN}/ports"
 PEER_SOCKET = f"{L1_RUN}/l2-peer.sock"      # pass l2: L2a's port vsockcheck.peer
 PEER_SOCKET_L1 = f"{L1_RUN}/l2-peer-l1.sock"  # pass l1: L2a's port vsockcheck.peer-l1
 PEER_PORT_L1 = "vsockcheck.peer-l1"
+L2A_READY = f"{L1_RUN}/l2a.ready"  # the file behind L2a's port vsockcheck.ready
 QMP_SOCKET = f"{L1_RUN}/l2-qmp.sock"
 QMP_SOCKET_L2B = f"{L1_RUN}/l2b-qmp.sock"  # the reload case unplugs L2b's device too
 CONF_DIR = "etc/vsockcheck/nested"
@@ -111,9 +114,11 @@ def l2a_script(selection: list[str]) -> str:
     then pass l1's client role (its output on the port vsockcheck.aux, kept for reading)."""
     first = " ".join(pass_args("l2", 2, selection))
     second = " ".join(pass_args("l1", 2, selection))
-    ports = ("aux=/dev/null\ncontrol=/dev/null\nfor d in /sys/class/virtio-ports/*; do\n"
+    ports = ("aux=/dev/null\ncontrol=/dev/null\nready=/dev/null\nfor d in /sys/class/virtio-ports/*; do\n"
              f"\t[ \"$(cat $d/name)\" = {AUX_PORT} ] && aux=/dev/${{d##*/}}\n"
-             f"\t[ \"$(cat $d/name)\" = {PEER_PORT_L1} ] && control=/dev/${{d##*/}}\ndone\n")
+             f"\t[ \"$(cat $d/name)\" = {READY_PORT} ] && ready=/dev/${{d##*/}}\n"
+             f"\t[ \"$(cat $d/name)\" = {PEER_PORT_L1} ] && control=/dev/${{d##*/}}\ndone\n"
+             "echo ready >$ready\n")
     # The ports are found first: set -f, which keeps the words' globs for the test program,
     # would stop the shell's own glob over /sys/class/virtio-ports too.
     return (f"{ports}set -f\n"
@@ -138,7 +143,9 @@ def l2_argv(*, initrd: str, ktap: str, console: str, cid: int, memory_mib: int, 
                     "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_peer_l1,name={PEER_PORT_L1}"]
     if aux is not None:
         devices += ["-chardev", f"file,id=vsc_aux,path={aux}",
-                    "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_aux,name={AUX_PORT}"]
+                    "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_aux,name={AUX_PORT}",
+                    "-chardev", f"file,id=vsc_ready,path={L2A_READY}",
+                    "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_ready,name={READY_PORT}"]
     return qemu.guest_argv(vmlinuz=Path(nested_payload.L2_KERNEL), initrd=Path(initrd), ktap_path=Path(ktap),
                            console_log=Path(console), accel="tcg", memory_mib=memory_mib, cpus=1,
                            plain_devices=devices, peer_socket=Path(PEER_SOCKET) if control else None,

@@ -63,8 +63,8 @@
  * (guest_session.CASE_GRACE_S, 20 s), so the harness's verdict comes first.
  */
 #define GRACE_S 15
-/* The two programs may start a guest boot apart (an L2 boot under nested TCG: over a minute). */
-#define START_S 300
+/* The two programs may start a guest boot apart. */
+#define START_S 120
 
 static const char *const verdict_words[] = {
 	[V_PASS] = "pass", [V_SKIP] = "skip", [V_XFAIL] = "xfail",
