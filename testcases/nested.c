@@ -91,7 +91,7 @@ static int connect_when_up(unsigned int cid, unsigned int port, const struct tim
 		}
 		err = errno;
 		SAFE(close(fd));
-		if (err != ENODEV && err != EHOSTUNREACH && err != ETIMEDOUT && err != ECONNRESET)
+		if (err != ENODEV && err != ETIMEDOUT && err != ECONNRESET)
 			vsc_fatal_at(__FILE__, __LINE__, "connect to %s (CID %u port %u): %s", who,
 				     cid, port, vsc_errname(err));
 		poll(NULL, 0, RETRY_PAUSE_MS);
