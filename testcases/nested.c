@@ -53,6 +53,55 @@ static unsigned int unheld_cid(const struct vsc_env *env)
 	return cid;
 }
 
+/* Pause between connects to a guest that is not there yet. */
+#define RETRY_PAUSE_MS 200
+/*
+ * How long L2b may take to answer its identity: the runner starts it when pass l1 begins. A
+ * TCG-in-TCG boot took 40-70 s on an idle machine and over 200 s on a loaded one (L2a's boot
+ * measured 209 s, and L2b had not answered 150 s into this case): the same bound as the split
+ * harness's wait for L2a's boot (split.c START_S).
+ */
+#define SIBLING_UP_MS 300000
+
+static long ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/*
+ * Connects to cid:port by `since` + within_ms, retrying while the guest behind the CID is not
+ * there yet: no vhost_vsock holds the CID (ENODEV: QEMU has not set it, or the device is
+ * unplugged), the guest's driver takes no packets yet (ETIMEDOUT: vhost keeps them queued),
+ * or nothing listens yet (ECONNRESET). Says how long it waited; any other error, or the
+ * deadline, ends the role naming `who`.
+ */
+static int connect_when_up(unsigned int cid, unsigned int port, const struct timespec *since,
+			   int within_ms, const char *who)
+{
+	int fd, err, attempts = 0;
+
+	do {
+		attempts++;
+		fd = patient_socket(2000);
+		if (vsc_connect(fd, cid, port) == 0) {
+			vsc_diag("%s answered %ld ms after the wait began (%d connects)", who,
+				 ms_since(since), attempts);
+			return fd;
+		}
+		err = errno;
+		SAFE(close(fd));
+		if (err != ENODEV && err != ETIMEDOUT && err != ECONNRESET)
+			vsc_fatal_at(__FILE__, __LINE__, "connect to %s (CID %u port %u): %s", who,
+				     cid, port, vsc_errname(err));
+		poll(NULL, 0, RETRY_PAUSE_MS);
+	} while (ms_since(since) < within_ms);
+	vsc_fatal_at(__FILE__, __LINE__, "%s (CID %u port %u) unreachable for %d ms: last %s",
+		     who, cid, port, within_ms, vsc_errname(err));
+}
+
 /* Echoes until the peer closes: the L2a side of the identity protocol. */
 static void echo_until_eof(int fd)
 {
@@ -72,6 +121,17 @@ static void check_echo(int fd, uint64_t offset)
 	vsc_send_all(fd, out, sizeof(out));
 	vsc_recv_all(fd, in, sizeof(in));
 	EXPECT_TRUE(memcmp(in, out, sizeof(in)) == 0);
+}
+
+/*
+ * No connection waits on the listener. The listener itself must be non-blocking: accept4()'s
+ * SOCK_NONBLOCK applies only to the socket it returns, so accept4(listener, ..., SOCK_NONBLOCK)
+ * on a blocking listener waits for a connection that, when the check holds, never comes.
+ */
+static void expect_no_pending_connection(int listener)
+{
+	SAFE(fcntl(listener, F_SETFL, SAFE(fcntl(listener, F_GETFL)) | O_NONBLOCK));
+	EXPECT_ERRNO(accept(listener, NULL, NULL), EAGAIN);
 }
 
 static int sock_error(int fd)
@@ -173,7 +233,7 @@ static void to_host_client(const struct vsc_env *env)
 	SAFE(close(fd));
 	vsc_wait("done");
 	/* Only the connect without the flag arrived here. */
-	EXPECT_ERRNO(accept4(listener, NULL, NULL, SOCK_NONBLOCK), EAGAIN);
+	expect_no_pending_connection(listener);
 	SAFE(close(listener));
 }
 /* The flag and its routing came in mainline 5.11; Debian's 5.10 sources have them too. */
@@ -293,7 +353,7 @@ static void bind_server(const struct vsc_env *env)
 	SAFE(close(SAFE(accept(to_any, NULL, NULL))));
 	vsc_wait("done");
 	/* L2a's REQUEST to CID 2 never matched the listener bound to L1's CID toward L0. */
-	EXPECT_ERRNO(accept4(to_device, NULL, NULL, SOCK_NONBLOCK), EAGAIN);
+	expect_no_pending_connection(to_device);
 	SAFE(close(to_host));
 	SAFE(close(to_device));
 	SAFE(close(to_any));
@@ -398,11 +458,14 @@ static void require_sibling(const struct vsc_env *env)
 
 static void sibling_server(const struct vsc_env *env)
 {
+	struct timespec start;
 	int fd;
 
 	require_level(env, 1);
 	require_sibling(env);
-	fd = vsc_connect_to(SOCK_STREAM, env->sibling_cid, env->ident_port);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	fd = connect_when_up(env->sibling_cid, env->ident_port, &start, SIBLING_UP_MS,
+			     "L2b's identity service");
 	vsc_ident_expect(fd, "L2b");
 	check_echo(fd, 0);
 	SAFE(close(fd));
@@ -423,7 +486,7 @@ static void sibling_client(const struct vsc_env *env)
 VSC_CASE(nested_sibling_l2, .sock_type = SOCK_STREAM,
 	 .summary = "L1 reaches the second L2 guest (L2b); L2a cannot: vhost carries only packets to CID 2",
 	 .server = sibling_server, .client = sibling_client, .needs = VSC_NEED_NESTED,
-	 .timeout_s = 30);
+	 .timeout_s = SIBLING_UP_MS / 1000 + 30);
 
 /* Whether a transport owns `cid`: binding to a CID succeeds only if a registered transport has it. */
 static int transport_owns(unsigned int cid, unsigned int port)
@@ -488,7 +551,6 @@ VSC_CASE(nested_loopback_in_l1, .sock_type = SOCK_STREAM,
 #define UNLOAD_MS 12000
 /* The replugged device: QEMU, then L2a's pciehp and virtio_vsock_probe. */
 #define REPLUG_MS 60000
-#define RETRY_PAUSE_MS 200
 
 /* The first process holding /dev/vhost-vsock open, as "pid N (comm)", or "" if none. */
 static void vhost_vsock_holder(char *out, size_t size)
@@ -552,39 +614,53 @@ static int unload_vhost_vsock(char *why, size_t size)
 	return -1;
 }
 
-/* Connects to L2a's old listener until the replugged device carries it, within REPLUG_MS. */
-static int connect_after_replug(const struct vsc_env *env)
+/* The device of one L2 guest (both have the same id and root port), out and waited for. */
+static void unplug_l2_device(struct vsc_qmp *q, const char *who)
 {
-	struct timespec start, now;
-	int fd, err = 0;
+	vsc_qmp_execute(q, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"" L2_DEVICE_ID "\"}}");
+	if (vsc_qmp_wait_event(q, "DEVICE_DELETED", L2_DEVICE_ID, UNPLUG_MS) != 0)
+		vsc_fatal_at(__FILE__, __LINE__, "no DEVICE_DELETED for %s's %s within %d ms", who,
+			     L2_DEVICE_ID, UNPLUG_MS);
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (now = start; (now.tv_sec - start.tv_sec) * 1000 < REPLUG_MS;
-	     clock_gettime(CLOCK_MONOTONIC, &now)) {
-		fd = patient_socket(2000);
-		if (vsc_connect(fd, env->l2_cid, env->port) == 0)
-			return fd;
-		err = errno;
-		SAFE(close(fd));
-		/* Not yet there: no vhost_vsock for the CID, its RX queue not running, no answer. */
-		if (err != ENODEV && err != EHOSTUNREACH && err != ETIMEDOUT && err != ECONNRESET)
-			break;
-		poll(NULL, 0, RETRY_PAUSE_MS);
-	}
-	vsc_fatal_at(__FILE__, __LINE__, "L2a's listener unreachable after the replug: %s",
-		     vsc_errname(err));
+static void plug_l2_device(struct vsc_qmp *q, unsigned int cid)
+{
+	char add[256];
+
+	snprintf(add, sizeof(add), "{\"execute\": \"device_add\", \"arguments\": {\"driver\": "
+		 "\"vhost-vsock-pci\", \"id\": \"" L2_DEVICE_ID "\", \"bus\": \"vsc_l2_rp\", "
+		 "\"guest-cid\": %u}}", cid);
+	vsc_qmp_execute(q, add);
+}
+
+/* L2b's identity service answers and echoes: L2b is up (its pciehp too) or back. */
+static void expect_sibling_answers(const struct vsc_env *env, const struct timespec *since,
+				   int within_ms, const char *who)
+{
+	int fd = connect_when_up(env->sibling_cid, env->ident_port, since, within_ms, who);
+
+	vsc_ident_expect(fd, "L2b");
+	check_echo(fd, 0);
+	SAFE(close(fd));
 }
 
 static void reload_server(const struct vsc_env *env)
 {
-	char add[256], holder[128] = "", unload_failed[256] = "";
-	int ko, to_l0, closing, orphan, unloaded;
-	struct vsc_qmp *q;
+	char holder[128] = "", unload_failed[256] = "";
+	int ko, to_l0, closing, orphan, unloaded, sibling;
+	struct vsc_qmp *qa, *qb = NULL;
+	struct timespec start;
 
 	require_level(env, 1);
 	if (!env->l2_qmp)
 		vsc_skip("no --l2-qmp: L2a's vsock device cannot be unplugged");
+	/* Without its QMP socket L2b's QEMU keeps /dev/vhost-vsock open: the unload is skipped. */
+	sibling = env->sibling_cid != VMADDR_CID_ANY && env->sibling_qmp;
 	ko = SAFE(open(VHOST_VSOCK_KO, O_RDONLY | O_CLOEXEC));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	/* Its unplug needs L2b's pciehp: wait for L2b to be up first (it boots during pass l1). */
+	if (sibling)
+		expect_sibling_answers(env, &start, SIBLING_UP_MS, "L2b before the unplug");
 	vsc_wait("listening");
 	/* A connection to L0 that must live through everything: it is virtio's, not vhost's. */
 	to_l0 = vsc_connect_to(SOCK_STREAM, VMADDR_CID_HOST, env->ident_port);
@@ -598,15 +674,17 @@ static void reload_server(const struct vsc_env *env)
 
 	SAFE(close(closing));
 	vsc_wait("closed");
-	q = vsc_qmp_open(env->l2_qmp);
-	vsc_qmp_execute(q, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"" L2_DEVICE_ID "\"}}");
-	if (vsc_qmp_wait_event(q, "DEVICE_DELETED", L2_DEVICE_ID, UNPLUG_MS) != 0)
-		vsc_fatal_at(__FILE__, __LINE__, "no DEVICE_DELETED for %s within %d ms", L2_DEVICE_ID,
-			     UNPLUG_MS);
+	/* L2b's device first: if it fails to go, the role ends before L2a's device is touched. */
+	if (sibling) {
+		qb = vsc_qmp_open(env->sibling_qmp);
+		unplug_l2_device(qb, "L2b");
+	}
+	qa = vsc_qmp_open(env->l2_qmp);
+	unplug_l2_device(qa, "L2a");
 	/*
 	 * vhost_vsock_dev_release() resets the sockets whose guest went away, and only those of
 	 * its own transport: L1's connection to L0 has no error (its data is checked below).
-	 * Until the device is back nothing here may end the role: L2a must get its device again.
+	 * Until L2a's device is back nothing here may end the role: L2a must get its device again.
 	 */
 	EXPECT_EQ(sock_error(orphan), ECONNRESET);
 	EXPECT_EQ(sock_error(to_l0), 0);
@@ -617,19 +695,25 @@ static void reload_server(const struct vsc_env *env)
 		vhost_vsock_holder(holder, sizeof(holder));
 	else
 		EXPECT_TRUE(syscall(SYS_finit_module, ko, "", 0) == 0);
-	snprintf(add, sizeof(add), "{\"execute\": \"device_add\", \"arguments\": {\"driver\": "
-		 "\"vhost-vsock-pci\", \"id\": \"" L2_DEVICE_ID "\", \"bus\": \"vsc_l2_rp\", "
-		 "\"guest-cid\": %u}}", env->l2_cid);
-	vsc_qmp_execute(q, add);
-	vsc_qmp_close(q);
+	plug_l2_device(qa, env->l2_cid);
+	vsc_qmp_close(qa);
 	SAFE(close(ko));
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	vsc_signal("replugged");
+	if (qb) {
+		plug_l2_device(qb, env->sibling_cid);
+		vsc_qmp_close(qb);
+	}
 
 	check_echo(to_l0, 0);
-	closing = connect_after_replug(env);
+	/* Both guests bring their device up at once: one deadline from the replug for both. */
+	closing = connect_when_up(env->l2_cid, env->port, &start, REPLUG_MS,
+				  "L2a's listener after the replug");
 	vsc_ident_expect(closing, "L2a");
 	check_echo(closing, 0);
 	SAFE(close(closing));
+	if (sibling)
+		expect_sibling_answers(env, &start, REPLUG_MS, "L2b after the replug");
 	check_echo(to_l0, CHUNK);
 	SAFE(close(to_l0));
 	if (!unloaded && holder[0])
@@ -692,7 +776,8 @@ VSC_CASE(nested_vhost_reload, .sock_type = SOCK_STREAM,
 	 .summary = "L2a's device unplugged, vhost_vsock unloaded and reloaded, device back: resets, "
 		    "module refs, and L2a's listener survive",
 	 .server = reload_server, .client = reload_client, .needs = VSC_NEED_NESTED,
-	 .timeout_s = 150,
+	 /* The sum of the server's bounded waits, and time for the rest. */
+	 .timeout_s = (SIBLING_UP_MS + 2 * UNPLUG_MS + UNLOAD_MS + REPLUG_MS) / 1000 + 20,
 	 .tags = VSC_TAGS("vhost/vsock: fix reset orphans race with close timeout",
 			  "vsock: each transport cycles only on its own sockets",
 			  "vsock: Fix transport_* TOCTOU"));

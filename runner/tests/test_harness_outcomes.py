@@ -117,6 +117,8 @@ class HarnessCommandLine(unittest.TestCase):
                  "bad --sibling-cid: 'x' (see --help)"),
                 (["--level", "1", "--l2-cid", "5", "--l2-qmp", ""],
                  "bad --l2-qmp (empty, or too long for a Unix socket): '' (see --help)"),
+                (["--level", "1", "--l2-cid", "5", "--sibling-qmp", "/" + "q" * 108],
+                 f"bad --sibling-qmp (empty, or too long for a Unix socket): '/{'q' * 108}' (see --help)"),
                 (["--ident-port", "4294967295"], "bad --ident-port: '4294967295' (see --help)"),
                 (["--ident", "L 2"],
                  "bad --ident (1-32 letters, digits, '-', '_' or '.'): 'L 2' (see --help)")):
@@ -129,11 +131,13 @@ class HarnessCommandLine(unittest.TestCase):
                          "--l2-cid and --sibling-cid need --level 1 or 2: '' (see --help)")
         self.assertEqual(self.refused("--level", "2", "--l2-cid", "5", "--l2-qmp", "/run/q.sock"),
                          "--l2-qmp needs --level 1: '/run/q.sock' (see --help)")
+        self.assertEqual(self.refused("--level", "2", "--l2-cid", "5", "--sibling-qmp", "/run/b.sock"),
+                         "--sibling-qmp needs --level 1: '/run/b.sock' (see --help)")
 
     def test_help_names_the_nested_options(self):
         done = subprocess.run([str(PROGRAM), "--help"], capture_output=True, text=True, check=True)
         for option in ("--level N", "--l2-cid CID", "--sibling-cid CID", "--l2-qmp PATH",
-                       "--ident-port PORT", "--ident NAME"):
+                       "--sibling-qmp PATH", "--ident-port PORT", "--ident NAME"):
             self.assertIn(f"  {option}", done.stdout)
 
     def test_nested_case_skips_outside_the_nested_topology(self):
@@ -145,13 +149,15 @@ class HarnessCommandLine(unittest.TestCase):
     def test_nested_options_reach_the_case(self):
         _, cases, _ = run_outcomes("--pick", "outcome_nested_env", "--level", "1", "--l2-cid", "5",
                                    "--sibling-cid", "6", "--l2-qmp", "/run/q.sock",
-                                   "--ident-port", "20999")
+                                   "--sibling-qmp", "/run/b.sock", "--ident-port", "20999")
         self.assertEqual(cases["outcome_nested_env"].status, "pass")
-        self.assertIn("level=1 l2_cid=5 sibling_cid=6 ident_port=20999 l2_qmp=/run/q.sock",
+        self.assertIn("level=1 l2_cid=5 sibling_cid=6 ident_port=20999 l2_qmp=/run/q.sock "
+                      "sibling_qmp=/run/b.sock",
                       "\n".join(cases["outcome_nested_env"].diagnostics))
         _, cases, _ = run_outcomes("--pick", "outcome_nested_env", "--level", "2", "--l2-cid", "5",
                                    "--sibling-cid", "-1")
-        self.assertIn("level=2 l2_cid=5 sibling_cid=-1 ident_port=19999 l2_qmp=(none)",
+        self.assertIn("level=2 l2_cid=5 sibling_cid=-1 ident_port=19999 l2_qmp=(none) "
+                      "sibling_qmp=(none)",
                       "\n".join(cases["outcome_nested_env"].diagnostics))
 
     def test_list_shows_the_nested_need(self):

@@ -76,7 +76,7 @@ def _common(level: int) -> list[str]:
     """The CIDs and nested facts of one level, as test program arguments."""
     if level == 1:
         cids = ["--peer-cid", str(L2A_CID), "--local-cid", str(HOST_CID), "--device-cid", str(L1_CID)]
-        extra = ["--l2-qmp", QMP_SOCKET]
+        extra = ["--l2-qmp", QMP_SOCKET, "--sibling-qmp", QMP_SOCKET_L2B]
     else:
         cids = ["--peer-cid", str(HOST_CID), "--local-cid", str(L2A_CID), "--device-cid", str(L2A_CID)]
         extra = []

@@ -32,7 +32,7 @@ struct options {
 	const char *bridge;		/* vsockcheck-host: the hybrid bridge's Unix socket */
 	/* The nested topology: see struct vsc_env. */
 	unsigned int level, l2_cid, sibling_cid, ident_port;
-	const char *l2_qmp;
+	const char *l2_qmp, *sibling_qmp;
 	const char *ident;		/* --ident NAME: run the identity service, no cases */
 };
 
@@ -47,7 +47,8 @@ struct options {
 #define SOLO_USAGE " [--solo]"
 #define HOST_USAGE ""
 #define NESTED_USAGE \
-	"          [--level 0|1|2 --l2-cid CID [--sibling-cid CID] [--l2-qmp PATH]]\n" \
+	"          [--level 0|1|2 --l2-cid CID [--sibling-cid CID] [--l2-qmp PATH]\n" \
+	"           [--sibling-qmp PATH]]\n" \
 	"          [--ident-port PORT]\n" \
 	"   or: %s --ident NAME [--ident-port PORT]\n"
 #endif
@@ -91,6 +92,7 @@ static void usage(FILE *out, const char *prog)
 		"  --l2-cid CID      the CID of the L2 guest that runs the other role (levels 1 and 2)\n"
 		"  --sibling-cid CID the CID of a second L2 guest, or -1 for none (default -1)\n"
 		"  --l2-qmp PATH     level 1: the QMP socket of the L2 guest's QEMU\n"
+		"  --sibling-qmp PATH level 1: the QMP socket of the second L2 guest's QEMU\n"
 		"  --ident-port PORT the vsock port of the identity services (default %d)\n"
 		"  --ident NAME      run only the identity service: listen on --ident-port, answer\n"
 		"                    each connection with \"vsockcheck-ident NAME\", then echo it\n"
@@ -133,6 +135,18 @@ static unsigned int parse_guest_cid(const char *prog, const char *opt, const cha
 	if (cid <= VMADDR_CID_HOST || cid == VMADDR_CID_ANY)
 		die(prog, opt, text);
 	return cid;
+}
+
+/* A QEMU monitor socket's path: it must fit a sockaddr_un. */
+static const char *parse_qmp_path(const char *prog, const char *opt, const char *text)
+{
+	char what[64];
+
+	if (!*text || strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(what, sizeof(what), "%s (empty, or too long for a Unix socket)", opt);
+		die(prog, what, text);
+	}
+	return text;
 }
 
 static void add_globs(const char *prog, const char **list, int *n, char *arg)
@@ -183,6 +197,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "l2-cid", required_argument, NULL, '2' },
 		{ "sibling-cid", required_argument, NULL, 'b' },
 		{ "l2-qmp", required_argument, NULL, 'q' },
+		{ "sibling-qmp", required_argument, NULL, 'm' },
 		{ "ident-port", required_argument, NULL, 'i' },
 		{ "ident", required_argument, NULL, 'I' },
 #endif
@@ -221,11 +236,8 @@ static void parse(int argc, char **argv, struct options *o)
 			break;
 		case '2': o->l2_cid = parse_guest_cid(argv[0], "bad --l2-cid", optarg, 0); break;
 		case 'b': o->sibling_cid = parse_guest_cid(argv[0], "bad --sibling-cid", optarg, 1); break;
-		case 'q':
-			if (!*optarg || strlen(optarg) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-				die(argv[0], "bad --l2-qmp (empty, or too long for a Unix socket)", optarg);
-			o->l2_qmp = optarg;
-			break;
+		case 'q': o->l2_qmp = parse_qmp_path(argv[0], "bad --l2-qmp", optarg); break;
+		case 'm': o->sibling_qmp = parse_qmp_path(argv[0], "bad --sibling-qmp", optarg); break;
 		case 'i':
 			o->ident_port = parse_uint(argv[0], "bad --ident-port", optarg);
 			if (o->ident_port == VMADDR_PORT_ANY)
@@ -252,6 +264,8 @@ static void parse(int argc, char **argv, struct options *o)
 		die(argv[0], "--l2-cid and --sibling-cid need --level 1 or 2", "");
 	if (o->l2_qmp && o->level != 1)
 		die(argv[0], "--l2-qmp needs --level 1", o->l2_qmp);
+	if (o->sibling_qmp && o->level != 1)
+		die(argv[0], "--sibling-qmp needs --level 1", o->sibling_qmp);
 	if (o->ident && (o->split || o->list || o->level))
 		die(argv[0], "--ident runs the identity service alone: no --split, --list or --level",
 		    o->ident);
@@ -368,6 +382,7 @@ int main(int argc, char **argv)
 			.sibling_cid = o.sibling_cid,
 			.ident_port = o.ident_port,
 			.l2_qmp = o.l2_qmp,
+			.sibling_qmp = o.sibling_qmp,
 		};
 
 		if (selected(&o, c))

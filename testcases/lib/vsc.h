@@ -22,6 +22,7 @@ struct vsc_env {
 	unsigned int sibling_cid;	/* a second L2 guest, or VMADDR_CID_ANY (none) */
 	unsigned int ident_port;	/* where the identity services listen (vsc_ident.h) */
 	const char *l2_qmp;	/* L1: the QMP socket of the L2 guest's QEMU, or NULL */
+	const char *sibling_qmp;	/* L1: the QMP socket of the sibling's QEMU, or NULL */
 };
 
 #define VSC_PORTS_PER_CASE 8

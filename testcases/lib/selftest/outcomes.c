@@ -158,9 +158,9 @@ VSC_CASE(outcome_skip_min_kver, .summary = "a case for a future kernel is skippe
 /* Prints what the nested options gave the case, for the runner's command-line tests. */
 static void nested_env(const struct vsc_env *env)
 {
-	vsc_diag("level=%u l2_cid=%d sibling_cid=%d ident_port=%u l2_qmp=%s", env->level,
-		 (int)env->l2_cid, (int)env->sibling_cid, env->ident_port,
-		 env->l2_qmp ? env->l2_qmp : "(none)");
+	vsc_diag("level=%u l2_cid=%d sibling_cid=%d ident_port=%u l2_qmp=%s sibling_qmp=%s",
+		 env->level, (int)env->l2_cid, (int)env->sibling_cid, env->ident_port,
+		 env->l2_qmp ? env->l2_qmp : "(none)", env->sibling_qmp ? env->sibling_qmp : "(none)");
 }
 VSC_CASE(outcome_nested_env, .summary = "a nested case sees the --level, CIDs, port and QMP path given",
 	 .run = nested_env, .needs = VSC_NEED_NESTED);
