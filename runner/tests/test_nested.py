@@ -98,6 +98,12 @@ class L2CommandLineTest(unittest.TestCase):
         self.assertIn(topology.PEER_PORT_WORD, script)  # guest_init.sh fills in pass l2's port
         self.assertIn("--control $control", script)     # pass l1's port, found by name
 
+    def test_a_selection_of_nested_cases_only_runs_pass_l1_alone(self):
+        script = topology_nested.l2a_script(["--pick", "nested_*"], pass_l2=False)
+        self.assertNotIn(topology.PEER_PORT_WORD, script)
+        self.assertEqual(script.count(topology_nested.TEST_BIN), 1)
+        self.assertIn("--split client", script)
+
 
 class L1ImageTest(unittest.TestCase):
     def test_payload_holds_qemu_its_tcg_module_and_firmware(self):

@@ -109,9 +109,10 @@ def planned(cases: list[Case]) -> int:
     return sum(len(pass_cases(p, cases)) for p in PASSES)
 
 
-def l2a_script(selection: list[str]) -> str:
+def l2a_script(selection: list[str], pass_l2: bool = True) -> str:
     """L2a: pass l2's server and one-process cases (KTAP on its KTAP port, the runner's results),
-    then pass l1's client role (its output on the port vsockcheck.aux, kept for reading)."""
+    then pass l1's client role (its output on the port vsockcheck.aux, kept for reading).
+    pass_l2=False: the selection leaves pass l2 no case (only nested_* ones), so it is not run."""
     first = " ".join(pass_args("l2", 2, selection))
     second = " ".join(pass_args("l1", 2, selection))
     ports = ("aux=/dev/null\ncontrol=/dev/null\nready=/dev/null\nfor d in /sys/class/virtio-ports/*; do\n"
@@ -121,8 +122,9 @@ def l2a_script(selection: list[str]) -> str:
              "echo ready >$ready\n")
     # The ports are found first: set -f, which keeps the words' globs for the test program,
     # would stop the shell's own glob over /sys/class/virtio-ports too.
+    first_pass = f"{TEST_BIN} {first} --control {topology.PEER_PORT_WORD} </dev/null 2>/dev/console\n"
     return (f"{ports}set -f\n"
-            f"{TEST_BIN} {first} --control {topology.PEER_PORT_WORD} </dev/null 2>/dev/console\n"
+            f"{first_pass if pass_l2 else ''}"
             f"exec {TEST_BIN} {second} --control $control </dev/null >$aux 2>/dev/console\n")
 
 
@@ -174,6 +176,7 @@ def _l2_image(request: RunRequest, l2_kernel, script: str, label: str) -> bytes:
 
 
 def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
+    pass_l2 = bool(pass_cases("l2", request.cases))
     port_dir = f"{L1_PORTS}"
     l2a = l2_argv(initrd=L2A_INITRD, ktap=f"{port_dir}/vsockcheck.l2ktap", console=f"{port_dir}/vsockcheck.l2con",
                   cid=L2A_CID, memory_mib=L2A_MEMORY_MIB, control=True, qmp=QMP_SOCKET, aux=f"{port_dir}/vsockcheck.l2aux")
@@ -182,12 +185,13 @@ def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
     image_files = (*nested_payload.qemu_entries(), nested_payload.l2_kernel_entry(l2_kernel),
                    cpio.file(L1_SCRIPT, (PROJECT_ROOT / "runner" / "vsc" / "nested_l1.sh").read_bytes(), 0o755))
     run_files = (
-        cpio.file(L2A_INITRD, _l2_image(request, l2_kernel, l2a_script(request.selection), "l2a")),
+        cpio.file(L2A_INITRD, _l2_image(request, l2_kernel, l2a_script(request.selection, pass_l2), "l2a")),
         cpio.file(L2B_INITRD, _l2_image(request, l2_kernel, l2b_script(), "l2b")),
         _argv_file("l2a", l2a), _argv_file("l2b", l2b),
         cpio.file(f"{CONF_DIR}/pass-l1.args", " ".join(pass_args("l1", 1, request.selection)).encode()),
-        cpio.file(f"{CONF_DIR}/pass-l2.args", " ".join(pass_args("l2", 1, request.selection)).encode()),
     )
+    if pass_l2:
+        run_files += (cpio.file(f"{CONF_DIR}/pass-l2.args", " ".join(pass_args("l2", 1, request.selection)).encode()),)
     return guest_session.GuestSpec(
         kernel=request.kernel, modules=L1_MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=topology.GUEST_TOOLS, test_args=[], cases=pass_cases("l1", request.cases),
