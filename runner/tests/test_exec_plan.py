@@ -291,3 +291,14 @@ class NestedOutcome(unittest.TestCase):
         self.peers[CLIENT].status = 0
         exec_run._l2_gone(self.guest, self.peers, [])
         self.assertEqual(self.peers[CLIENT].how(), "exit 0")
+
+    def test_l2as_lines_are_taken_and_its_notes_named(self):
+        result = exec_run.ExecResult(self.peers, 4242)
+        guest = SimpleNamespace(l2_gone=None)
+        exec_run._take_line("# vsockcheck-exec: client exit=0", "L2a, CID 5", guest, self.peers, result, 4242)
+        exec_run._take_line("# vsockcheck-init: insmod virtio_net.ko failed: x", "L2a, CID 5", guest, self.peers,
+                            result, 4242)
+        exec_run._take_line("# vsockcheck-exec: client l2-gone=0", "", guest, self.peers, result, 4242)
+        self.assertEqual(self.peers[CLIENT].how(), "exit 0")
+        self.assertEqual(result.notes, ["L2a, CID 5: vsockcheck-init: insmod virtio_net.ko failed: x"])
+        self.assertEqual(guest.l2_gone, 0)

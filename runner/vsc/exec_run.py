@@ -81,11 +81,13 @@ def _signal_name(signum: int) -> str:
 
 
 class _LineFile:
-    """A file QEMU appends to, read line by line as it grows."""
+    """A file QEMU appends to, read line by line as it grows; `who` wrote it, if not the guest
+    the runner booted (its notes name it)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, who: str = ""):
         self.stream = open(path, "rb")
         self.partial = b""
+        self.who = who
 
     def new_lines(self) -> list[str]:
         chunk = self.stream.read()
@@ -112,14 +114,15 @@ class _GuestRunning:
         self.l2_files = exec_nested.l2_files(results_dir) if placement.in_l2 else None
         self.streams = [_LineFile(session.files.ktap)]
         if self.l2_files is not None:
-            self.streams.append(_LineFile(self.l2_files.ktap))
+            self.streams.append(_LineFile(self.l2_files.ktap, placement.l2_name))
         self.go_socket = None  # the client's go channel, for a guest whose client waits for it
         self.ended = False
         self.l2_gone: int | None = None  # the exit status of L2a's QEMU, once L1 says it has exited
         self.l2_judged = False
 
-    def new_lines(self) -> list[str]:
-        return [line for stream in self.streams for line in stream.new_lines()]
+    def new_lines(self) -> list[tuple[str, str]]:
+        """(who wrote it, line) of every new line."""
+        return [(stream.who, line) for stream in self.streams for line in stream.new_lines()]
 
     def close(self) -> None:
         for stream in self.streams:
@@ -247,8 +250,8 @@ def _follow(request: ExecRequest, placement: Placement, guests: list[_GuestRunni
     while True:
         for guest in guests:
             exited = guest.qemu.returncode is not None
-            for line in guest.new_lines():
-                _take_line(line, guest, peers, result, port)
+            for who, line in guest.new_lines():
+                _take_line(line, who, guest, peers, result, port)
             if guest.l2_gone is not None and not guest.l2_judged:
                 guest.l2_judged = True
                 _l2_gone(guest, peers, result.consoles)
@@ -268,11 +271,12 @@ def _follow(request: ExecRequest, placement: Placement, guests: list[_GuestRunni
         time.sleep(POLL_S)  # QEMU appends to plain files: there is nothing to wait on
 
 
-def _take_line(line: str, guest: _GuestRunning, peers: dict[str, Peer], result: ExecResult, port: int) -> None:
+def _take_line(line: str, who: str, guest: _GuestRunning, peers: dict[str, Peer], result: ExecResult,
+               port: int) -> None:
     status = exec_plan.parse_status(line)
     if status is None:
         if line.startswith(exec_plan.NOTE_PREFIXES):
-            result.notes.append(line.removeprefix("# "))
+            result.notes.append((f"{who}: " if who else "") + line.removeprefix("# "))
         return
     role, what, code = status
     peer = peers[role]
