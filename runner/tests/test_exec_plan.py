@@ -247,11 +247,13 @@ class NestedShellLib(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "x.argv").write_text("sh\n-c\necho \"one arg: $0\"; exit 3\nwith space\n")
             script = (f"CONF={tmp}\n. {self.LIB}\nstart_l2 x {tmp}/x.log\npid=$!\n"
-                      'alive "$pid" || echo early\nwait "$pid"\necho "status=$?"\n'
-                      'alive "$pid" && echo still-alive\n')
+                      'wait "$pid"\necho "status=$?"\n'
+                      # alive: true while it runs, false once it has ended and been waited for.
+                      'sleep 30 & s=$!\nalive "$s" && echo running\nkill "$s"\nwait "$s"\n'
+                      'alive "$s" || echo gone\n')
             done = subprocess.run(["/usr/bin/busybox", "sh", "-c", script], capture_output=True, text=True,
                                   timeout=30)
-            self.assertEqual(done.stdout, "status=3\n", done.stderr)
+            self.assertEqual(done.stdout, "status=3\nrunning\ngone\n", done.stderr)
             self.assertEqual((Path(tmp) / "x.log").read_text(), "one arg: with space\n")
 
 
