@@ -65,9 +65,10 @@ class Exec:
         self.argv = [sys.executable, str(VSOCKCHECK), "exec", "--accel", "tcg", "--topology", topology,
                      "--results", str(self.results), "--timeout", str(timeout_s), "--files", str(PINGPONG), *args]
         self.env = dict(os.environ, TMPDIR=str(self.tmp))
+        self.timeout_s = timeout_s
 
     def run(self) -> subprocess.CompletedProcess:
-        return subprocess.run(self.argv, capture_output=True, text=True, env=self.env, timeout=300)
+        return subprocess.run(self.argv, capture_output=True, text=True, env=self.env, timeout=self.timeout_s + 60)
 
     def popen(self) -> subprocess.Popen:
         return subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env)
@@ -108,6 +109,31 @@ class ExecRuns(unittest.TestCase):
         run = Exec("g2h", *PAIR)
         done = run.run()
         self.assert_pair_passed(run, done, r"CID 2 port \d+ to local CID 3", r"CID 3 port \d+ and back from local CID 2")
+
+    def test_pingpong_nested(self):
+        # L2a boots under TCG inside TCG (one to three minutes on a busy machine): the pair waits
+        # for each other that long, and the run bounds it all.
+        run = Exec("nested", "--server", "vsock-pingpong server --timeout 500",
+                   "--client", "vsock-pingpong client --timeout 500", timeout_s=600)
+        done = run.run()
+        self.assert_pair_passed(run, done, r"CID 5 port \d+ to local CID 2", r"CID 2 port \d+ and back from local CID 5")
+        self.assertIn("server (L1, CID 3, CID 2 toward L2a): exit 0", done.stdout)
+        self.assertIn("client (L2a, CID 5, a guest of L1): exit 0", done.stdout)
+
+    def test_a_client_whose_l2a_panics_is_named_with_l2as_console(self):
+        # The client reaches L1's control port (the server, busybox nc, ends when it closes), then
+        # panics L2a: L2a's QEMU exits in L1 without the client's status.
+        run = Exec("nested", "--server", "nc -l -p $CONTROL_PORT",
+                   "--client", "nc $CONTROL_HOST $CONTROL_PORT </dev/null && echo c >/proc/sysrq-trigger",
+                   timeout_s=600)
+        done = run.run()
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("server (L1, CID 3, CID 2 toward L2a): exit 0", done.stdout)
+        self.assertRegex(done.stdout, r"client \(L2a, CID 5, a guest of L1\): no exit status: L2a, CID 5: its kernel "
+                                      r"panicked \(.*Kernel panic - not syncing: sysrq triggered crash\)\n")
+        self.assertIn("--- L2a, CID 5: the last 15 lines of its console (l2a-console.log)", done.stdout)
+        self.assertIn("vsockcheck exec: failed: client no exit status", done.stdout.splitlines()[-1])
+        self.assert_clean(run)
 
     def test_a_failing_client_is_named_with_its_status(self):
         run = Exec("loopback", "--server", "vsock-pingpong server", "--client", "vsock-pingpong client && exit 3")

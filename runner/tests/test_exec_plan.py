@@ -6,8 +6,9 @@ import sys
 import tempfile
 import unittest
 from pathlib import Path
+from types import SimpleNamespace
 
-from vsc import exec_net, exec_placement, exec_plan
+from vsc import exec_nested, exec_net, exec_placement, exec_plan, exec_run
 from vsc.errors import UserError
 from vsc.exec_plan import CLIENT, SERVER, PeerEnv
 from vsc.exec_run import Peer
@@ -82,6 +83,10 @@ class CommandLine(unittest.TestCase):
         line = self.exec_("--topology", "g2h", "--server", "", "--client", "b")
         self.assertEqual(line, "vsockcheck: error: --server: the command is empty")
 
+    def test_l2_kernel_outside_nested(self):
+        line = self.exec_("--topology", "g2g", "--server", "a", "--client", "b", "--l2-kernel", "debian:trixie")
+        self.assertEqual(line, "vsockcheck: error: --l2-kernel: only topology nested has L2 guests (not g2g)")
+
     def test_bad_timeout(self):
         line = self.exec_("--topology", "loopback", "--server", "a", "--client", "b", "--timeout", "0")
         self.assertEqual(line, "vsockcheck: error: --timeout 0: must be more than 0 seconds")
@@ -91,7 +96,8 @@ class Placements(unittest.TestCase):
     def test_every_topology_names_both_peers_and_their_cids(self):
         expected = {"loopback": ((1, 1, "127.0.0.1"), (1, 1, "127.0.0.1")),
                     "g2g": ((3, 4, "0.0.0.0"), (4, 3, "10.0.2.2")),
-                    "g2h": ((3, 2, "0.0.0.0"), (2, 3, "127.0.0.1"))}
+                    "g2h": ((3, 2, "0.0.0.0"), (2, 3, "127.0.0.1")),
+                    "nested": ((2, 5, "0.0.0.0"), (5, 2, "10.0.2.2"))}
         for name, (server, client) in expected.items():
             placement = exec_placement.PLACEMENTS[name](4242)
             for role, (local, peer, host) in ((SERVER, server), (CLIENT, client)):
@@ -145,6 +151,8 @@ class GuestScript(unittest.TestCase):
 
     def test_status_lines(self):
         self.assertEqual(exec_plan.parse_status("# vsockcheck-exec: client exit=3"), (CLIENT, "exit", 3))
+        self.assertEqual(exec_plan.parse_status("# vsockcheck-exec: client l2-gone=1"), (CLIENT, "l2-gone", 1))
+        self.assertEqual(exec_plan.parse_status("# vsockcheck-exec: server started"), (SERVER, "started", None))
         self.assertEqual(exec_plan.parse_status("# vsockcheck-exec: server listening\r"),
                          (SERVER, "listening", None))
         self.assertIsNone(exec_plan.parse_status("# vsockcheck-exec: peer exit=3"))
@@ -164,3 +172,135 @@ class PeerOutcome(unittest.TestCase):
         self.assertTrue(self.peer(status=0).ok)
         self.assertFalse(self.peer(problem="x").ok)
         self.assertFalse(self.peer().done)
+
+
+class Nested(unittest.TestCase):
+    """The nested placement: the server in L1, the client in L2a, which L1 boots once the server listens."""
+
+    PLACEMENT = exec_placement.place_nested(4242)
+
+    def l1_script(self):
+        return exec_plan.guest_script({SERVER: ("s", self.PLACEMENT.envs[SERVER])}, network=False,
+                                      client_lines=exec_nested.l1_client_lines())
+
+    def l2a_script(self):
+        return exec_plan.guest_script({CLIENT: ("c", self.PLACEMENT.envs[CLIENT])}, network=True, await_go=False)
+
+    def test_l1_on_our_device_runs_both_and_the_client_in_l2a(self):
+        (l1,) = self.PLACEMENT.guests
+        self.assertEqual((l1.device_cid, l1.peers, l1.in_l2, l1.network), (3, (SERVER, CLIENT), (CLIENT,), False))
+        self.assertIsNone(self.PLACEMENT.host_peer)
+        self.assertEqual(self.PLACEMENT.where[CLIENT], "L2a, CID 5, a guest of L1")
+
+    def test_l1_boots_l2a_only_once_the_server_listens(self):
+        script = self.l1_script()
+        listens = script.index("listening 4242")
+        self.assertLess(script.index("run_peer server s "), listens)
+        self.assertLess(listens, script.index('if [ "$listened" = 1 ]; then'))
+        self.assertLess(script.index('if [ "$listened" = 1 ]; then'), script.index("start_l2 l2a"))
+        self.assertIn(". /usr/lib/vsockcheck/nested_lib.sh", script)
+        self.assertIn('wait "$l2a"\n\techo "# vsockcheck-exec: client l2-gone=$?"', script)
+        self.assertNotIn("run_peer client", script)
+        self.assertNotIn("ip addr", script)  # L1 has no network of its own
+
+    def test_l2a_runs_the_client_at_once_on_its_network(self):
+        script = self.l2a_script()
+        self.assertNotIn("vsockcheck.peer", script)
+        self.assertLess(script.index("ip route add default via 10.0.2.2"), script.index("run_peer client c "))
+        self.assertIn("VSOCK_PEER_CID=2 VSOCK_LOCAL_CID=5 CONTROL_HOST=10.0.2.2 CONTROL_PORT=4242", script)
+
+    def test_both_scripts_are_valid_busybox_shell(self):
+        for script in (self.l1_script(), self.l2a_script()):
+            done = subprocess.run(["/usr/bin/busybox", "sh", "-n"], input=script, capture_output=True, text=True)
+            self.assertEqual(done.returncode, 0, done.stderr)
+
+    def test_l2a_command_line(self):
+        argv = exec_nested.l2a_argv()
+        line = " ".join(argv)
+        self.assertIn("vhost-vsock-pci,id=vsc_l2_vsock,guest-cid=5,bus=vsc_l2_rp", line)
+        self.assertIn("-netdev user,id=vsc_net -device virtio-net-pci,netdev=vsc_net", line)
+        self.assertNotIn("hostfwd", line)
+        # The client's port writes into L1's port of the same name; L2a's status and console into L1's.
+        self.assertIn("file,id=vsc_out_vsockcheck_client,path=/run/vsockcheck/ports/vsockcheck.client", line)
+        self.assertIn("name=vsockcheck.client", line)
+        self.assertIn("path=/run/vsockcheck/ports/vsockcheck.l2status", line)
+        self.assertIn("-serial file:/run/vsockcheck/ports/vsockcheck.l2con", line)
+        self.assertEqual(argv[argv.index("-initrd") + 1], "/l2/a.img")
+        self.assertNotIn("vsockcheck.peer", line)  # no split-run control port
+
+    def test_l1_ports_carry_l2as_output_to_the_results(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            args = " ".join(exec_nested.l1_port_args(Path(tmp)))
+            for port, name in (("vsockcheck.l2status", "l2a.ktap"), ("vsockcheck.l2con", "l2a-console.log"),
+                               ("vsockcheck.l2qemu", "l2a-qemu.log")):
+                self.assertIn(f"path={tmp}/{name} -device virtserialport,bus=vsc_serial.0,"
+                              f"chardev=vsc_out_{port.replace('.', '_')},name={port}", args)
+                self.assertEqual((Path(tmp) / name).read_bytes(), b"")
+
+
+class NestedShellLib(unittest.TestCase):
+    """nested_lib.sh, which L1 sources in both vsockcheck run and vsockcheck exec."""
+
+    LIB = PROJECT_ROOT / "runner" / "vsc" / "nested_lib.sh"
+
+    def test_start_l2_runs_the_argv_file_in_the_background_with_its_log(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "x.argv").write_text("sh\n-c\necho \"one arg: $0\"; exit 3\nwith space\n")
+            script = (f"CONF={tmp}\n. {self.LIB}\nstart_l2 x {tmp}/x.log\npid=$!\n"
+                      'wait "$pid"\necho "status=$?"\n'
+                      # alive: true while it runs, false once it has ended and been waited for.
+                      'sleep 30 & s=$!\nalive "$s" && echo running\nkill "$s"\nwait "$s"\n'
+                      'alive "$s" || echo gone\n')
+            done = subprocess.run(["/usr/bin/busybox", "sh", "-c", script], capture_output=True, text=True,
+                                  timeout=30)
+            self.assertEqual(done.stdout, "status=3\nrunning\ngone\n", done.stderr)
+            self.assertEqual((Path(tmp) / "x.log").read_text(), "one arg: with space\n")
+
+
+class NestedOutcome(unittest.TestCase):
+    """How exec_run judges a client whose L2a has gone without its exit status."""
+
+    def setUp(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="vsc-exec-nested-"))
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", str(self.tmp)]))
+        self.files = exec_nested.l2_files(self.tmp)
+        exec_nested.l1_port_args(self.tmp)
+        (l1,) = exec_placement.place_nested(4242).guests
+        self.guest = SimpleNamespace(placement=l1, l2_files=self.files, l2_gone=1)
+        self.peers = {role: Peer(role, role, self.tmp / f"{role}.log") for role in (SERVER, CLIENT)}
+
+    def test_a_qemu_that_never_booted_l2a_is_quoted(self):
+        self.files.qemu_log.write_text("qemu-system-x86_64: -device vhost-vsock-pci: no /dev/vhost-vsock\n")
+        consoles = []
+        exec_run._l2_gone(self.guest, self.peers, consoles)
+        self.assertEqual(self.peers[CLIENT].how(),
+                         "never started: L2a, CID 5: QEMU exited (status 1) before its harness finished; its QEMU "
+                         "said: qemu-system-x86_64: -device vhost-vsock-pci: no /dev/vhost-vsock")
+        self.assertFalse(self.peers[SERVER].done)  # the server is L1's, not L2a's
+        self.assertEqual(consoles, [])
+
+    def test_a_panic_in_l2a_comes_with_its_console(self):
+        self.peers[CLIENT].started = True
+        self.files.console.write_text("booting\nKernel panic - not syncing: sysrq triggered crash\n")
+        consoles = []
+        exec_run._l2_gone(self.guest, self.peers, consoles)
+        self.assertEqual(self.peers[CLIENT].how(), "no exit status: L2a, CID 5: its kernel panicked "
+                                                   "(Kernel panic - not syncing: sysrq triggered crash)")
+        self.assertEqual(consoles, [("L2a, CID 5", "l2a-console.log",
+                                     ["booting", "Kernel panic - not syncing: sysrq triggered crash"])])
+
+    def test_a_client_with_its_status_keeps_it(self):
+        self.peers[CLIENT].status = 0
+        exec_run._l2_gone(self.guest, self.peers, [])
+        self.assertEqual(self.peers[CLIENT].how(), "exit 0")
+
+    def test_l2as_lines_are_taken_and_its_notes_named(self):
+        result = exec_run.ExecResult(self.peers, 4242)
+        guest = SimpleNamespace(l2_gone=None)
+        exec_run._take_line("# vsockcheck-exec: client exit=0", "L2a, CID 5", guest, self.peers, result, 4242)
+        exec_run._take_line("# vsockcheck-init: insmod virtio_net.ko failed: x", "L2a, CID 5", guest, self.peers,
+                            result, 4242)
+        exec_run._take_line("# vsockcheck-exec: client l2-gone=0", "", guest, self.peers, result, 4242)
+        self.assertEqual(self.peers[CLIENT].how(), "exit 0")
+        self.assertEqual(result.notes, ["L2a, CID 5: vsockcheck-init: insmod virtio_net.ko failed: x"])
+        self.assertEqual(guest.l2_gone, 0)

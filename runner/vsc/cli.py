@@ -104,9 +104,13 @@ def _parser() -> argparse.ArgumentParser:
     exec_cmd.add_argument("--topology", required=True, choices=list(exec_placement.PLACEMENTS),
                           help="loopback: both peers in one guest (CID 1); g2g: server in guest A (CID 3), "
                                "client in guest B (CID 4); g2h: server in the guest (CID 3), client on this "
-                               "machine under build/bin/vsock-hostwrap")
+                               "machine under build/bin/vsock-hostwrap; nested: server in L1 (CID 3 on our "
+                               "device, CID 2 toward L2a), client in L2a (CID 5), which L1 boots with "
+                               "vhost-vsock-pci once the server listens")
     exec_cmd.add_argument("--kernel", default=DEFAULT_KERNEL, metavar="SPEC",
                           help=f"debian:<suite> or a local kernel path (default {DEFAULT_KERNEL})")
+    exec_cmd.add_argument("--l2-kernel", metavar="SPEC",
+                          help="nested: the kernel of L2a (default: the same as --kernel)")
     exec_cmd.add_argument("--server", required=True, metavar="CMD", help="the server's shell command")
     exec_cmd.add_argument("--client", required=True, metavar="CMD", help="the client's shell command")
     exec_cmd.add_argument("--files", nargs="+", action="extend", default=[], type=Path, metavar="PATH",
@@ -231,16 +235,21 @@ def _cmd_exec(args) -> int:
     files = exec_plan.check_inputs(commands, args.files)
     if not args.timeout > 0:
         raise UserError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+    if args.l2_kernel and args.topology != topology_nested.NAME:
+        raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     kernel = kernels.resolve(args.kernel, fetch=True)
+    l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
     results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{args.topology}-exec"
     _make_results_dir(results_dir)
     control_port = exec_net.free_tcp_port()
     placement = exec_placement.PLACEMENTS[args.topology](control_port)
-    print(f"vsockcheck exec: {kernel.name} ({kernel.version}), topology {args.topology}, "
+    l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
+    print(f"vsockcheck exec: {kernel.name} ({kernel.version}){l2_text}, topology {args.topology}, "
           f"control port {control_port}, timeout {args.timeout:g} s", flush=True)
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = exec_plan.ExecRequest(kernel=kernel, commands=commands, files=files, timeout_s=args.timeout,
-                                        results_dir=results_dir, workdir=Path(workdir), accel=args.accel)
+                                        results_dir=results_dir, workdir=Path(workdir), accel=args.accel,
+                                        l2_kernel=l2_kernel)
         done = exec_run.run(request, placement, control_port)
     if args.show_command:
         for what, argv in done.commands:

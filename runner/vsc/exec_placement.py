@@ -2,20 +2,14 @@
 on which device CID, with which network) and which peer, if any, runs on this machine.
 
 A topology is one function `place_<name>(control_port) -> Placement`, registered in PLACEMENTS;
-exec_run boots and follows any Placement. The nested topology adds `place_nested`: one
-GuestPlacement for L1 (device CID 3, roles server and client, both with L1's status lines), the
-server's PeerEnv (local 2, peer 5, CONTROL_HOST 0.0.0.0) and the client's (local 5, peer 2,
-CONTROL_HOST 10.0.2.2, L1 seen from L2's user network). What a Placement cannot say yet is that
-L1 runs the client inside L2a: exec_plan.guest_script's client line must then boot L2a (after
-the server listens, as in loopback) with exec_plan.guest_script({client: ...}) minus its wait for
-the go word, L2a's `vsockcheck.client` port written to L1's own (QEMU `-chardev file,path=<L1's
-/dev node>`) and L2a's status lines copied to L1's main port."""
+exec_run boots and follows any Placement. In nested, L1 runs the client inside L2a, a guest of
+its own (GuestPlacement.in_l2; vsc.exec_nested builds L1 and L2a)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vsc import exec_net
+from vsc import exec_net, topology_nested
 from vsc.exec_plan import CLIENT, SERVER, PeerEnv
 
 HOST_CID = 2
@@ -35,6 +29,9 @@ class GuestPlacement:
     bridge: bool = False          # the device gives it a hybrid-vsock bridge: the host peer's way in
     network: bool = False         # a virtio-net card on QEMU's user network
     forward_control: bool = False  # 127.0.0.1:CONTROL_PORT on this machine reaches its CONTROL_PORT
+    # Of its peers, those it runs inside L2a, a guest it boots itself once the server listens.
+    in_l2: tuple[str, ...] = ()
+    l2_name: str = ""             # how messages name that guest
 
 
 @dataclass(frozen=True)
@@ -77,4 +74,18 @@ def place_g2h(control_port: int) -> Placement:
                      where={SERVER: guest.name, CLIENT: "this machine, under vsock-hostwrap"})
 
 
-PLACEMENTS = {"loopback": place_loopback, "g2h": place_g2h, "g2g": place_g2g}
+def place_nested(control_port: int) -> Placement:
+    """The server in L1 (CID 3 on our device, CID 2 toward its guests), the client in L2a (CID 5),
+    which L1 boots under vhost_vsock once the server listens. L2a reaches L1's control port at its
+    gateway: its user network runs in L1's QEMU, so 10.0.2.2 is L1's 127.0.0.1. L1 needs no network."""
+    l1 = topology_nested.L1_CID
+    host, l2a = topology_nested.HOST_CID, topology_nested.L2A_CID
+    guest = GuestPlacement(label="l1", name=f"L1, CID {l1}", peers=(SERVER, CLIENT), device_cid=l1,
+                           in_l2=(CLIENT,), l2_name=f"L2a, CID {l2a}")
+    envs = {SERVER: PeerEnv(host, l2a, exec_net.LISTEN_ANY, control_port),
+            CLIENT: PeerEnv(l2a, host, exec_net.GATEWAY, control_port)}
+    return Placement((guest,), envs, where={SERVER: f"{guest.name}, CID {host} toward L2a",
+                                            CLIENT: f"{guest.l2_name}, a guest of L1"})
+
+
+PLACEMENTS = {"loopback": place_loopback, "g2h": place_g2h, "g2g": place_g2g, "nested": place_nested}

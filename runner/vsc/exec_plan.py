@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,10 @@ GO_PORT = "vsockcheck.peer"
 GO, NO_GO = "go", "no"
 # What a guest's script says about its peers, on the guest's main port:
 #   started, listening (on TCP CONTROL_PORT), not-started (the server ended before it listened),
-#   exit=N (the shell's status: 128+N when signal N killed it), no-output-port.
-STATUS_LINE = re.compile(r"# vsockcheck-exec: (server|client) (started|listening|not-started|no-output-port|exit=(\d+))$")
+#   exit=N (the shell's status: 128+N when signal N killed it), no-output-port,
+#   l2-gone=N (nested: the QEMU of the L2 guest that ran this peer exited with status N).
+STATUS_LINE = re.compile(r"# vsockcheck-exec: (server|client) "
+                         r"(started|listening|not-started|no-output-port|exit=(\d+)|l2-gone=(\d+))$")
 NOTE_PREFIXES = ("# vsockcheck-exec: ", "# vsockcheck-init: ")
 # How often a guest looks at /proc/net/tcp for the server's listener.
 LISTEN_POLL_S = 0.05
@@ -41,6 +44,7 @@ class ExecRequest:
     results_dir: Path
     workdir: Path                  # the run's temporary directory
     accel: str = "auto"
+    l2_kernel: object | None = None  # nested: L2a's kernel (default: the same as L1's)
 
 
 @dataclass(frozen=True)
@@ -149,22 +153,30 @@ def _not_started(role: str) -> str:
     return f'echo "# vsockcheck-exec: {role} not-started"\n'
 
 
-def guest_script(peers: dict[str, tuple[str, PeerEnv]], network: bool) -> str:
+def guest_script(peers: dict[str, tuple[str, PeerEnv]], network: bool, client_lines: str | None = None,
+                 await_go: bool = True) -> str:
     """The script of a guest running `peers` (role -> (command, environment)).
     With both roles (loopback), the client starts once the server listens. A client alone
-    starts on the runner's word on GO_PORT, which comes once the server elsewhere listens."""
+    starts on the runner's word on GO_PORT, which comes once the server elsewhere listens, or
+    at once without await_go (nested: L2a boots only once the server listens).
+    client_lines: shell lines that run the client in place of run_peer, once the server here
+    listens (nested: L1 boots L2a, which runs it)."""
     script = _HELPERS.format(files_dir=shlex.quote(GUEST_FILES_DIR))
     if network:
         script += exec_net.guest_setup()
     if SERVER in peers:
         script += _server_start(*peers[SERVER])
-    if CLIENT in peers:
-        client = _peer_lines(CLIENT, *peers[CLIENT])
+    client = client_lines if client_lines is not None else (
+        _peer_lines(CLIENT, *peers[CLIENT]) if CLIENT in peers else None)
+    if client is not None:
+        body = textwrap.indent(client, "\t")
         if SERVER in peers:
-            script += f'if [ "$listened" = 1 ]; then\n\t{client}else\n\t{_not_started(CLIENT)}fi\n'
-        else:
+            script += f'if [ "$listened" = 1 ]; then\n{body}else\n\t{_not_started(CLIENT)}fi\n'
+        elif await_go:
             script += (f'word=\nif go=$(wait_port {GO_PORT}); then read -r word <"$go"; fi\n'
-                       f'if [ "$word" = {GO} ]; then\n\t{client}else\n\t{_not_started(CLIENT)}fi\n')
+                       f'if [ "$word" = {GO} ]; then\n{body}else\n\t{_not_started(CLIENT)}fi\n')
+        else:
+            script += client
     return script + "wait\n"
 
 
@@ -181,6 +193,8 @@ def parse_status(line: str) -> tuple[str, str, int | None] | None:
     found = STATUS_LINE.match(line.strip())
     if not found:
         return None
-    status = found.group(3)
-    what = "exit" if status is not None else found.group(2)
-    return found.group(1), what, int(status) if status is not None else None
+    if found.group(3) is not None:
+        return found.group(1), "exit", int(found.group(3))
+    if found.group(4) is not None:
+        return found.group(1), "l2-gone", int(found.group(4))
+    return found.group(1), found.group(2), None

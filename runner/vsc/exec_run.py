@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsc import exec_net, exec_plan, guest_session, initramfs, qemu, topology, vhost_user_device
+from vsc import exec_nested, exec_net, exec_plan, guest_session, initramfs, qemu, topology, vhost_user_device
 from vsc.errors import UserError
 from vsc.exec_placement import GuestPlacement, Placement
 from vsc.exec_plan import CLIENT, GO, NO_GO, ROLES, SERVER, ExecRequest
@@ -80,17 +80,14 @@ def _signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-class _GuestRunning:
-    """A booted guest of the placement, and where its script's status lines are read from."""
+class _LineFile:
+    """A file QEMU appends to, read line by line as it grows; `who` wrote it, if not the guest
+    the runner booted (its notes name it)."""
 
-    def __init__(self, placement: GuestPlacement, session: guest_session.GuestSession, qemu_guest: qemu.Guest):
-        self.placement = placement
-        self.session = session
-        self.qemu = qemu_guest
-        self.stream = open(session.files.ktap, "rb")
+    def __init__(self, path: Path, who: str = ""):
+        self.stream = open(path, "rb")
         self.partial = b""
-        self.go_socket = None  # the client's go channel, for a guest whose client waits for it
-        self.ended = False
+        self.who = who
 
     def new_lines(self) -> list[str]:
         chunk = self.stream.read()
@@ -99,6 +96,37 @@ class _GuestRunning:
         lines = (self.partial + chunk).split(b"\n")
         self.partial = lines.pop()
         return [raw.decode("utf-8", "replace") for raw in lines]
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class _GuestRunning:
+    """A booted guest of the placement, and where its script's status lines are read from: its
+    own KTAP port and, in nested, the status port of its guest L2a (read after its own, so that
+    L2a's lines written before L1 says L2a is gone are seen with that line)."""
+
+    def __init__(self, placement: GuestPlacement, session: guest_session.GuestSession, qemu_guest: qemu.Guest,
+                 results_dir: Path):
+        self.placement = placement
+        self.session = session
+        self.qemu = qemu_guest
+        self.l2_files = exec_nested.l2_files(results_dir) if placement.in_l2 else None
+        self.streams = [_LineFile(session.files.ktap)]
+        if self.l2_files is not None:
+            self.streams.append(_LineFile(self.l2_files.ktap, placement.l2_name))
+        self.go_socket = None  # the client's go channel, for a guest whose client waits for it
+        self.ended = False
+        self.l2_gone: int | None = None  # the exit status of L2a's QEMU, once L1 says it has exited
+        self.l2_judged = False
+
+    def new_lines(self) -> list[tuple[str, str]]:
+        """(who wrote it, line) of every new line."""
+        return [(stream.who, line) for stream in self.streams for line in stream.new_lines()]
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.close()
 
 
 def run(request: ExecRequest, placement: Placement, control_port: int) -> ExecResult:
@@ -123,8 +151,10 @@ def run(request: ExecRequest, placement: Placement, control_port: int) -> ExecRe
         # Each guest powers off once its peers have ended; give it a moment, then stop it.
         for guest in guests:
             guest.qemu.wait(PEER_FINISH_S)
-            guest.stream.close()
+            guest.close()
         result.commands = [(f"QEMU, {g.placement.name}", g.session.argv) for g in guests]
+        result.commands += [(f"QEMU in {g.placement.name}, {g.placement.l2_name}", exec_nested.l2a_argv())
+                            for g in guests if g.placement.in_l2]
         if device is not None:
             result.commands.append(("backend", list(device.process.args)))
         if host is not None and host.process is not None:
@@ -148,14 +178,19 @@ def _start_device(placement: Placement, work: Path, out: Path, running: contextl
 
 def _boot(request: ExecRequest, placement: Placement, g: GuestPlacement, device,
           running: contextlib.ExitStack) -> _GuestRunning:
-    peers = {role: (request.commands[role], placement.envs[role]) for role in g.peers}
-    modules = topology.MODULES + (exec_net.MODULES if g.network else ())
-    user_files = initramfs.user_file_entries(list(request.files), guest_session.USER_FILES_DIR) if request.files else []
-    spec = guest_session.GuestSpec(
-        kernel=request.kernel, modules=modules, test_program=topology.TEST_PROGRAM, test_args=[], cases=[],
-        mode="script", script=exec_plan.guest_script(peers, g.network), run_files=tuple(user_files),
-        accel=request.accel, boot_timeout_s=request.timeout_s)
-    plain = []
+    if g.in_l2:
+        spec = exec_nested.l1_spec(request, placement, g)
+        plain = exec_nested.l1_port_args(request.results_dir)
+    else:
+        peers = {role: (request.commands[role], placement.envs[role]) for role in g.peers}
+        modules = topology.MODULES + (exec_net.MODULES if g.network else ())
+        # Always the directory, even without --files: the script starts there.
+        user_files = initramfs.user_file_entries(list(request.files), guest_session.USER_FILES_DIR)
+        spec = guest_session.GuestSpec(
+            kernel=request.kernel, modules=modules, test_program=topology.TEST_PROGRAM, test_args=[], cases=[],
+            mode="script", script=exec_plan.guest_script(peers, g.network), run_files=tuple(user_files),
+            accel=request.accel, boot_timeout_s=request.timeout_s)
+        plain = []
     if g.network:
         plain += exec_net.qemu_args(placement.envs[SERVER].control_port if g.forward_control else None)
     for role in g.peers:
@@ -167,8 +202,8 @@ def _boot(request: ExecRequest, placement: Placement, g: GuestPlacement, device,
         peer_socket=request.workdir / f"go-{g.label or 'guest'}.sock" if waits_for_go else None,
         plain_devices=plain)
     qemu_guest = session.boot(running)
-    guest = _GuestRunning(g, session, qemu_guest)
-    running.callback(guest.stream.close)
+    guest = _GuestRunning(g, session, qemu_guest, request.results_dir)
+    running.callback(guest.close)
     return guest
 
 
@@ -215,8 +250,11 @@ def _follow(request: ExecRequest, placement: Placement, guests: list[_GuestRunni
     while True:
         for guest in guests:
             exited = guest.qemu.returncode is not None
-            for line in guest.new_lines():
-                _take_line(line, peers, result, port)
+            for who, line in guest.new_lines():
+                _take_line(line, who, guest, peers, result, port)
+            if guest.l2_gone is not None and not guest.l2_judged:
+                guest.l2_judged = True
+                _l2_gone(guest, peers, result.consoles)
             if exited and not guest.ended:
                 guest.ended = True
                 _guest_gone(guest, peers, result.consoles)
@@ -233,11 +271,12 @@ def _follow(request: ExecRequest, placement: Placement, guests: list[_GuestRunni
         time.sleep(POLL_S)  # QEMU appends to plain files: there is nothing to wait on
 
 
-def _take_line(line: str, peers: dict[str, Peer], result: ExecResult, port: int) -> None:
+def _take_line(line: str, who: str, guest: _GuestRunning, peers: dict[str, Peer], result: ExecResult,
+               port: int) -> None:
     status = exec_plan.parse_status(line)
     if status is None:
         if line.startswith(exec_plan.NOTE_PREFIXES):
-            result.notes.append(line.removeprefix("# "))
+            result.notes.append((f"{who}: " if who else "") + line.removeprefix("# "))
         return
     role, what, code = status
     peer = peers[role]
@@ -247,6 +286,8 @@ def _take_line(line: str, peers: dict[str, Peer], result: ExecResult, port: int)
         peer.listening = True
     elif what == "exit":
         peer.status = code
+    elif what == "l2-gone":
+        guest.l2_gone = code  # judged once every line read with it is taken
     elif what == "not-started":
         peer.problem = f"not started: the server ended before it listened on TCP port {port}"
     elif what == "no-output-port":
@@ -282,6 +323,23 @@ def _guest_gone(guest: _GuestRunning, peers: dict[str, Peer], consoles: list) ->
             consoles.append((guest.placement.name, guest.session.files.console.name, tail))
 
 
+def _l2_gone(guest: _GuestRunning, peers: dict[str, Peer], consoles: list) -> None:
+    """L2a's QEMU has exited (nested): its peers without a status of their own ended with it; why,
+    its console says (a panic), or, if it never booted, its QEMU's last message."""
+    name, files = guest.placement.l2_name, guest.l2_files
+    for role in guest.placement.in_l2:
+        peer = peers[role]
+        if peer.done:
+            continue
+        why, tail = guest_session.console_ending(files.console, stopped=False, status=guest.l2_gone)
+        if not tail:
+            said = guest_session.last_lines(files.qemu_log, 1)
+            why += f"; its QEMU said: {said[-1]}" if said else "; its QEMU said nothing"
+        peer.problem = f"{'no exit status' if peer.started else 'never started'}: {name}: {why}"
+        if tail and not any(shown == name for shown, _, _ in consoles):
+            consoles.append((name, files.console.name, tail))
+
+
 def _timed_out(timeout_s: float, peers: dict[str, Peer], port: int) -> None:
     for peer in peers.values():
         if peer.done:
@@ -300,4 +358,7 @@ def _guest_files(placement: Placement, with_device: bool) -> list[str]:
     for g in placement.guests:
         names = guest_session.GuestFiles.named(Path("."), g.label)
         files += [names.ktap.name, names.console.name, names.qemu_log.name]
+        if g.in_l2:
+            l2 = exec_nested.l2_files(Path("."))
+            files += [l2.ktap.name, l2.console.name, l2.qemu_log.name]
     return files + ([BACKEND_LOG] if with_device else [])

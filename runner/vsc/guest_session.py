@@ -163,16 +163,26 @@ class GuestSession:
         """how_it_ended in two parts: what went wrong, and the last lines of the console."""
         if b"# vsockcheck-guest: exit=" in _read_bytes(self.files.ktap):
             return None
-        lines = _console_lines(self.files.console)
-        panic = next((line for line in lines if "Kernel panic" in line), None)
-        status = self.guest.returncode if self.guest else None
-        if panic is not None:
-            why = f"its kernel panicked ({panic.strip()})"
-        elif stopped:
-            why = "it was still running when the other side had finished, and was stopped"
-        else:
-            why = f"QEMU exited (status {status}) before its harness finished"
-        return why, lines[-CONSOLE_TAIL_LINES:]
+        return console_ending(self.files.console, stopped, self.guest.returncode if self.guest else None)
+
+
+def console_ending(console_log: Path, stopped: bool, status: int | None) -> tuple[str, list[str]]:
+    """Why a guest whose harness did not finish ended, and the last lines of its console; also for
+    a guest the runner did not start itself (nested: L2a, whose QEMU's status L1 reports)."""
+    lines = _console_lines(console_log)
+    panic = next((line for line in lines if "Kernel panic" in line), None)
+    if panic is not None:
+        why = f"its kernel panicked ({panic.strip()})"
+    elif stopped:
+        why = "it was still running when the other side had finished, and was stopped"
+    else:
+        why = f"QEMU exited (status {status}) before its harness finished"
+    return why, lines[-CONSOLE_TAIL_LINES:]
+
+
+def last_lines(path: Path, count: int) -> list[str]:
+    """The last `count` lines of a text file that are not blank ([] if it is missing)."""
+    return _console_lines(path)[-count:]
 
 
 def run(spec: GuestSpec, workdir: Path, results_dir: Path,

@@ -21,29 +21,9 @@ say() {
 	echo "# vsockcheck-nested: $*"
 }
 
-mkdir -p "$PORTS"
-# Stable names for this guest's virtio-serial ports (no udev here): the L2 command lines use them.
-for dir in /sys/class/virtio-ports/*; do
-	[ -r "$dir/name" ] && ln -sf "/dev/${dir##*/}" "$PORTS/$(cat "$dir/name")"
-done
-
-# start_l2 NAME: QEMU with the arguments in $CONF/NAME.argv (one per line), in the background
-# ($! is its pid). Its own messages go to $RUN/NAME-qemu.log.
-start_l2() {
-	name=$1
-	set --
-	while IFS= read -r arg; do
-		set -- "$@" "$arg"
-	done <"$CONF/$name.argv"
-	"$@" </dev/null >"$RUN/$name-qemu.log" 2>&1 &
-}
-
-# alive PID: the process runs (an exited child stays a zombie until waited for).
-alive() {
-	state=
-	[ -r "/proc/$1/stat" ] && read -r _ _ state _ <"/proc/$1/stat"
-	[ -n "$state" ] && [ "$state" != Z ]
-}
+# shellcheck source=nested_lib.sh
+. /usr/lib/vsockcheck/nested_lib.sh
+link_ports
 
 # qemu_failed NAME: says that NAME's QEMU ended, with its log as comment lines.
 qemu_failed() {
@@ -53,11 +33,11 @@ qemu_failed() {
 
 # Both L2 guests boot at once, each on one of L1's two vCPUs: L2b booting later, during the
 # tests, would starve L2a's side of them (measured: a 10 s case timed out that way).
-start_l2 l2a
+start_l2 l2a "$RUN/l2a-qemu.log"
 l2a=$!
 l2b=
 if [ -r "$CONF/l2b.argv" ]; then
-	start_l2 l2b
+	start_l2 l2b "$RUN/l2b-qemu.log"
 	l2b=$!
 fi
 say "l2 started"

@@ -1,12 +1,15 @@
 """What an L1 guest needs to boot L2 guests: this machine's QEMU with its libraries, its TCG
-module and the firmware a -kernel boot reads, plus the L2 kernel. Members of L1's base image."""
+module and the firmware a -kernel boot reads, the L2 kernel and the shell functions that start
+L2 guests (members of L1's base image); and the L2 images (members of L1's per-run tail).
+Shared by vsockcheck run --topology nested and vsockcheck exec --topology nested."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from vsc import cpio, shared_libs
+from vsc import cpio, guest_session, initramfs, shared_libs
 from vsc.errors import UserError
+from vsc.paths import PROJECT_ROOT
 
 QEMU_BINARY = Path("/usr/bin/qemu-system-x86_64")
 # Debian's QEMU is modular: without this TCG fails with "could not load module for type
@@ -18,6 +21,8 @@ FIRMWARE = (Path("/usr/share/seabios/bios-256k.bin"), Path("/usr/share/qemu/linu
             Path("/usr/share/qemu/kvmvapic.bin"), Path("/usr/lib/ipxe/qemu/efi-virtio.rom"))
 L2_DIR = "l2"
 L2_KERNEL = f"/{L2_DIR}/vmlinuz"
+# link_ports, start_l2, alive: L1's scripts source it.
+SHELL_LIB = "/usr/lib/vsockcheck/nested_lib.sh"
 
 
 def _file(guest_path: Path | str, host_path: Path, mode: int = 0o644) -> cpio.Entry:
@@ -41,3 +46,15 @@ def qemu_entries(already: list[Path] = ()) -> list[cpio.Entry]:
 
 def l2_kernel_entry(l2_kernel) -> cpio.Entry:
     return _file(L2_KERNEL, l2_kernel.vmlinuz)
+
+
+def l1_entries(l2_kernel) -> list[cpio.Entry]:
+    """Every member of L1's base image that lets it start L2 guests."""
+    lib = (PROJECT_ROOT / "runner" / "vsc" / "nested_lib.sh").read_bytes()
+    return [*qemu_entries(), l2_kernel_entry(l2_kernel), cpio.file(SHELL_LIB.lstrip("/"), lib, 0o644)]
+
+
+def l2_image(spec: guest_session.GuestSpec, workdir: Path) -> bytes:
+    """An L2 initramfs, uncompressed: it travels in L1's uncompressed tail anyway, and gunzip
+    under TCG inside TCG would cost L2 seconds of its boot."""
+    return initramfs.uncompressed(guest_session.build_image(spec, workdir).read_bytes())

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from vsc import cpio, guest_session, ident_service, initramfs, nested_payload, qemu, report_merge, topology, vhost_user_device
+from vsc import cpio, guest_session, ident_service, nested_payload, qemu, report_merge, topology, vhost_user_device
 from vsc.catalogue import Case
 from vsc.guest_session import KtapStream
 from vsc.paths import PROJECT_ROOT
@@ -133,10 +133,10 @@ def l2b_script() -> str:
 
 
 def l2_argv(*, initrd: str, ktap: str, console: str, cid: int, memory_mib: int, control: bool,
-            qmp: str, aux: str | None = None) -> list[str]:
+            qmp: str, aux: str | None = None, more_devices: list[str] = ()) -> list[str]:
     """QEMU in L1 for one L2 guest. L2a's vsock device sits on a PCIe root port, so a case can
     unplug and plug it again through QMP; L2a also has the control port of the split passes.
-    """
+    more_devices: vsockcheck exec's network card and output port."""
     devices = ["-device", "pcie-root-port,id=vsc_l2_rp,chassis=1",
                "-device", f"vhost-vsock-pci,id=vsc_l2_vsock,guest-cid={cid},bus=vsc_l2_rp",
                "-qmp", f"unix:{qmp},server=on,wait=off"]
@@ -150,7 +150,7 @@ def l2_argv(*, initrd: str, ktap: str, console: str, cid: int, memory_mib: int, 
                     "-device", f"virtserialport,bus=vsc_serial.0,chardev=vsc_ready,name={READY_PORT}"]
     return qemu.guest_argv(vmlinuz=Path(nested_payload.L2_KERNEL), initrd=Path(initrd), ktap_path=Path(ktap),
                            console_log=Path(console), accel="tcg", memory_mib=memory_mib, cpus=1,
-                           plain_devices=devices, peer_socket=Path(PEER_SOCKET) if control else None,
+                           plain_devices=devices + list(more_devices), peer_socket=Path(PEER_SOCKET) if control else None,
                            peer_wait=False, extra_append=L2_APPEND)
 
 
@@ -162,17 +162,15 @@ def _l1_port_args(out: Path) -> list[str]:
     return args
 
 
-def _argv_file(name: str, argv: list[str]) -> cpio.Entry:
+def argv_file(name: str, argv: list[str]) -> cpio.Entry:
     return cpio.file(f"{CONF_DIR}/{name}.argv", "".join(arg + "\n" for arg in argv).encode())
 
 
 def _l2_image(request: RunRequest, l2_kernel, script: str, label: str) -> bytes:
-    """An L2 initramfs, uncompressed: it travels in L1's uncompressed tail anyway, and gunzip
-    under TCG inside TCG would cost L2 seconds of its boot."""
     spec = guest_session.GuestSpec(
         kernel=l2_kernel, modules=topology.MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=topology.GUEST_TOOLS, test_args=[], cases=[], mode="script", script=script)
-    return initramfs.uncompressed(guest_session.build_image(spec, request.workdir / label).read_bytes())
+    return nested_payload.l2_image(spec, request.workdir / label)
 
 
 def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
@@ -182,12 +180,12 @@ def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
                   cid=L2A_CID, memory_mib=L2A_MEMORY_MIB, control=True, qmp=QMP_SOCKET, aux=f"{port_dir}/vsockcheck.l2aux")
     l2b = l2_argv(initrd=L2B_INITRD, ktap=f"{L1_RUN}/l2b.ktap", console=f"{port_dir}/vsockcheck.l2bcon",
                   cid=L2B_CID, memory_mib=L2B_MEMORY_MIB, control=False, qmp=QMP_SOCKET_L2B)
-    image_files = (*nested_payload.qemu_entries(), nested_payload.l2_kernel_entry(l2_kernel),
+    image_files = (*nested_payload.l1_entries(l2_kernel),
                    cpio.file(L1_SCRIPT, (PROJECT_ROOT / "runner" / "vsc" / "nested_l1.sh").read_bytes(), 0o755))
     run_files = (
         cpio.file(L2A_INITRD, _l2_image(request, l2_kernel, l2a_script(request.selection, pass_l2), "l2a")),
         cpio.file(L2B_INITRD, _l2_image(request, l2_kernel, l2b_script(), "l2b")),
-        _argv_file("l2a", l2a), _argv_file("l2b", l2b),
+        argv_file("l2a", l2a), argv_file("l2b", l2b),
         cpio.file(f"{CONF_DIR}/pass-l1.args", " ".join(pass_args("l1", 1, request.selection)).encode()),
     )
     if pass_l2:
