@@ -11,9 +11,8 @@ import time
 import unittest
 from pathlib import Path
 
-from vsc import exec_run, kernels
-from vsc.cli import DEFAULT_KERNEL
-from vsc.errors import UserError
+from tests.test_guest_runs import default_kernel_cached
+from vsc import exec_run
 from vsc.paths import GUEST_BIN_DIR, PROJECT_ROOT
 
 VSOCKCHECK = PROJECT_ROOT / "runner" / "vsockcheck"
@@ -29,14 +28,6 @@ def setUpModule():
 
 def tearDownModule():
     shutil.rmtree(_TOP, ignore_errors=True)
-
-
-def default_kernel_cached() -> bool:
-    try:
-        kernels.resolve(DEFAULT_KERNEL, fetch=False)
-        return True
-    except UserError:
-        return False
 
 
 def processes_naming(*paths: Path) -> list[str]:

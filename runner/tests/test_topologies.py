@@ -35,8 +35,8 @@ PICKED = ("stream_msg_peek", "shutdown_wr", "connect_no_listener", "connect_boun
 
 
 def init_functions() -> str:
-    """The shell functions of guest_init.sh (name() { ... }), without the rest of the script."""
-    text = (PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh").read_text()
+    """The shell functions of guest_init.sh and guest_lib.sh (name() { ... }), without the rest."""
+    text = "\n".join((PROJECT_ROOT / "runner" / "vsc" / name).read_text() for name in ("guest_lib.sh", "guest_init.sh"))
     return "\n".join(re.findall(r"^[a-z_]+\(\) \{\n.*?^\}$", text, re.M | re.S))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vsc import exec_net, shared_libs
 from vsc.errors import UserError
-from vsc.guest_session import USER_FILES_DIR
+from vsc.guest_session import GUEST_LIB, USER_FILES_DIR
 
 SERVER, CLIENT = "server", "client"
 ROLES = (SERVER, CLIENT)
@@ -95,29 +95,14 @@ def _peer_lines(role: str, command: str, env: PeerEnv) -> str:
     return f"run_peer {role} {shlex.quote(command)} {assignments}\n"
 
 
-# The helpers every exec script starts with (busybox sh). run_peer ROLE COMMAND VAR=VALUE...
-# runs COMMAND with those variables, its stdout and stderr on the role's port, and marks its end
-# with a file, since a shell cannot ask whether a background job has ended.
+# The helpers every exec script starts with (busybox sh; wait_port is guest_lib.sh's).
+# run_peer ROLE COMMAND VAR=VALUE... runs COMMAND with those variables, its stdout and stderr on
+# the role's port, and marks its end with a file, since a shell cannot ask whether a background
+# job has ended.
 _HELPERS = r"""
 export PATH={files_dir}:/bin:/usr/bin
 cd {files_dir} || exit 125
-port_of() {{
-	for dir in /sys/class/virtio-ports/*; do
-		if [ "$(cat "$dir/name" 2>/dev/null)" = "$1" ] && [ -c "/dev/${{dir##*/}}" ]; then
-			echo "/dev/${{dir##*/}}"
-			return 0
-		fi
-	done
-	return 1
-}}
-wait_port() {{
-	tries=0
-	until port_of "$1"; do
-		tries=$((tries + 1))
-		[ "$tries" -gt 100 ] && return 1
-		sleep 0.05
-	done
-}}
+. {guest_lib}
 listening() {{
 	grep -qE ":$(printf '%04X' "$1") [0-9A-F]+:[0-9A-F]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }}
@@ -161,7 +146,7 @@ def guest_script(peers: dict[str, tuple[str, PeerEnv]], network: bool, client_li
     at once without await_go (nested: L2a boots only once the server listens).
     client_lines: shell lines that run the client in place of run_peer, once the server here
     listens (nested: L1 boots L2a, which runs it)."""
-    script = _HELPERS.format(files_dir=shlex.quote(GUEST_FILES_DIR))
+    script = _HELPERS.format(files_dir=shlex.quote(GUEST_FILES_DIR), guest_lib=GUEST_LIB)
     if network:
         script += exec_net.guest_setup()
     if SERVER in peers:

@@ -53,27 +53,9 @@ done </etc/vsockcheck/modules
 
 ip link set lo up || console "ip link set lo up failed"
 
-# A port's sysfs entry and /dev node appear asynchronously once virtio_console has probed the device.
-find_port() {
-	for dir in /sys/class/virtio-ports/*; do
-		[ -r "$dir/name" ] || continue
-		if [ "$(cat "$dir/name")" = "$1" ] && [ -c "/dev/${dir##*/}" ]; then
-			echo "/dev/${dir##*/}"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# wait_port NAME: prints the port's /dev node, or fails after about 2 s.
-wait_port() {
-	tries=0
-	until find_port "$1"; do
-		tries=$((tries + 1))
-		[ "$tries" -gt 40 ] && return 1
-		sleep 0.05
-	done
-}
+# find_port and wait_port, shared with the scripts a guest runs.
+# shellcheck source=guest_lib.sh
+. /usr/lib/vsockcheck/guest_lib.sh
 
 # with_peer_port ARGS DEV: the words of ARGS, with the placeholder word replaced by DEV.
 with_peer_port() {

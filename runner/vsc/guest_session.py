@@ -10,6 +10,7 @@ from typing import Callable
 
 from vsc import cpio, initramfs, modules, qemu, shared_libs
 from vsc.catalogue import Case
+from vsc.errors import UserError
 from vsc.ktap import Parser
 from vsc.ktap_report import CaseBegan, CaseFinished, Event, Report, synthesize_result
 from vsc.ktap_syntax import ERROR, FAIL, TIMEOUT
@@ -18,6 +19,9 @@ from vsc.vhost_user_device import VhostUserDevice, VmPort
 
 BUSYBOX = Path("/usr/bin/busybox")
 INIT_SCRIPT = PROJECT_ROOT / "runner" / "vsc" / "guest_init.sh"
+# Shell functions for guest_init.sh and the guests' scripts, at GUEST_LIB in every image.
+GUEST_LIB_SOURCE = PROJECT_ROOT / "runner" / "vsc" / "guest_lib.sh"
+GUEST_LIB = "/usr/lib/vsockcheck/guest_lib.sh"
 # The guest's harness enforces each case's own timeout; this is how much longer the runner waits
 # before it decides the guest kernel itself has stopped.
 CASE_GRACE_S = 20.0
@@ -81,12 +85,21 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     programs = [spec.test_program, *spec.guest_tools]
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
                                 cache_dir or cache_root() / "initramfs",
-                                libraries=shared_libs.libraries_of(programs), extra=list(spec.image_files))
+                                libraries=shared_libs.libraries_of(programs),
+                                extra=[_guest_lib(), *spec.image_files])
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     if spec.script:
         settings["SCRIPT"] = spec.script
     return initramfs.with_run_config(base, settings, workdir / "initrd.img", list(spec.run_files))
+
+
+def _guest_lib() -> cpio.Entry:
+    try:
+        data = GUEST_LIB_SOURCE.read_bytes()
+    except OSError as e:
+        raise UserError(f"{GUEST_LIB_SOURCE}: cannot read it ({e.strerror})") from None
+    return cpio.file(GUEST_LIB.lstrip("/"), data, 0o644)
 
 
 class GuestSession:

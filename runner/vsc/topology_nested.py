@@ -115,13 +115,13 @@ def l2a_script(selection: list[str], pass_l2: bool = True) -> str:
     pass_l2=False: the selection leaves pass l2 no case (only nested_* ones), so it is not run."""
     first = " ".join(pass_args("l2", 2, selection))
     second = " ".join(pass_args("l1", 2, selection))
-    ports = ("aux=/dev/null\ncontrol=/dev/null\nready=/dev/null\nfor d in /sys/class/virtio-ports/*; do\n"
-             f"\t[ \"$(cat $d/name)\" = {AUX_PORT} ] && aux=/dev/${{d##*/}}\n"
-             f"\t[ \"$(cat $d/name)\" = {READY_PORT} ] && ready=/dev/${{d##*/}}\n"
-             f"\t[ \"$(cat $d/name)\" = {PEER_PORT_L1} ] && control=/dev/${{d##*/}}\ndone\n"
+    ports = (f". {guest_session.GUEST_LIB}\n"
+             f"aux=$(find_port {AUX_PORT}) || aux=/dev/null\n"
+             f"control=$(find_port {PEER_PORT_L1}) || control=/dev/null\n"
+             f"ready=$(find_port {READY_PORT}) || ready=/dev/null\n"
              "echo ready >$ready\n")
     # The ports are found first: set -f, which keeps the words' globs for the test program,
-    # would stop the shell's own glob over /sys/class/virtio-ports too.
+    # would stop find_port's own glob over /sys/class/virtio-ports too.
     first_pass = f"{TEST_BIN} {first} --control {topology.PEER_PORT_WORD} </dev/null 2>/dev/console\n"
     return (f"{ports}set -f\n"
             f"{first_pass if pass_l2 else ''}"
