@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.test_guest_runs import default_kernel_cached
 from vsc import exec_run
+from vsc.cli import DEFAULT_KERNEL
 from vsc.paths import GUEST_BIN_DIR, PROJECT_ROOT
 
 VSOCKCHECK = PROJECT_ROOT / "runner" / "vsockcheck"
