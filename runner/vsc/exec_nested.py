@@ -81,4 +81,5 @@ def l1_spec(request: ExecRequest, placement: Placement, g: GuestPlacement) -> gu
         test_args=[], cases=[], mode="script",
         script=exec_plan.guest_script(server, g.network, client_lines=l1_client_lines()),
         accel=request.accel, boot_timeout_s=request.timeout_s, memory_mib=topology_nested.L1_MEMORY_MIB,
-        image_files=tuple(nested_payload.l1_entries(l2_kernel)), run_files=run_files)
+        cpu_model=topology_nested.L1_CPU_MODEL, image_files=tuple(nested_payload.l1_entries(l2_kernel)),
+        run_files=run_files)

@@ -56,6 +56,7 @@ class GuestSpec:
     boot_timeout_s: float = 60.0
     memory_mib: int = 512
     cpus: int = 2
+    cpu_model: str | None = None  # QEMU -cpu; None: qemu.cpu_args's default
     image_files: tuple[cpio.Entry, ...] = ()  # more members of the cached base image
     run_files: tuple[cpio.Entry, ...] = ()    # more members of the per-run tail
 
@@ -134,6 +135,7 @@ class GuestSession:
         self.argv = qemu.guest_argv(vmlinuz=spec.kernel.vmlinuz, initrd=initrd, ktap_path=self.files.ktap,
                                     console_log=self.files.console, accel=self.accel,
                                     memory_mib=spec.memory_mib, cpus=spec.cpus, devices=self.devices,
+                                    cpu_model=spec.cpu_model,
                                     peer_socket=self.peer_socket, plain_devices=self.plain_devices)
         self.guest = running.enter_context(qemu.Guest(self.argv, log=self.files.qemu_log))
         self.times["qemu"] = time.monotonic()

@@ -42,9 +42,10 @@ def machine_args(accel: str, shared_memory: bool = False) -> list[str]:
     return ["-machine", f"q35,accel={accel}{backend}"]
 
 
-def cpu_args(accel: str) -> list[str]:
-    # Under KVM the host's own CPU model; under TCG every feature QEMU can emulate.
-    return ["-cpu", "host" if accel == "kvm" else "max"]
+def cpu_args(accel: str, model: str | None = None) -> list[str]:
+    # Under KVM the host's own CPU model; under TCG every feature QEMU can emulate, unless the
+    # guest asks for another model.
+    return ["-cpu", model or ("host" if accel == "kvm" else "max")]
 
 
 def memory_args(mib: int, shared: bool = False) -> list[str]:
@@ -120,14 +121,14 @@ def guest_argv(*, vmlinuz: Path, initrd: Path, ktap_path: Path, console_log: Pat
                accel: str = "tcg", memory_mib: int = 512, cpus: int = 1, quiet: bool = False,
                extra_append: tuple[str, ...] = (), devices: list[str] = (),
                peer_socket: Path | None = None, peer_wait: bool = True,
-               plain_devices: list[str] = ()) -> list[str]:
+               plain_devices: list[str] = (), cpu_model: str | None = None) -> list[str]:
     """The whole command line for one test guest; `devices` (e.g. a vhost-user device's
     arguments) need guest RAM a backend can map, so they switch it to shared memory;
     `plain_devices` (a network card, more serial ports, the kernel's vhost) do not.
     `peer_socket` adds the control port to a peer (see peer_port_args)."""
     shared = bool(devices)
     peer = peer_port_args(peer_socket, peer_wait) if peer_socket is not None else []
-    return ([QEMU] + machine_args(accel, shared) + cpu_args(accel) + memory_args(memory_mib, shared)
+    return ([QEMU] + machine_args(accel, shared) + cpu_args(accel, cpu_model) + memory_args(memory_mib, shared)
             + smp_args(cpus) + kernel_args(vmlinuz, initrd, kernel_cmdline(quiet, extra_append))
             + console_args(console_log) + ktap_port_args(ktap_path) + peer + list(devices)
             + list(plain_devices) + headless_args())

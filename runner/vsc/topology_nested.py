@@ -28,6 +28,12 @@ L2B_CID = 6
 IDENT_PORT = 19999
 L1_MODULES = topology.MODULES + ("vhost_vsock",)
 L1_MEMORY_MIB = 2048
+# L1's CPU: the plain x86-64 model, not "max". With max, L1's userspace (the L2 QEMUs' own
+# code generator, glibc's string functions) uses AVX2, BMI and the like, which QEMU 7.2's TCG
+# emulates with code new in 7.2; L2 guests then crashed now and then in early boot with EFLAGS
+# values no CPU produces (a double fault in kmem_cache_alloc on trixie's L2b, a GP fault at
+# iretq in text_poke_early). The L2 kernels' own CPU stays max.
+L1_CPU_MODEL = "qemu64"
 L2A_MEMORY_MIB = 256
 L2B_MEMORY_MIB = 192
 # Cases that need L1 and L2 in their places run in pass l1 only.
@@ -195,6 +201,7 @@ def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
         guest_tools=topology.GUEST_TOOLS, test_args=[], cases=pass_cases("l1", request.cases),
         mode=request.mode if request.mode != "suite" else "script", script=f"exec sh {L1_SCRIPT}\n",
         accel=request.accel, boot_timeout_s=request.boot_timeout_s, memory_mib=L1_MEMORY_MIB,
+        cpu_model=L1_CPU_MODEL,
         image_files=image_files, run_files=run_files)
 
 
