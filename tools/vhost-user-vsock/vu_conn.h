@@ -43,6 +43,7 @@ struct vu_conn {
 					 * taken when it began), 0 between packets */
 	unsigned int readable : 1;	/* the stream may have bytes (no EAGAIN since the last edge) */
 	unsigned int host_eof : 1;	/* the stream's host end will send no more */
+	unsigned int host_closed : 1;	/* ... and takes no more either: it closed, not half-closed */
 	unsigned int write_shut : 1;	/* shutdown(SHUT_WR) done after the guest's SHUTDOWN SEND */
 	unsigned int hashed : 1, working : 1, dead : 1;
 	/* guest bytes the stream did not take yet: a ring of VU_BUF_ALLOC, allocated on demand */

@@ -10,6 +10,7 @@
  * The backend cannot send it; a QEMU that reconnects brings a fresh guest driver anyway.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -110,6 +111,19 @@ static void conn_header(struct vu_conn *c, uint16_t op, struct vu_vsock_hdr *hdr
 	c->owed &= ~VU_OWE_CREDIT_UPDATE;
 }
 
+/*
+ * At end of file: did the host end close its socket (or shut both ways), or only shut its
+ * writing side? A Unix stream reports POLLHUP only in the first case. A kernel's close() sends
+ * SHUTDOWN with both flags, after which the guest's send() fails with EPIPE at once; a host
+ * program's close() must look the same to the guest.
+ */
+static int host_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
 static int can_read(const struct vu_conn *c)
 {
 	return c->state == VU_CONN_ESTABLISHED && c->readable && !c->host_eof &&
@@ -166,6 +180,7 @@ static int send_data(struct vu_conn *c)
 	}
 	if (n == 0) {
 		c->host_eof = 1;
+		c->host_closed = host_closed(c->fd);
 		c->readable = 0;
 		vu_conn_owe(c, VU_OWE_SHUTDOWN);
 		return 0;
@@ -197,8 +212,8 @@ static int send_owed(struct vu_conn *c)
 		;
 	c->owed &= ~order[i].flag;
 	conn_header(c, order[i].op, &hdr);
-	if (order[i].op == VU_OP_SHUTDOWN)
-		hdr.flags = VU_SHUTDOWN_SEND;	/* the host end of the stream sends no more */
+	if (order[i].op == VU_OP_SHUTDOWN)	/* the host end sends no more, and may take no more */
+		hdr.flags = VU_SHUTDOWN_SEND | (c->host_closed ? VU_SHUTDOWN_RCV : 0);
 	vu_rx_put(c->vm, &hdr, NULL, 0);
 	if (order[i].op == VU_OP_RST)
 		vu_conn_drop(c);
