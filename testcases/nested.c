@@ -112,6 +112,16 @@ static void echo_until_eof(int fd)
 		vsc_send_all(fd, buf, (size_t)n);
 }
 
+/* Accepts one connection, answers as the identity service NAME does, and closes it at EOF. */
+static void serve_ident_once(int listener, const char *name)
+{
+	int fd = SAFE(accept(listener, NULL, NULL));
+
+	SAFE(vsc_ident_greet(fd, name));
+	echo_until_eof(fd);
+	SAFE(close(fd));
+}
+
 /* Sends a chunk of the pattern and checks that the echo comes back unchanged. */
 static void check_echo(int fd, uint64_t offset)
 {
@@ -146,17 +156,13 @@ static int sock_error(int fd)
 /* L2a's usual part: listen on env->port, greet each connection as L2a, echo it until EOF. */
 static void l2a_greeting_listener(const struct vsc_env *env, int connections)
 {
-	int listener, fd, i;
+	int listener, i;
 
 	require_level(env, 2);
 	listener = vsc_listen(SOCK_STREAM, env->port, connections);
 	vsc_signal("listening");
-	for (i = 0; i < connections; i++) {
-		fd = SAFE(accept(listener, NULL, NULL));
-		SAFE(vsc_ident_greet(fd, "L2a"));
-		echo_until_eof(fd);
-		SAFE(close(fd));
-	}
+	for (i = 0; i < connections; i++)
+		serve_ident_once(listener, "L2a");
 	SAFE(close(listener));
 }
 
@@ -222,15 +228,12 @@ static void to_host_server(const struct vsc_env *env)
 
 static void to_host_client(const struct vsc_env *env)
 {
-	int listener, fd;
+	int listener;
 
 	require_level(env, 2);
 	listener = vsc_listen(SOCK_STREAM, env->port, 2);
 	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
-	SAFE(vsc_ident_greet(fd, "L2a"));
-	echo_until_eof(fd);
-	SAFE(close(fd));
+	serve_ident_once(listener, "L2a");
 	vsc_wait("done");
 	/* Only the connect without the flag arrived here. */
 	expect_no_pending_connection(listener);
@@ -393,16 +396,13 @@ VSC_CASE(nested_bind_cids, .sock_type = SOCK_STREAM,
 
 static void reaches_l1_server(const struct vsc_env *env)
 {
-	int listener, fd;
+	int listener;
 
 	require_level(env, 1);
 	/* The identity port: had the REQUEST gone on to L0, L0's service would answer "L0". */
 	listener = vsc_listen(SOCK_STREAM, env->ident_port, 1);
 	vsc_signal("listening");
-	fd = SAFE(accept(listener, NULL, NULL));
-	SAFE(vsc_ident_greet(fd, "L1"));
-	echo_until_eof(fd);
-	SAFE(close(fd));
+	serve_ident_once(listener, "L1");
 	SAFE(close(listener));
 }
 
