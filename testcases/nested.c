@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -74,9 +75,10 @@ static long ms_since(const struct timespec *start)
 /*
  * Connects to cid:port by `since` + within_ms, retrying while the guest behind the CID is not
  * there yet: no vhost_vsock holds the CID (ENODEV: QEMU has not set it, or the device is
- * unplugged), the guest's driver takes no packets yet (ETIMEDOUT: vhost keeps them queued),
- * or nothing listens yet (ECONNRESET). Says how long it waited; any other error, or the
- * deadline, ends the role naming `who`.
+ * unplugged), the guest's driver takes no packets yet (ETIMEDOUT: vhost keeps them queued;
+ * EHOSTUNREACH: newer vhost_transport_send_pkt() fails fast while the guest's RX queue has no
+ * backend, seen on 7.2 right after a replug), or nothing listens yet (ECONNRESET). Says how
+ * long it waited; any other error, or the deadline, ends the role naming `who`.
  */
 static int connect_when_up(unsigned int cid, unsigned int port, const struct timespec *since,
 			   int within_ms, const char *who)
@@ -93,7 +95,7 @@ static int connect_when_up(unsigned int cid, unsigned int port, const struct tim
 		}
 		err = errno;
 		SAFE(close(fd));
-		if (err != ENODEV && err != ETIMEDOUT && err != ECONNRESET)
+		if (err != ENODEV && err != ETIMEDOUT && err != EHOSTUNREACH && err != ECONNRESET)
 			vsc_fatal_at(__FILE__, __LINE__, "connect to %s (CID %u port %u): %s", who,
 				     cid, port, vsc_errname(err));
 		poll(NULL, 0, RETRY_PAUSE_MS);
@@ -422,16 +424,56 @@ VSC_CASE(nested_l2_reaches_l1, .sock_type = SOCK_STREAM,
 	 .server = reaches_l1_server, .client = reaches_l1_client, .needs = VSC_NEED_NESTED,
 	 .timeout_s = 30);
 
+#define G2H_FALLBACK "/proc/sys/net/vsock/g2h_fallback"
+
+/* The sysctl's value, or -1 where the kernel has none (it came with vsock's netns support). */
+static int read_g2h_fallback(void)
+{
+	char text[8] = "";
+	int fd = open(G2H_FALLBACK, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	SAFE(read(fd, text, sizeof(text) - 1));
+	SAFE(close(fd));
+	return atoi(text);
+}
+
+static void write_g2h_fallback(int value)
+{
+	char text[8];
+	int fd = SAFE(open(G2H_FALLBACK, O_WRONLY | O_CLOEXEC));
+	int len = snprintf(text, sizeof(text), "%d\n", value);
+
+	SAFE(write(fd, text, (size_t)len));
+	SAFE(close(fd));
+}
+
 static void unheld_server(const struct vsc_env *env)
 {
 	unsigned int cid = unheld_cid(env);
-	int fd;
+	int fd, fallback;
 
 	require_level(env, 1);
-	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	fallback = read_g2h_fallback();
+	if (fallback >= 0)
+		write_g2h_fallback(0);
 	/* vhost_vsock carries CIDs above 2, and no guest of L1 has this one. */
+	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
 	EXPECT_ERRNO(vsc_connect(fd, cid, env->port), vsc_expected_errno("nested_h2g_connect_unheld_cid"));
 	SAFE(close(fd));
+	if (fallback < 0)
+		return;
+	/*
+	 * net.vsock.g2h_fallback=1 (the default where it exists): a CID no guest of L1 holds goes
+	 * to L1's own host instead (vsock_assign_transport() asks the h2g transport first). L0's
+	 * device has no such CID and drops the REQUEST, so the connect is never answered.
+	 */
+	write_g2h_fallback(1);
+	fd = patient_socket(PATIENCE_MS);
+	EXPECT_ERRNO(vsc_connect(fd, cid, env->port), ETIMEDOUT);
+	SAFE(close(fd));
+	write_g2h_fallback(fallback);
 }
 
 static void unheld_client(const struct vsc_env *env)
@@ -446,7 +488,8 @@ static void unheld_client(const struct vsc_env *env)
 	SAFE(close(fd));
 }
 VSC_CASE(nested_unheld_cid, .sock_type = SOCK_STREAM,
-	 .summary = "a CID no guest holds: L1's connect fails at once (ENODEV), L2a's is never answered",
+	 .summary = "a CID no guest holds: L1's connect fails at once (ENODEV; with g2h_fallback it goes "
+		    "to L0, unanswered), L2a's is never answered",
 	 .server = unheld_server, .client = unheld_client, .needs = VSC_NEED_NESTED,
 	 .timeout_s = 30);
 

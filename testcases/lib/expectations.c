@@ -40,7 +40,8 @@ static const struct expectation table[] = {
 	  "so nothing answers an L2 guest's REQUEST to another CID; same in 5.10-7.2" },
 	{ "nested_h2g_connect_unheld_cid", "4.8", ENODEV,
 	  "vhost_transport_send_pkt() finds no vhost_vsock with the CID: -ENODEV comes back "
-	  "through virtio_transport_connect() to connect(); same in 5.10-7.2" },
+	  "through virtio_transport_connect() to connect(); same in 5.10-7.2 while the connect goes "
+	  "to vhost (7.2's net.vsock.g2h_fallback=1 sends it to the g2h transport instead)" },
 	{ "recv_into_bad_buffer", "4.0", ENOMEM,
 	  "vsock_stream_recvmsg(), __vsock_seqpacket_recvmsg() turn dequeue errors into -ENOMEM" },
 	{ "recv_into_bad_buffer", "6.4", EFAULT,
