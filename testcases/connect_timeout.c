@@ -26,7 +26,7 @@ static int short_patience_socket(const struct vsc_env *env, int flags)
 	int fd;
 
 	if (env->silent_cid == VMADDR_CID_ANY)
-		vsc_skip("no silent CID in this topology (loopback answers every connect at once)");
+		vsc_skip("no silent CID here (--silent-cid): this topology names no CID whose connects go unanswered");
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | flags, 0));
 	SAFE(setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)));
 	return fd;

@@ -162,7 +162,7 @@ static void connect_eintr(const struct vsc_env *env)
 	int ret, err;
 
 	if (env->silent_cid == VMADDR_CID_ANY)
-		vsc_skip("no silent CID in this topology (loopback answers every connect at once)");
+		vsc_skip("no silent CID here (--silent-cid): this topology names no CID whose connects go unanswered");
 	SAFE(setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)));
 	/* Nobody is at env->silent_cid: the request goes unanswered. */
 	arm_ticks();
