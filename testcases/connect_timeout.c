@@ -11,24 +11,15 @@
 /* Slack on top of the timeout: the timer is in jiffies and TCG guests are slow. */
 #define LATE_MS 2000
 
-static long elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 /* A socket whose connect gives up after TIMEOUT_MS; SKIP where no peer can stay silent. */
 static int short_patience_socket(const struct vsc_env *env, int flags)
 {
-	struct timeval patience = { 0, TIMEOUT_MS * 1000 };
 	int fd;
 
 	if (env->silent_cid == VMADDR_CID_ANY)
 		vsc_skip("no silent CID here (--silent-cid): this topology names no CID whose connects go unanswered");
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | flags, 0));
-	SAFE(setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)));
+	vsc_set_connect_timeout(fd, TIMEOUT_MS);
 	return fd;
 }
 
@@ -51,7 +42,7 @@ static void blocking(const struct vsc_env *env)
 	/* Nobody is at env->silent_cid: the request goes unanswered. */
 	ret = vsc_connect(fd, env->silent_cid, env->port);
 	err = errno;
-	ms = elapsed_ms(&start);
+	ms = vsc_elapsed_ms(&start);
 	ASSERT_TRUE(ret == -1);
 	skip_if_answered(err, ms);
 	vsc_diag("connect() gave up after %ld ms", ms);
@@ -76,7 +67,7 @@ static void nonblocking(const struct vsc_env *env)
 	EXPECT_ERRNO(vsc_connect(fd, env->silent_cid, env->port), EINPROGRESS);
 	/* vsock_connect_timeout() runs from a work item and reports through sk_err. */
 	revents = vsc_poll(fd, POLLOUT, TIMEOUT_MS + LATE_MS);
-	ms = elapsed_ms(&start);
+	ms = vsc_elapsed_ms(&start);
 	SAFE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len));
 	skip_if_answered(err, ms);
 	EXPECT_EQ(err, ETIMEDOUT);

@@ -41,14 +41,6 @@ VSC_CASE(linger_close_connected, .sock_type = SOCK_STREAM,
 
 #define LINGER_S 3
 
-static long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 static void unread_server(const struct vsc_env *env)
 {
 	int listener, fd = vsc_accept_peer(SOCK_STREAM, env, &listener);
@@ -77,7 +69,7 @@ static void unread_client(const struct vsc_env *env)
 	ASSERT_EQ(unsent, 0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	SAFE(close(fd));
-	took_ms = elapsed_ms(&start);
+	took_ms = vsc_elapsed_ms(&start);
 	vsc_signal("closed");
 	if (took_ms >= LINGER_S * 1000 / 2)
 		vsc_fail_at(__FILE__, __LINE__,

@@ -12,14 +12,6 @@
 /* A close() that does not linger returns in far less; TCG is slow, so leave room. */
 #define PROMPT_MS 1000
 
-static long elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 static void set_linger(int fd, int onoff, int seconds)
 {
 	struct linger l = { .l_onoff = onoff, .l_linger = seconds };
@@ -34,7 +26,7 @@ static long timed_close(int fd)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	SAFE(close(fd));
-	return elapsed_ms(&start);
+	return vsc_elapsed_ms(&start);
 }
 
 /* The peer of a closer: it reads nothing until "closed", then gets every byte and a clean EOF. */
@@ -167,7 +159,7 @@ static void exit_client(const struct vsc_env *env)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	SAFE(waitpid(child, &status, 0));
-	ms = elapsed_ms(&start);
+	ms = vsc_elapsed_ms(&start);
 	vsc_diag("the child's exit took %ld ms", ms);
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_TRUE(ms < PROMPT_MS + 1000);

@@ -38,10 +38,9 @@ static void require_level(const struct vsc_env *env, unsigned int level)
 
 static int patient_socket(int ms)
 {
-	struct timeval patience = { ms / 1000, (ms % 1000) * 1000 };
 	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
 
-	SAFE(setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)));
+	vsc_set_connect_timeout(fd, ms);
 	return fd;
 }
 
@@ -64,14 +63,6 @@ static unsigned int unheld_cid(const struct vsc_env *env)
  */
 #define SIBLING_UP_MS 300000
 
-static long ms_since(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 /*
  * Connects to cid:port by `since` + within_ms, retrying while the guest behind the CID is not
  * there yet: no vhost_vsock holds the CID (ENODEV: QEMU has not set it, or the device is
@@ -90,7 +81,7 @@ static int connect_when_up(unsigned int cid, unsigned int port, const struct tim
 		fd = patient_socket(2000);
 		if (vsc_connect(fd, cid, port) == 0) {
 			vsc_diag("%s answered %ld ms after the wait began (%d connects)", who,
-				 ms_since(since), attempts);
+				 vsc_elapsed_ms(since), attempts);
 			return fd;
 		}
 		err = errno;
@@ -99,7 +90,7 @@ static int connect_when_up(unsigned int cid, unsigned int port, const struct tim
 			vsc_fatal_at(__FILE__, __LINE__, "connect to %s (CID %u port %u): %s", who,
 				     cid, port, vsc_errname(err));
 		poll(NULL, 0, RETRY_PAUSE_MS);
-	} while (ms_since(since) < within_ms);
+	} while (vsc_elapsed_ms(since) < within_ms);
 	vsc_fatal_at(__FILE__, __LINE__, "%s (CID %u port %u) unreachable for %d ms: last %s",
 		     who, cid, port, within_ms, vsc_errname(err));
 }

@@ -157,13 +157,12 @@ VSC_CASE(signal_send_eintr, .sock_type = SOCK_STREAM,
 
 static void connect_eintr(const struct vsc_env *env)
 {
-	struct timeval patience = { 5, 0 };
 	int fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
 	int ret, err;
 
 	if (env->silent_cid == VMADDR_CID_ANY)
 		vsc_skip("no silent CID here (--silent-cid): this topology names no CID whose connects go unanswered");
-	SAFE(setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)));
+	vsc_set_connect_timeout(fd, 5000);
 	/* Nobody is at env->silent_cid: the request goes unanswered. */
 	arm_ticks();
 	ret = vsc_connect(fd, env->silent_cid, env->port);

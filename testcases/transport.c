@@ -88,14 +88,6 @@ static void on_alarm(int sig)
 	(void)sig;	/* only there to interrupt connect() */
 }
 
-static long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
-}
-
 static void set_alarm_every(long usec)
 {
 	struct itimerval every = { { 0, usec }, { 0, usec } };
@@ -139,7 +131,7 @@ static void change_client(const struct vsc_env *env)
 	vsc_wait("listening");
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	set_alarm_every(SIGNAL_EVERY_US);
-	for (attempts = 0; attempts < STORM_ATTEMPTS && elapsed_ms(&start) < STORM_MS; attempts++) {
+	for (attempts = 0; attempts < STORM_ATTEMPTS && vsc_elapsed_ms(&start) < STORM_MS; attempts++) {
 		int queued = 0, ret;
 
 		fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));

@@ -1,7 +1,10 @@
 /* sock.c: AF_VSOCK helpers shared by the cases: addresses, listen/connect, whole transfers. */
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vsc_internal.h"
@@ -192,6 +195,24 @@ uint32_t vsc_crc32(uint32_t crc, const void *buf, size_t len)
 	for (i = 0; i < len; i++)
 		crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
 	return ~crc;
+}
+
+void vsc_set_connect_timeout_at(const char *file, int line, int fd, int ms)
+{
+	struct timeval patience = { ms / 1000, (ms % 1000) * 1000 };
+
+	vsc_step_at(file, line, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT)");
+	if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &patience, sizeof(patience)) != 0)
+		vsc_fatal_at(file, line, "setsockopt(SO_VM_SOCKETS_CONNECT_TIMEOUT, %d ms) failed: %s",
+			     ms, vsc_errname(errno));
+}
+
+long vsc_elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 short vsc_poll_at(const char *file, int line, int fd, short events, int timeout_ms)

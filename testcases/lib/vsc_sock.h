@@ -2,6 +2,7 @@
 #ifndef VSC_SOCK_H
 #define VSC_SOCK_H
 
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,6 +46,13 @@ void vsc_recv_all_at(const char *file, int line, int fd, void *buf, size_t len);
 /* A byte pattern both roles can regenerate, and a checksum to compare over the peer channel. */
 void vsc_fill_pattern(void *buf, size_t len, uint64_t offset);
 uint32_t vsc_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* SO_VM_SOCKETS_CONNECT_TIMEOUT in milliseconds; a failure ends the role at file:line. */
+void vsc_set_connect_timeout_at(const char *file, int line, int fd, int ms);
+#define vsc_set_connect_timeout(fd, ms) vsc_set_connect_timeout_at(__FILE__, __LINE__, fd, ms)
+
+/* Milliseconds of CLOCK_MONOTONIC since *start. */
+long vsc_elapsed_ms(const struct timespec *start);
 
 /* Bounded wait for poll events on one fd; returns revents (0 when the time ran out). */
 short vsc_poll_at(const char *file, int line, int fd, short events, int timeout_ms);
