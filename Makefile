@@ -107,7 +107,7 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
-	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent
+	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)

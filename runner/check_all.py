@@ -22,7 +22,7 @@ from vsc.ktap import Parser  # noqa: E402
 from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
-UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit")
+UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", GUEST_BIN_DIR / "fx-unit")
 
 
 # The whole suite runs in each: one guest over loopback, guest to guest through our device,
@@ -41,7 +41,8 @@ def python_unit_tests() -> tuple[int, int, int]:
 
 
 def host_unit_tests() -> tuple[int, int, int]:
-    """The C unit programs that run on the build machine: the test library's and the device's."""
+    """The C unit programs that run on the build machine: the test library's, the device's and the
+    fixture runner's (against its fake kernel)."""
     totals = [0, 0, 0]
     for program in UNIT_PROGRAMS:
         if not program.exists():

@@ -260,16 +260,18 @@ static int run_expect(struct fx_run *r, const struct fx_step *st)
 	const uint8_t *payload;
 	struct fx_hdr h;
 	size_t plen;
-	char why[FX_MSG_MAX];
+	char why[FX_MSG_MAX], skipped[FX_MSG_MAX] = "";
 
 	for (;;) {
 		int rc = next_packet(r, deadline, &h, &payload, &plen), m;
 
 		if (rc < 0)
 			return -1;
+		/* An ignored packet that came close says more than the timeout alone. */
 		if (rc == 0)
-			return fx_fail(r, "no matching packet within %" PRIu64 " ms%s", deadline - start,
-				       deadline == r->deadline ? " (the fixture's timeout_ms)" : "");
+			return fx_fail(r, "no matching packet within %" PRIu64 " ms%s%s%s", deadline - start,
+				       deadline == r->deadline ? " (the fixture's timeout_ms)" : "",
+				       skipped[0] ? "; an ignored packet differed: " : "", skipped);
 		m = match_packet(r, &st->pkt, 0, &h, payload, plen, why, sizeof(why));
 		if (m < 0)
 			return fx_fail(r, "%s", why);
@@ -284,6 +286,7 @@ static int run_expect(struct fx_run *r, const struct fx_step *st)
 			return 0;
 		}
 		if (ignored(r, &h, payload, plen)) {
+			snprintf(skipped, sizeof(skipped), "%s", why);
 			fx_note_rx(r, &h, plen);
 			continue;
 		}
