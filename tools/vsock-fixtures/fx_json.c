@@ -225,6 +225,8 @@ static int parse_packet(struct loader *l, json_object *o, int sending, const cha
 			p->raw_header[i] = (uint8_t)b;
 		}
 		p->has_raw_header = 1;
+		if (p->given)
+			FAIL("%s: raw_header replaces the whole header: no header field beside it", path);
 	}
 	return 0;
 }
@@ -617,6 +619,8 @@ static int parse_agent(struct loader *l, json_object *o, const char *path, struc
 		}
 	}
 	if (json_object_object_get_ex(o, "result", &e)) {
+		if (!a->wait)
+			FAIL("%s.result: a call with \"wait\": false has its result on the await step", path);
 		snprintf(sub, sizeof(sub), "%s.result", path);
 		if (!(st->result = parse_result(l, e, sub)))
 			return -1;
