@@ -118,15 +118,16 @@ class WithoutGuest(unittest.TestCase):
         self.assertEqual(results[2].diagnostics, ())
 
 
-# Small fixtures of the issue-6 format, the kinds engine 2 must carry: both handshakes with data,
+# Small fixtures of the issue-6 format, the kinds engine 2 must carry: a handshake with data,
 # an RST from an unbound port, a split header, and an engine act it does not have.
 GUEST_FIXTURES = {
-    "kernel_connects_rw": {
-        "format": "vsockcheck-fixture/1", "name": "kernel_connects_rw", "target": "vhost_vsock",
-        "description": "The kernel connects to the engine; one message each way.",
-        "connections": {"c": {"type": "stream", "engine_port": 1234, "setup": "kernel_connects"}},
+    "kernel_listens_rw": {
+        "format": "vsockcheck-fixture/1", "name": "kernel_listens_rw", "target": "vhost_vsock",
+        "description": "The engine connects to a listening kernel socket; one message each way.",
+        "connections": {"c": {"type": "stream", "engine_port": 5000, "kernel_port": 1234,
+                              "setup": "kernel_listens"}},
         "steps": [
-            {"agent": {"do": "send", "sock": "c", "hex": "70696e67", "result": {"value": 4}}},
+            {"agent": {"do": "send", "sock": "c", "data": "ping", "result": {"value": 4}}},
             {"expect": {"conn": "c", "op": "RW", "payload": "ping"}},
             {"send": {"conn": "c", "op": "RW", "payload": "pong"}},
             {"agent": {"do": "recv", "sock": "c", "len": 16, "result": {"data": "pong"}}},
@@ -169,7 +170,7 @@ class InGuest(unittest.TestCase):
         run = fixtures_guest.run(kernel, paths, results, top / "work")
         got = {r.name: r for r in run.report.results}
         explain = (results / "vhost_vsock.ktap").read_text(errors="replace")
-        self.assertEqual(got["vhost_vsock/kernel_connects_rw"].status, PASS, explain)
+        self.assertEqual(got["vhost_vsock/kernel_listens_rw"].status, PASS, explain)
         self.assertEqual(got["vhost_vsock/rst_from_unbound_port_split_header"].status, PASS, explain)
         skipped = got["vhost_vsock/transport_reset_is_engine_1s"]
         self.assertEqual(skipped.status, SKIP, explain)
