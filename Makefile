@@ -100,7 +100,14 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
-	$(BIN)/vsock-hostwrap-peer $(BIN)/fxg-unit
+	$(BIN)/vsock-hostwrap-peer
+
+# Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
+# fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
+PROGRAMS += $(BIN)/fxg-unit
+ifneq ($(FX_OBJS),)
+PROGRAMS += $(BIN)/vsock-fixtures-guest
+endif
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
@@ -132,10 +139,12 @@ $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
+$(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
+$(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
+$(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
-$(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
