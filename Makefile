@@ -79,6 +79,13 @@ VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vso
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
 
+# Engine 2 of the packet fixtures: the guest driver of /dev/vhost-vsock, run in a guest. Its
+# ring is unit-tested on the build machine where the test plays vhost.
+FXG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,vhost_dev.c vring.c \
+	wire.c main.c))
+FXG_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,vring.c \
+	unit_vring.c))
+
 # The backend and its unit tests again with ASan and UBSan, for make check. Dynamic: the
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
 ASAN_DIR := $(BUILD)/asan
@@ -108,6 +115,13 @@ PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes 
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
 	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit
+
+# Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
+# fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
+PROGRAMS += $(BIN)/fxg-unit
+ifneq ($(FX_OBJS),)
+PROGRAMS += $(BIN)/vsock-fixtures-guest
+endif
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
@@ -140,6 +154,9 @@ $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
+$(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
+$(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
+$(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
