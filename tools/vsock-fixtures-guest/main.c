@@ -28,9 +28,10 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: vsock-fixtures-guest [--cid N] [--agent PATH] [--trace FILE] [--prefix P] FIXTURE...\n"
 		"Runs each fixture file against this kernel's vhost_vsock: this program drives\n"
-		"/dev/vhost-vsock as the guest driver of CID N, and the agent it starts holds the kernel's\n"
+		"/dev/vhost-vsock as the guest driver of a CID, and the agent it starts holds the kernel's\n"
 		"sockets. Prints KTAP on stdout; exits 0 when nothing failed, 1 otherwise, 2 on bad usage.\n"
-		"  --cid N        the engine's CID, $engine_cid of the fixtures (default %d)\n"
+		"  --cid N        $engine_cid of the first fixture (default %d); each next fixture\n"
+		"                 plays the next CID, up to N+4095, then N again\n"
 		"  --agent PATH   the agent program (default: %s, looked up in PATH)\n"
 		"  --trace FILE   write every packet and agent result there, as JSON lines\n"
 		"  --prefix P     result names are P<fixture name> (e.g. vhost_vsock/)\n",
@@ -56,8 +57,10 @@ static int parse(int argc, char **argv, struct options *opts)
 		case 'c':
 			errno = 0;
 			opts->engine_cid = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || optarg[0] == '-') {
-				fprintf(stderr, "vsock-fixtures-guest: --cid %s: not a number\n", optarg);
+			if (errno || end == optarg || *end || optarg[0] == '-' || opts->engine_cid < 3 ||
+			    opts->engine_cid + FXG_CIDS_IN_TURN > 0xffffffffull) {
+				fprintf(stderr, "vsock-fixtures-guest: --cid %s: not a CID from 3 to "
+					"0xffffffff - %u\n", optarg, FXG_CIDS_IN_TURN);
 				return -1;
 			}
 			break;

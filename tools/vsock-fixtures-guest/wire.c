@@ -108,6 +108,13 @@ static int wire_begin(void *ctx, const struct fx_device_needs *needs, char *why,
 
 	if (w->up)
 		fxg_wire_ops.end(w);
+	/*
+	 * Each fixture plays another CID. Closing the device resets the kernel's sockets towards
+	 * the old one, but what the kernel still sends it later (an RST when its 8 s close timer
+	 * fires, the answer to a late SHUTDOWN) would land in the next fixture under the same CID;
+	 * under a new one vhost drops it, as for any CID nobody holds.
+	 */
+	w->engine->engine_cid = w->first_cid + w->fixtures_begun++ % FXG_CIDS_IN_TURN;
 	w->rx_count = needs->rx_buffers ? needs->rx_buffers : FXG_RX_BUFFERS_DEFAULT;
 	w->rx_size = needs->rx_buffer_size ? needs->rx_buffer_size : FXG_RX_BUFFER_SIZE_DEFAULT;
 	w->rx_errors = w->tx_errors = 0;
@@ -380,6 +387,7 @@ void fxg_wire_init(struct fxg_wire *wire, struct fx_engine *engine)
 	wire->dev.fd = -1;
 	wire->dev.queue[0] = wire->dev.queue[1] = (struct fxg_queue_fds){ -1, -1, -1 };
 	wire->engine = engine;
+	wire->first_cid = engine->engine_cid;
 	engine->target = "vhost_vsock";
 	engine->ops = &fxg_wire_ops;
 	engine->ctx = wire;

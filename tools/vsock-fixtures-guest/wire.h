@@ -11,6 +11,8 @@
 #define FXG_RX_BUFFERS_DEFAULT 8
 #define FXG_RX_BUFFER_SIZE_DEFAULT (FX_HDR_SIZE + 4096)
 /* Packets vhost may hold at once; each keeps its bytes in a slot of FX_PACKET_MAX. */
+/* Fixtures play CIDs first_cid .. first_cid + FXG_CIDS_IN_TURN - 1 in turn (wire_begin). */
+#define FXG_CIDS_IN_TURN 4096u
 #define FXG_TX_SLOTS 32
 /* TX descriptors: enough for every slot's chain of a few pieces. A larger ring also lets the
  * kernel queue more replies before vhost stops taking TX (queued_replies >= ring size). */
@@ -28,6 +30,8 @@ struct fxg_wire {
 	unsigned int free_slots[FXG_TX_SLOTS];
 	unsigned int n_free_slots;
 	unsigned long rx_errors, tx_errors;	/* vq_err signals seen on each queue */
+	uint64_t first_cid;		/* --cid: the first fixture's $engine_cid */
+	unsigned int fixtures_begun;
 };
 
 extern const struct fx_wire_ops fxg_wire_ops;
