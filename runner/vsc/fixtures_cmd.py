@@ -241,7 +241,8 @@ def cmd_record(args) -> int:
 
     results_dir = args.results or (Path("vsockcheck-results")
                                    / f"{results.label(args.kernel)}-record-{results.label(args.case)}")
-    text = fixture_record.record(args.case, args.kernel, results_dir)
+    text = fixture_record.record(args.case, args.kernel, results_dir,
+                                 fixture_record.fixture_name(args.case, args.output))
     if args.output is None:
         sys.stdout.write(text)
         return 0
