@@ -66,8 +66,10 @@ def skeleton(packets: list[VsockPacket], name: str, source: str, kernel_cid: int
                    f"guest (CID {kernel_cid}) and the host (CID {engine_cid})"
                    + (f", {left_out} unprompted CREDIT_UPDATE from the guest left to the default ignore"
                       if left_out else "")
-                   + f", {len(packets) - len(ours)} packets to other CIDs left out. Add the agent calls "
-                     "(send, recv, shutdown, close) that made the guest send each expected packet.")
+                   + (f", {len(packets) - len(ours)} packets to other CIDs left out" if len(packets) > len(ours)
+                      else "")
+                   + ". Add the agent calls (send, recv, shutdown, close) that made the guest send each "
+                     "expected packet.")
     fixture = {"format": "vsockcheck-fixture/1", "name": name, "description": description,
                "target": "virtio_transport", "tags": ["recorded"]}
     if any(c.type == SEQPACKET for c in connections.values()):

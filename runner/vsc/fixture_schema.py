@@ -251,15 +251,13 @@ class Schema:
                         kinds.append(_TYPE_NAMES[kind])
             listed = ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else "".join(kinds)
             return [Problem(node.line, node.col, path, f"{listed} expected, got {describe(value)}")]
-        if len(fitting) == 1:
-            return results[fitting[0]]
-        if isinstance(value, dict):
-            return self._object_alternative(node, [branches[i] for i in fitting], [results[i] for i in fitting],
-                                            path)
         if isinstance(value, str):
             special = self._string_alternative(node, [branches[i] for i in fitting], branches, path)
             if special:
                 return special
+        if len(fitting) > 1 and isinstance(value, dict):
+            return self._object_alternative(node, [branches[i] for i in fitting], [results[i] for i in fitting],
+                                            path)
         return results[fitting[0]]
 
     def _object_alternative(self, node: Node, branches: list, results: list, path: str) -> list[Problem]:
@@ -289,7 +287,7 @@ class Schema:
         """A hex string too wide for the field, or a name the field does not know."""
         value = node.value
         if _HEX.fullmatch(value):
-            maxima = [m for b in branches for m in self._integer_maxima(b)]
+            maxima = [m for b in every_branch for m in self._integer_maxima(b)]
             if maxima and int(value, 16) > max(maxima):
                 message = width_message(value, field_name(path), max(maxima))
                 if message:
