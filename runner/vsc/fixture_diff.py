@@ -103,6 +103,12 @@ def first_difference(a: list[dict], b: list[dict]) -> tuple[object, str, str, st
         eb = b[i] if i < len(b) else None
         if ea == eb:
             continue
+        if ea is not None and eb is not None and ea.get("step") != eb.get("step"):
+            # One kernel moved on to a later step: the other's event has no counterpart.
+            if _step_order(ea) < _step_order(eb):
+                eb = None
+            else:
+                ea = None
         if ea is None or eb is None:
             present = ea or eb
             fields = _fields(present)
@@ -112,14 +118,17 @@ def first_difference(a: list[dict], b: list[dict]) -> tuple[object, str, str, st
                     shown if ea else NONE, shown if eb else NONE)
         if ea.get("event") != eb.get("event"):
             return ea.get("step"), "", "event", str(ea.get("event")), str(eb.get("event"))
-        if ea.get("step") != eb.get("step"):
-            return ea.get("step"), ea.get("event"), "step", str(ea.get("step")), str(eb.get("step"))
         fa, fb = dict(_fields(ea)), dict(_fields(eb))
         for name in dict.fromkeys([*fa, *fb]):
             if fa.get(name, NONE) != fb.get(name, NONE):
                 va, vb = (show(name, f[name]) if name in f else NONE for f in (fa, fb))
                 return ea.get("step"), ea.get("event"), name, va, vb
     return None
+
+
+def _step_order(event: dict) -> float:
+    step = event.get("step")
+    return step if isinstance(step, (int, float)) and not isinstance(step, bool) else float("inf")
 
 
 def compare(a: Side, b: Side, targets: tuple[str, ...], picks: list[str]) -> tuple[list[str], int]:
