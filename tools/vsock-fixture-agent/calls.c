@@ -78,22 +78,26 @@ static int lookup_fd(json_object *req)
 	return fd;
 }
 
-static int local_port(int fd)
+/* Ports are u32 (the kernel picks ephemeral ones above 2^31 too): -1 when unbound or gone. */
+static int64_t local_port(int fd)
 {
 	struct sockaddr_vm addr;
 	socklen_t len = sizeof(addr);
+	int saved = errno;
+	int64_t port = -1;
 
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
-	    addr.svm_port == VMADDR_PORT_ANY)
-		return -1;
-	return (int)addr.svm_port;
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0 &&
+	    addr.svm_port != VMADDR_PORT_ANY)
+		port = addr.svm_port;
+	errno = saved;
+	return port;
 }
 
 static void finish(json_object *reply, long ret, int err, int fd)
 {
 	json_object_object_add(reply, "ret", json_object_new_int64(ret));
 	json_object_object_add(reply, "errno", ret < 0 ? json_object_new_string(vsc_errname(err)) : NULL);
-	json_object_object_add(reply, "port", json_object_new_int(local_port(fd)));
+	json_object_object_add(reply, "port", json_object_new_int64(local_port(fd)));
 }
 
 /* The request's socket, created when new (bind, listen, connect). */
@@ -402,7 +406,7 @@ void agent_call(const char *what, json_object *req, json_object *reply)
 		rc = shutdown(fd, h);
 		finish(reply, rc, errno, fd);
 	} else if (!strcmp(what, "close")) {
-		int port = local_port(fd);
+		int64_t port = local_port(fd);
 
 		pthread_mutex_lock(&agent_lock);
 		struct agent_sock *s = agent_sock_find(str(req, "sock"));
@@ -412,7 +416,7 @@ void agent_call(const char *what, json_object *req, json_object *reply)
 		pthread_mutex_unlock(&agent_lock);
 		rc = close(fd);
 		finish(reply, rc, errno, -1);
-		json_object_object_add(reply, "port", json_object_new_int(port));
+		json_object_object_add(reply, "port", json_object_new_int64(port));
 	} else if (!strcmp(what, "setsockopt") || !strcmp(what, "getsockopt")) {
 		call_sockopt(fd, req, reply, what[0] == 's');
 	} else if (!strcmp(what, "poll")) {

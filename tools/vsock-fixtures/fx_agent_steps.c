@@ -293,6 +293,14 @@ static int finish_call(struct fx_run *r, const char *what, const char *sock, con
 	return rc;
 }
 
+/* A step's reply wait ends at within_ms or at the fixture's timeout_ms, whichever comes first. */
+static uint64_t step_deadline(const struct fx_run *r, const struct fx_step *st)
+{
+	uint64_t d = fx_now_ms() + st->within_ms;
+
+	return d < r->deadline ? d : r->deadline;
+}
+
 int fx_agent_step(struct fx_run *r, const struct fx_step *st)
 {
 	const struct fx_agent_call *a = &st->agent;
@@ -318,10 +326,10 @@ int fx_agent_step(struct fx_run *r, const struct fx_step *st)
 		s->pending_id = id;
 		return 0;
 	}
-	rc = fx_agent_wait(r->agent, id, fx_now_ms() + st->within_ms, &reply, why, sizeof(why));
+	rc = fx_agent_wait(r->agent, id, step_deadline(r, st), &reply, why, sizeof(why));
 	if (rc == 0)
-		return fx_fail(r, "%s: no reply within %" PRIu32 " ms (write \"wait\": false for a call that blocks on the engine)",
-			       what, st->within_ms);
+		return fx_fail(r, "%s: no reply within %" PRIu32 " ms%s (write \"wait\": false for a call that blocks on the engine)",
+			       what, st->within_ms, fx_now_ms() >= r->deadline ? " or the fixture's timeout_ms" : "");
 	if (rc < 0)
 		return fx_fail(r, "%s: %s", what, why);
 	return finish_call(r, what, a->sock, a->as, st->result, reply);
@@ -339,9 +347,10 @@ int fx_await_step(struct fx_run *r, const struct fx_step *st)
 		return fx_fail(r, "no call with \"wait\": false on socket %s to await", st->await_sock);
 	id = s->pending_id;
 	s->pending_id = 0;
-	rc = fx_agent_wait(r->agent, id, fx_now_ms() + st->within_ms, &reply, why, sizeof(why));
+	rc = fx_agent_wait(r->agent, id, step_deadline(r, st), &reply, why, sizeof(why));
 	if (rc == 0)
-		return fx_fail(r, "%s: no reply within %" PRIu32 " ms", st->await_sock, st->within_ms);
+		return fx_fail(r, "%s: no reply within %" PRIu32 " ms%s", st->await_sock, st->within_ms,
+			       fx_now_ms() >= r->deadline ? " or the fixture's timeout_ms" : "");
 	if (rc < 0)
 		return fx_fail(r, "%s: %s", st->await_sock, why);
 	return finish_call(r, st->await_sock, st->await_sock, NULL, st->result, reply);

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 
 #define FAKE_QUEUE_MAX 64
-#define FAKE_EPHEMERAL_PORT 49152
+#define FAKE_EPHEMERAL_PORT 3000000000u	/* above 2^31, as the kernel picks them */
 
 struct fake_config {
 	const char *kernel;		/* hello's version, "6.1.192" */
