@@ -1,0 +1,276 @@
+/*
+ * fx_host.c: `vhost-user-vsock --fixtures`: engine 1's program. It takes one QEMU on the
+ * vhost-user socket and serves it with the device's own handlers until the guest's driver has
+ * set up rx and tx, connects to the agent's virtio-serial chardev, then lets the fixture runner
+ * drive the rings packet by packet (fx_host_wire.c). The packet engine is CID 2.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fx_host.h"
+#include "vu_loop.h"
+#include "vu_proto.h"
+#include "vu_vsock.h"
+
+/* From start to a guest driver with both rings up and the agent's port connected: a TCG boot
+ * on a loaded machine takes a minute at worst; after this the guest is taken as lost. */
+#define START_MS 240000
+#define AGENT_RETRY_MS 50
+
+struct fx_setup {
+	unsigned long long cid;
+	const char *socket_path, *agent_path, *trace_path, *prefix;
+	int verbose;
+};
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s --fixtures --vm cid=N,socket=PATH --agent-socket PATH [--trace FILE]\n"
+		"       [--prefix P] [--verbose] FIXTURE...\n"
+		"Engine 1 of the packet fixtures: takes one QEMU's vhost-user-vsock-pci on PATH and,\n"
+		"once its guest's driver is up, runs each fixture against the guest's virtio_transport\n"
+		"as the host (CID 2), through the rings; the guest's vsock-fixture-agent is reached on\n"
+		"the virtio-serial chardev socket --agent-socket. KTAP on stdout; exit 0 when every\n"
+		"fixture passed, XFAILed or SKIPped, 1 otherwise, 2 on a usage or start-up error.\n",
+		prog);
+}
+
+static void fail(const char *fmt, const char *value)
+{
+	fprintf(stderr, "vhost-user-vsock --fixtures: ");
+	fprintf(stderr, fmt, value);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void parse_vm(char *spec, struct fx_setup *setup)
+{
+	char *item, *save = NULL, *end;
+
+	for (item = strtok_r(spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(item, "cid=", 4)) {
+			errno = 0;
+			setup->cid = strtoull(item + 4, &end, 0);
+			if (errno || !item[4] || *end || setup->cid < 3 || setup->cid >= 0xffffffffull)
+				fail("--vm %s: not a guest CID (3 to 0xfffffffe)", item);
+		} else if (!strncmp(item, "socket=", 7) && item[7]) {
+			setup->socket_path = item + 7;
+		} else {
+			fail("--vm: '%s' is not cid=N or socket=PATH (no uds bridge here)", item);
+		}
+	}
+}
+
+static int parse(int argc, char **argv, struct fx_setup *setup)
+{
+	static const struct option longopts[] = {
+		{ "fixtures", no_argument, NULL, 'f' },
+		{ "vm", required_argument, NULL, 'm' },
+		{ "agent-socket", required_argument, NULL, 'a' },
+		{ "trace", required_argument, NULL, 't' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': break;
+		case 'm': parse_vm(optarg, setup); break;
+		case 'a': setup->agent_path = optarg; break;
+		case 't': setup->trace_path = optarg; break;
+		case 'p': setup->prefix = optarg; break;
+		case 'v': setup->verbose = 1; break;
+		case 'h': usage(stdout, argv[0]); exit(0);
+		default: usage(stderr, argv[0]); exit(2);
+		}
+	}
+	if (!setup->cid || !setup->socket_path)
+		fail("%s", "--vm cid=N,socket=PATH is needed (see --help)");
+	if (!setup->agent_path)
+		fail("%s", "--agent-socket PATH is needed (see --help)");
+	if (optind == argc)
+		fail("%s", "no FIXTURE given (see --help)");
+	return optind;
+}
+
+static int unix_address(const char *path, struct sockaddr_un *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(addr->sun_path))
+		fail("%s: longer than a Unix socket path may be", path);
+	strcpy(addr->sun_path, path);
+	return 0;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	unix_address(path, &addr);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 1) != 0)
+		fail("socket=%s: cannot listen", path);
+	return fd;
+}
+
+/* The agent's port: QEMU listens there (server=on); it may not exist yet. fd, or -1 for later. */
+static int connect_agent(const char *path)
+{
+	struct sockaddr_un addr;
+	int fd;
+
+	unix_address(path, &addr);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fail("--agent-socket %s: socket() failed", path);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+		return fd;
+	close(fd);
+	if (errno != ENOENT && errno != ECONNREFUSED)
+		fail("--agent-socket %s: cannot connect", path);
+	return -1;
+}
+
+int fx_host_running(const struct fx_host *host)
+{
+	return host->dev->vrings[VU_VSOCK_RX].enabled && host->dev->vrings[VU_VSOCK_TX].enabled;
+}
+
+static void lost(struct fx_host *host, const char *fmt, const char *detail)
+{
+	snprintf(host->broken, sizeof(host->broken), fmt, detail);
+	if (host->qemu_fd >= 0)
+		close(host->qemu_fd);
+	host->qemu_fd = -1;
+}
+
+static void drain_kick(int fd)
+{
+	uint64_t count;
+
+	/* Eventfds hold a count: one read clears however many kicks came. */
+	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		fprintf(stderr, "vhost-user-vsock: fixtures: reading a kick: %s\n", strerror(errno));
+}
+
+int fx_host_pump(struct fx_host *host, int timeout_ms)
+{
+	struct pollfd pfd[1 + VU_VSOCK_QUEUES];
+	char error[256] = "";
+	struct vu_msg msg;
+	int n = 0, i, ret;
+
+	if (host->broken[0])
+		return -1;
+	if (host->qemu_fd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = host->qemu_fd, .events = POLLIN };
+	for (i = 0; i < VU_VSOCK_QUEUES; i++)
+		if (host->dev->vrings[i].kick_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = host->dev->vrings[i].kick_fd, .events = POLLIN };
+	ret = poll(pfd, n, timeout_ms);
+	if (ret < 0 && errno != EINTR) {
+		lost(host, "poll: %s", strerror(errno));
+		return -1;
+	}
+	if (ret <= 0)
+		return 0;
+	/* Kicks first: a message may close their descriptors. */
+	for (i = host->qemu_fd >= 0; i < n; i++)
+		if (pfd[i].revents)
+			drain_kick(pfd[i].fd);
+	if (host->qemu_fd < 0 || !pfd[0].revents)
+		return 0;
+	ret = vu_msg_read(host->qemu_fd, &msg, error, sizeof(error));
+	if (ret == 0) {
+		lost(host, "%s", "QEMU closed the vhost-user connection");
+		return -1;
+	}
+	if (ret < 0 || vu_device_handle(host->dev, host->qemu_fd, &msg, error, sizeof(error)) < 0) {
+		lost(host, "vhost-user: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Accepts QEMU and serves it until both rings are up, and connects to the agent's port;
+ * returns the agent's descriptor. */
+static int start(struct fx_host *host, const struct fx_setup *setup)
+{
+	int listen_fd = listen_on(setup->socket_path), agent_fd = -1;
+	uint64_t deadline = vu_now_ms() + START_MS;
+
+	while (agent_fd < 0 || host->qemu_fd < 0 || !fx_host_running(host)) {
+		if (vu_now_ms() > deadline) {
+			fprintf(stderr, "vhost-user-vsock --fixtures: after %d s: %s\n", START_MS / 1000,
+				host->qemu_fd < 0 ? "no QEMU connected" : agent_fd < 0
+				? "the agent's port was not there" : "the guest's driver did not set up rx and tx");
+			exit(1);
+		}
+		if (agent_fd < 0)
+			agent_fd = connect_agent(setup->agent_path);
+		if (host->qemu_fd < 0) {
+			struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, AGENT_RETRY_MS) == 1)
+				host->qemu_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		} else if (fx_host_pump(host, AGENT_RETRY_MS) < 0) {
+			fprintf(stderr, "vhost-user-vsock --fixtures: before the guest was up: %s\n",
+				host->broken);
+			exit(1);
+		}
+	}
+	/* One QEMU only: nobody else may take its place. */
+	close(listen_fd);
+	unlink(setup->socket_path);
+	return agent_fd;
+}
+
+int fx_host_main(int argc, char **argv)
+{
+	static struct vu_device dev;
+	static struct fx_host host;
+	struct fx_setup setup = { .prefix = "" };
+	struct fx_engine engine = {
+		.target = "virtio_transport",
+		.engine_cid = VU_HOST_CID,
+		.ops = &fx_host_wire_ops,
+		.ctx = &host,
+	};
+	struct fx_run_options options = { .ktap = stdout };
+	int first = parse(argc, argv, &setup), agent_fd, status;
+
+	signal(SIGPIPE, SIG_IGN);
+	vu_device_init(&dev, setup.cid, setup.verbose);
+	host.dev = &dev;
+	host.qemu_fd = -1;
+	host.engine = &engine;
+	engine.kernel_cid = setup.cid;
+	if (setup.trace_path && !(options.trace = fopen(setup.trace_path, "w")))
+		fail("--trace %s: cannot write it", setup.trace_path);
+	agent_fd = start(&host, &setup);
+	options.agent_in = options.agent_out = agent_fd;
+	options.prefix = setup.prefix;
+	status = fx_run_files(&engine, &options, argv + first, argc - first);
+	fflush(stdout);
+	if (options.trace && fclose(options.trace) != 0)
+		fprintf(stderr, "vhost-user-vsock --fixtures: --trace %s: %s\n", setup.trace_path,
+			strerror(errno));
+	/* The agent sees its port close and ends; QEMU sees the device go with this process. */
+	close(agent_fd);
+	return status;
+}
