@@ -58,9 +58,12 @@ VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
 	vu_rx.c vu_g2g.c vu_pcap.c))
 VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
+# Engine 1 of the packet fixtures (--fixtures): its wire on the device's rings.
+FX_HOST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,fx_host_wire.c \
+	fx_host_pump.c))
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(FX_HOST_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
 	tools/vhost-user-vsock/unit_fake_guest.c tools/vhost-user-vsock/unit_queue.c \
-	tools/vhost-user-vsock/unit_pcap.c)
+	tools/vhost-user-vsock/unit_pcap.c tools/vhost-user-vsock/unit_fx_host.c)
 # Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o

@@ -52,6 +52,13 @@ static void fail(const char *fmt, const char *value)
 	exit(2);
 }
 
+/* A system call on `path` failed: says which, with errno's text. */
+static void fail_call(const char *what, const char *path)
+{
+	fprintf(stderr, "vhost-user-vsock --fixtures: %s %s: %s\n", what, path, strerror(errno));
+	exit(2);
+}
+
 static void parse_vm(char *spec, struct fx_setup *setup)
 {
 	char *item, *save = NULL, *end;
@@ -124,7 +131,7 @@ static int listen_on(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	unlink(path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 1) != 0)
-		fail("socket=%s: cannot listen", path);
+		fail_call("cannot listen on", path);
 	return fd;
 }
 
@@ -137,74 +144,13 @@ static int connect_agent(const char *path)
 	unix_address(path, &addr);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		fail("--agent-socket %s: socket() failed", path);
+		fail_call("socket() for --agent-socket", path);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
 		return fd;
 	close(fd);
 	if (errno != ENOENT && errno != ECONNREFUSED)
-		fail("--agent-socket %s: cannot connect", path);
+		fail_call("cannot connect to --agent-socket", path);
 	return -1;
-}
-
-int fx_host_running(const struct fx_host *host)
-{
-	return host->dev->vrings[VU_VSOCK_RX].enabled && host->dev->vrings[VU_VSOCK_TX].enabled;
-}
-
-static void lost(struct fx_host *host, const char *fmt, const char *detail)
-{
-	snprintf(host->broken, sizeof(host->broken), fmt, detail);
-	if (host->qemu_fd >= 0)
-		close(host->qemu_fd);
-	host->qemu_fd = -1;
-}
-
-static void drain_kick(int fd)
-{
-	uint64_t count;
-
-	/* Eventfds hold a count: one read clears however many kicks came. */
-	if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-		fprintf(stderr, "vhost-user-vsock: fixtures: reading a kick: %s\n", strerror(errno));
-}
-
-int fx_host_pump(struct fx_host *host, int timeout_ms)
-{
-	struct pollfd pfd[1 + VU_VSOCK_QUEUES];
-	char error[256] = "";
-	struct vu_msg msg;
-	int n = 0, i, ret;
-
-	if (host->broken[0])
-		return -1;
-	if (host->qemu_fd >= 0)
-		pfd[n++] = (struct pollfd){ .fd = host->qemu_fd, .events = POLLIN };
-	for (i = 0; i < VU_VSOCK_QUEUES; i++)
-		if (host->dev->vrings[i].kick_fd >= 0)
-			pfd[n++] = (struct pollfd){ .fd = host->dev->vrings[i].kick_fd, .events = POLLIN };
-	ret = poll(pfd, n, timeout_ms);
-	if (ret < 0 && errno != EINTR) {
-		lost(host, "poll: %s", strerror(errno));
-		return -1;
-	}
-	if (ret <= 0)
-		return 0;
-	/* Kicks first: a message may close their descriptors. */
-	for (i = host->qemu_fd >= 0; i < n; i++)
-		if (pfd[i].revents)
-			drain_kick(pfd[i].fd);
-	if (host->qemu_fd < 0 || !pfd[0].revents)
-		return 0;
-	ret = vu_msg_read(host->qemu_fd, &msg, error, sizeof(error));
-	if (ret == 0) {
-		lost(host, "%s", "QEMU closed the vhost-user connection");
-		return -1;
-	}
-	if (ret < 0 || vu_device_handle(host->dev, host->qemu_fd, &msg, error, sizeof(error)) < 0) {
-		lost(host, "vhost-user: %s", error);
-		return -1;
-	}
-	return 0;
 }
 
 /* Accepts QEMU and serves it until both rings are up, and connects to the agent's port;
@@ -261,7 +207,7 @@ int fx_host_main(int argc, char **argv)
 	host.engine = &engine;
 	engine.kernel_cid = setup.cid;
 	if (setup.trace_path && !(options.trace = fopen(setup.trace_path, "w")))
-		fail("--trace %s: cannot write it", setup.trace_path);
+		fail_call("cannot write --trace", setup.trace_path);
 	agent_fd = start(&host, &setup);
 	options.agent_in = options.agent_out = agent_fd;
 	options.prefix = setup.prefix;
