@@ -200,11 +200,14 @@ def _follow(engine: Engine, guest: qemu.Guest, budget: float) -> str | None:
             engine.stop()
             return f"the engine ran past its budget of {budget:.0f} s and was stopped"
         time.sleep(POLL_S)
+    status = engine.returncode
+    if status not in (0, 1):
+        guest.stop()
+        return f"the engine exited with status {status}"
     # The engine closed the agent's port: the agent ends, the guest powers off.
     if guest.wait(WIND_DOWN_S) is None:
         guest.stop()
-    status = engine.returncode
-    return None if status in (0, 1) else f"the engine exited with status {status}"
+    return None
 
 
 def _report(ktap: Path, names: list[str], why: str | None, log: Path, console: Path) -> Report:
