@@ -127,7 +127,7 @@ class Plan(unittest.TestCase):
                                          Path("/r/t.jsonl"), [Path("f.json")])
         self.assertEqual(argv, ["/b/vhost-user-vsock", "--fixtures", "--vm", "cid=3,socket=/w/s.sock",
                                 "--agent-socket", "/w/a.sock", "--trace", "/r/t.jsonl",
-                                "--prefix", "virtio_transport/", "f.json"])
+                                "--prefix", "virtio_transport/", "--verbose", "f.json"])
 
     def test_missing_results_are_errors_with_the_logs_tail(self):
         ktap = self.dir / "e.ktap"

@@ -93,7 +93,7 @@ def engine_argv(binary: Path, socket_path: Path, agent_socket: Path, trace: Path
                 fixtures: list[Path]) -> list[str]:
     vm = vhost_user_device.VmPort(GUEST_CID, socket_path).option()
     return [str(binary), "--fixtures", "--vm", vm, "--agent-socket", str(agent_socket),
-            "--trace", str(trace), "--prefix", PREFIX, *[str(f) for f in fixtures]]
+            "--trace", str(trace), "--prefix", PREFIX, "--verbose", *[str(f) for f in fixtures]]
 
 
 class Engine:
@@ -191,7 +191,8 @@ def _follow(engine: Engine, guest: qemu.Guest, budget: float) -> str | None:
     deadline = time.monotonic() + budget
     while engine.returncode is None:
         if guest.returncode is not None:
-            # The engine sees QEMU's vhost-user connection close, and ends its fixtures.
+            # The engine sees QEMU's vhost-user connection close and ends (its fixtures, or
+            # the wind-down after them).
             if engine.wait(WIND_DOWN_S) is None:
                 engine.stop()
                 return f"the guest's QEMU exited (status {guest.returncode}) and the engine did not end"

@@ -24,6 +24,8 @@
  * on a loaded machine takes a minute at worst; after this the guest is taken as lost. */
 #define START_MS 240000
 #define AGENT_RETRY_MS 50
+/* After the last fixture: how long the guest has to power off while QEMU is served. */
+#define WIND_DOWN_MS 10000
 
 struct fx_setup {
 	unsigned long long cid;
@@ -186,6 +188,14 @@ static int start(struct fx_host *host, const struct fx_setup *setup)
 	return agent_fd;
 }
 
+static void wind_down(struct fx_host *host)
+{
+	uint64_t deadline = vu_now_ms() + WIND_DOWN_MS, now;
+
+	while (!host->broken[0] && (now = vu_now_ms()) < deadline)
+		fx_host_pump(host, (int)(deadline - now));
+}
+
 int fx_host_main(int argc, char **argv)
 {
 	static struct vu_device dev;
@@ -216,7 +226,9 @@ int fx_host_main(int argc, char **argv)
 	if (options.trace && fclose(options.trace) != 0)
 		fprintf(stderr, "vhost-user-vsock --fixtures: --trace %s: %s\n", setup.trace_path,
 			strerror(errno));
-	/* The agent sees its port close and ends; QEMU sees the device go with this process. */
+	/* The agent sees its port close and ends, the guest powers off: QEMU stops the rings
+	 * and leaves, served to the end so that its log shows a clean stop. */
 	close(agent_fd);
+	wind_down(&host);
 	return status;
 }

@@ -32,10 +32,10 @@ static int wait_until(struct fx_host *host, uint64_t deadline_ms, char *why, siz
 		return 0;
 	if (fx_host_pump(host, deadline_ms - now > INT_MAX ? INT_MAX : (int)(deadline_ms - now)) < 0)
 		return broken(host, why, why_size);
+	/* Not `broken`: QEMU is still there, and begin() refuses stopped rings by itself. */
 	if (!fx_host_running(host)) {
-		snprintf(host->broken, sizeof(host->broken),
-			 "the guest's driver stopped its rings (QEMU disabled rx or tx)");
-		return broken(host, why, why_size);
+		snprintf(why, why_size, "the guest's driver stopped its rings (QEMU disabled rx or tx)");
+		return -1;
 	}
 	return 1;
 }
