@@ -167,21 +167,24 @@ static int start(struct fx_host *host, const struct fx_setup *setup)
 			fprintf(stderr, "vhost-user-vsock --fixtures: after %d s: %s\n", START_MS / 1000,
 				host->qemu_fd < 0 ? "no QEMU connected" : agent_fd < 0
 				? "the agent's port was not there" : "the guest's driver did not set up rx and tx");
-			exit(1);
+			exit(2);
 		}
-		if (agent_fd < 0)
-			agent_fd = connect_agent(setup->agent_path);
+		if (agent_fd < 0 && (agent_fd = connect_agent(setup->agent_path)) >= 0)
+			fprintf(stderr, "vhost-user-vsock --fixtures: connected to the agent's port\n");
 		if (host->qemu_fd < 0) {
 			struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
 
-			if (poll(&pfd, 1, AGENT_RETRY_MS) == 1)
-				host->qemu_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (poll(&pfd, 1, AGENT_RETRY_MS) == 1 &&
+			    (host->qemu_fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+				fprintf(stderr, "vhost-user-vsock --fixtures: QEMU connected\n");
 		} else if (fx_host_pump(host, AGENT_RETRY_MS) < 0) {
 			fprintf(stderr, "vhost-user-vsock --fixtures: before the guest was up: %s\n",
 				host->broken);
-			exit(1);
+			exit(2);
 		}
 	}
+	fprintf(stderr, "vhost-user-vsock --fixtures: the guest's driver is up (features 0x%llx)\n",
+		(unsigned long long)host->dev->features);
 	/* One QEMU only: nobody else may take its place. */
 	close(listen_fd);
 	unlink(setup->socket_path);
