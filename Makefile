@@ -71,10 +71,15 @@ FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-age
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
 	vu_rx.c vu_g2g.c vu_pcap.c))
-VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
+# Engine 1 of the packet fixtures (--fixtures): its wire on the device's rings; the program
+# (fx_host.c) links the fixture runner too.
+FX_HOST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,fx_host_wire.c \
+	fx_host_pump.c))
+VU_OBJS := $(VU_CORE_OBJS) $(FX_HOST_OBJS) $(BUILD)/tools/vhost-user-vsock/fx_host.o \
+	$(BUILD)/tools/vhost-user-vsock/main.o $(FX_OBJS)
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(FX_HOST_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
 	tools/vhost-user-vsock/unit_fake_guest.c tools/vhost-user-vsock/unit_queue.c \
-	tools/vhost-user-vsock/unit_pcap.c)
+	tools/vhost-user-vsock/unit_pcap.c tools/vhost-user-vsock/unit_fx_host.c)
 # Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
@@ -161,7 +166,8 @@ $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
 $(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
 $(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
-$(BIN)/vhost-user-vsock: $(VU_OBJS)
+$(BIN)/vhost-user-vsock: $(VU_OBJS) $(VSC_LIB_ARCHIVE)
+$(BIN)/vhost-user-vsock: LDLIBS += $(FX_LIBS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
 $(VSC_LIB_ARCHIVE): $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS))
@@ -179,7 +185,8 @@ $(ASAN_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) -Itestcases/lib -c -o $@ $<
 
-$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS)
+$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS) $(VSC_LIB_ARCHIVE)
+$(ASAN_DIR)/bin/vhost-user-vsock: ASAN_LDLIBS += $(FX_LIBS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
