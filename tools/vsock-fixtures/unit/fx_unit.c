@@ -13,7 +13,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 59
+#define TESTS 60
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -264,6 +264,9 @@ static void test_timing(void)
 		   fixture("none2", "", "{\"send\": {\"op\": \"REQUEST\", \"src_port\": 9, \"dst_port\": 9}},"
 			   "{\"expect_none\": {}, \"for_ms\": 50}, {\"expect\": {\"op\": \"RST\"}, \"within_ms\": 1000}"),
 		   "not ok", "ok 1 none2", NULL);
+	expect_run("expect_none on a connection: any packet on it, whatever its flags", &extra, "both",
+		   fixture("noneconn", LISTENS, "{\"expect_none\": {\"conn\": \"c\"}, \"for_ms\": 50}"),
+		   NULL, "step 0 expect_none: a packet where none was due: SHUTDOWN (4)", NULL);
 	expect_run("a packet nobody expected fails the fixture at its end", &extra, "both",
 		   fixture("unexpected", LISTENS, "{\"agent\": {\"do\": \"diag\", \"sock\": \"c\","
 			   " \"result\": {\"diag\": {\"state\": \"ESTABLISHED\"}}}}"),
