@@ -13,7 +13,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 60
+#define TESTS 66
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -312,6 +312,78 @@ static void test_agent(void)
 		   NULL, "step 0 await: no call with \"wait\": false on socket zz to await", NULL);
 }
 
+/* The trace line of `event` at `step` must hold `want`. */
+static void expect_trace(const char *title, const struct fake_config *cfg, char *file,
+			 const char *const *wants)
+{
+	struct outcome o = run_files(cfg, "both", &file, 1);
+	char why[512] = "";
+
+	if (!strstr(o.ktap, "\nok 1 "))
+		snprintf(why, sizeof(why), "the fixture did not pass");
+	for (; *wants && !why[0]; wants += 2) {
+		const char *line = strstr(o.trace, wants[0]), *end;
+
+		end = line ? strchr(line, '\n') : NULL;
+		if (!line || !end || !memmem(line, (size_t)(end - line), wants[1], strlen(wants[1])))
+			snprintf(why, sizeof(why), "no trace line %s...%s", wants[0], wants[1]);
+	}
+	if (why[0])
+		printf("# trace:\n%s", o.trace);
+	report(title, !why[0], &o, why);
+	outcome_free(&o);
+}
+
+static void test_engine_and_trace(void)
+{
+	static const char *const manual[] = {
+		"\"step\":2,\"event\":\"tx\"", "\"op\":\"CREDIT_UPDATE\",\"flags\":0,\"buf_alloc\":65536,\"fwd_cnt\":0}",
+		"\"step\":4,\"event\":\"tx\"", "\"fwd_cnt\":3}",
+		"\"step\":0,\"event\":\"agent\"", "\"do\":\"send\",\"ret\":3,\"errno\":null",
+		"\"step\":1,\"event\":\"rx\"", "\"src_cid\":\"$kernel_cid\",\"dst_cid\":\"$engine_cid\",\"src_port\":\"$c_l.port\",\"dst_port\":5001",
+		"\"event\":\"end\"", "\"result\":\"pass\",\"reason\":\"\"",
+		NULL };
+	static const char *const eph[] = {
+		"\"step\":1,\"event\":\"rx\"", "\"src_port\":\"$eph1\",\"dst_port\":7000,",
+		"\"step\":2,\"event\":\"tx\"", "\"src_port\":7000,\"dst_port\":\"$eph1\",",
+		"\"step\":3,\"event\":\"agent\"", "\"do\":\"connect\",\"ret\":0",
+		NULL };
+
+	expect_trace("engine consume (manual) sets the fwd_cnt sends take; the trace's fields", &plain,
+		     fixture("manual", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234,"
+			     " \"setup\": \"kernel_listens\", \"engine_consume\": \"manual\"}}",
+			     "{\"agent\": {\"do\": \"send\", \"sock\": \"c\", \"data\": \"ABC\"}},"
+			     "{\"expect\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"ABC\"}},"
+			     "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\"}},"
+			     "{\"engine\": {\"do\": \"consume\", \"conn\": \"c\", \"bytes\": 3}},"
+			     "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\"}}"), manual);
+	expect_trace("a port neither the fixture nor an agent socket names is $eph1", &plain,
+		     fixture("eph", "", "{\"agent\": {\"do\": \"connect\", \"sock\": \"cl\", \"cid\": \"$engine_cid\", \"port\": 7000, \"wait\": false}},"
+			     "{\"expect\": {\"op\": \"REQUEST\", \"src_port\": {\"capture\": \"p\"}}},"
+			     "{\"send\": {\"op\": \"RESPONSE\", \"src_port\": 7000, \"dst_port\": \"$p\"}},"
+			     "{\"await\": \"cl\"}"), eph);
+	expect_run("engine consume beyond what came in fails", &plain, "both",
+		   fixture("overconsume", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234,"
+			   " \"setup\": \"kernel_listens\", \"engine_consume\": \"manual\"}}",
+			   "{\"engine\": {\"do\": \"consume\", \"conn\": \"c\", \"bytes\": 1}}"),
+		   NULL, "step 0 engine: consume 1 bytes: only 0 received and not consumed", NULL);
+	expect_run("an engine act's result: errno names both", &plain, "both",
+		   fixture("actresult", "", "{\"engine\": {\"do\": \"transport_reset\", \"result\": {\"errno\": \"EINVAL\"}}}"),
+		   NULL, "step 0 engine: transport_reset: got success, want EINVAL", NULL);
+	expect_run("results by_kernel and by_target", &plain, "vhost_vsock",
+		   fixture("resultrows", "", "{\"agent\": {\"do\": \"accept\", \"sock\": \"n\", \"as\": \"x\","
+			   " \"result\": {\"by_kernel\": [{\"from\": \"5.10\", \"is\": 0}, {\"from\": \"6.1\","
+			   " \"is\": {\"by_target\": {\"virtio_transport\": 0, \"vhost_vsock\": {\"errno\": \"EAGAIN\"}}}}]}}}"),
+		   "not ok", "ok 1 resultrows", NULL);
+	expect_run("a failing setsockopt-free credit: buf_alloc after setsockopt", &plain, "both",
+		   fixture("bufsize", LISTENS ", \"ignore\": []",
+			   "{\"agent\": {\"do\": \"setsockopt\", \"sock\": \"c\", \"opt\": \"SO_VM_SOCKETS_BUFFER_SIZE\", \"value\": 8192}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\", \"buf_alloc\": {\"credit\": \"consistent\"}}},"
+			   "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_REQUEST\"}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\", \"buf_alloc\": 8192}}"),
+		   "not ok", "ok 1 bufsize", NULL);
+}
+
 static void test_outcomes(void)
 {
 	struct fake_config alarm = { .alarm = "WARNING: CPU: 0 PID: 1 at net/vmw_vsock/af_vsock.c:1" },
@@ -562,6 +634,7 @@ int main(int argc, char **argv)
 	test_ignore();
 	test_agent();
 	test_outcomes();
+	test_engine_and_trace();
 	test_parse_errors();
 	test_legacy();
 	test_examples();
