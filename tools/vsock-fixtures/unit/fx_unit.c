@@ -8,12 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 66
+#define TESTS 67
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -600,6 +601,61 @@ static void test_mutations(void)
 	report("mutated files load or fail with a message, never crash", !why[0], NULL, why);
 }
 
+/*
+ * The real agent (build/bin/vsock-fixture-agent) with the fake wire, for a fixture whose steps
+ * make no socket call: only hello, kmsg_mark, reset and kmsg run, which open no AF_VSOCK socket
+ * (this machine's vsock is not ours to touch). It proves the agent and the runner agree.
+ */
+static void test_real_agent(void)
+{
+	char *file = fixture("realagent", "", "{\"expect_none\": {}, \"for_ms\": 10}");
+	struct fx_run_options options = { .prefix = "real/" };
+	struct fx_engine engine = { .target = "virtio_transport", .engine_cid = 2, .kernel_cid = 3,
+				    .ops = &fake_wire_ops };
+	int to_agent[2], from_agent[2], status, ok;
+	struct outcome o = { 0 };
+	struct fake f;
+	pid_t pid;
+	FILE *ktap;
+
+	if (access("build/bin/vsock-fixture-agent", X_OK) != 0) {
+		report("the real agent answers hello, kmsg_mark, reset and kmsg", 0, NULL,
+		       "build/bin/vsock-fixture-agent is missing");
+		return;
+	}
+	fake_init(&f, &plain);
+	engine.ctx = &f;
+	if (pipe(to_agent) || pipe(from_agent) || (pid = fork()) < 0) {
+		perror("fx-unit: agent");
+		exit(2);
+	}
+	if (pid == 0) {
+		dup2(to_agent[0], 0);
+		dup2(from_agent[1], 1);
+		close(to_agent[1]);
+		close(from_agent[0]);
+		execl("build/bin/vsock-fixture-agent", "vsock-fixture-agent", (char *)NULL);
+		_exit(127);
+	}
+	close(to_agent[0]);
+	close(from_agent[1]);
+	ktap = open_memstream(&o.ktap, &o.ktap_len);
+	options.agent_in = from_agent[0];
+	options.agent_out = to_agent[1];
+	options.ktap = ktap;
+	o.status = fx_run_files(&engine, &options, &file, 1);
+	fclose(ktap);
+	close(to_agent[1]);
+	close(from_agent[0]);
+	waitpid(pid, &status, 0);
+	ok = o.status == 0 && strstr(o.ktap, "# kernel under test: ") && strstr(o.ktap, "\nok 1 real/realagent\n") &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	report("the real agent answers hello, kmsg_mark, reset and kmsg", ok, &o,
+	       "want ok 1 and the agent's clean exit");
+	outcome_free(&o);
+	fake_free(&f);
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[96];
@@ -639,6 +695,7 @@ int main(int argc, char **argv)
 	test_legacy();
 	test_examples();
 	test_mutations();
+	test_real_agent();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fx-unit: could not remove %s\n", tmpdir);
