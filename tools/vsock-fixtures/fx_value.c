@@ -84,7 +84,10 @@ int fx_kver_parse(const char *text, struct fx_kver *out)
 	out->major = out->minor = out->patch = 0;
 	if (sscanf(text, "%d.%d%n", &out->major, &out->minor, &n) < 2 || n == 0)
 		return -1;
-	if (text[n] == '.' && (sscanf(text + n + 1, "%d%n", &out->patch, &m) < 1 || m == 0))
+	if (text[n] == '.' && (sscanf(text + n + 1, "%d%n", &out->patch, &m) < 1 || m == 0 ||
+			       text[n + 1 + m] != '\0'))
+		return -1;
+	if (text[n] != '.' && text[n] != '\0')
 		return -1;
 	if (out->major < 0 || out->minor < 0 || out->patch < 0)
 		return -1;

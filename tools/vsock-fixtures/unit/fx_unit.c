@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 67
+#define TESTS 68
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -472,6 +472,8 @@ static void test_parse_errors(void)
 	parse_error("a payload over the packet size", "bad", HEAD "\"steps\": [{\"send\": {\"op\": \"RW\","
 		    " \"src_port\": 1, \"dst_port\": 1, \"payload\": {\"byte\": 1, \"len\": 16777216}}}]}",
 		    "$.steps[0].send.payload: the payload is longer than 69632 bytes");
+	parse_error("a version with text after it", "bad", HEAD "\"kernels\": {\"min\": \"6.1.x\"}, \"steps\": [{\"await\": \"x\"}]}",
+		    "$.kernels.min: a version such as \"5.14\" is due");
 	parse_error("by_kernel rows out of order", "bad", HEAD "\"steps\": [{\"expect\": {\"len\": {\"by_kernel\":"
 		    " [{\"from\": \"6.1\", \"is\": 1}, {\"from\": \"5.10\", \"is\": 2}]}}}]}",
 		    "$.steps[0].expect.len.by_kernel[1].from: rows must be in rising version order");
