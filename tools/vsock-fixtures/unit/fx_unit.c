@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 68
+#define TESTS 69
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -658,6 +658,43 @@ static void test_real_agent(void)
 	fake_free(&f);
 }
 
+/* An agent that is gone: each fixture fails with the reason, the run goes on, no SIGPIPE. */
+static void test_dead_agent(void)
+{
+	char *files[2] = { fixture("dead1", "", "{\"await\": \"x\"}"), NULL };
+	struct fx_run_options options = { .prefix = "" };
+	struct fx_engine engine = { .target = "both", .engine_cid = 2, .kernel_cid = 3,
+				    .ops = &fake_wire_ops };
+	int req[2], rep[2], ok;
+	struct outcome o = { 0 };
+	struct fake f;
+	FILE *ktap;
+
+	files[1] = fixture("dead2", "", "{\"await\": \"x\"}");
+	fake_init(&f, &plain);
+	engine.ctx = &f;
+	if (pipe(req) || pipe(rep)) {
+		perror("fx-unit: pipe");
+		exit(2);
+	}
+	close(req[0]);		/* nobody reads the requests */
+	close(rep[1]);		/* nobody will reply */
+	ktap = open_memstream(&o.ktap, &o.ktap_len);
+	options.agent_in = rep[0];
+	options.agent_out = req[1];
+	options.ktap = ktap;
+	o.status = fx_run_files(&engine, &options, files, 2);
+	fclose(ktap);
+	close(req[1]);
+	close(rep[0]);
+	ok = o.status == 1 && strstr(o.ktap, "not ok 1 dead1") && strstr(o.ktap, "not ok 2 dead2") &&
+	     strstr(o.ktap, "agent hello: ");
+	report("a gone agent fails each fixture with the reason, and the run goes on", ok, &o,
+	       "want both not ok with the agent's reason");
+	outcome_free(&o);
+	fake_free(&f);
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[96];
@@ -698,6 +735,7 @@ int main(int argc, char **argv)
 	test_examples();
 	test_mutations();
 	test_real_agent();
+	test_dead_agent();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fx-unit: could not remove %s\n", tmpdir);
