@@ -57,7 +57,7 @@ HOSTWRAP_PEER_OBJS := $(BUILD)/tools/vsock-hostwrap/test_peer.o
 # what they call): the fixture runner and its agent.
 VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
 # The fixture runner (tools/vsock-fixtures, fx_engine.h): an engine links $(FX_OBJS) and adds
-# $(FX_LIBS) to its LDLIBS (json-c, and the test library for versions and errno names), with
+# $(FX_LIBS) to its LDLIBS (json-c, and the test library's archive for errno names), with
 # -Itools/vsock-fixtures for fx_engine.h.
 FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_json.c fx_legacy.c \
 	fx_value.c fx_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
@@ -99,9 +99,10 @@ ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
-# (Of the test library the runner needs errno names only.)
-ASAN_FX_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS) \
-	$(FX_UNIT_OBJS))
+# Of the test library the runner needs errno names only: a sanitizer build of an engine links
+# $(ASAN_FX_OBJS) and -ljson-c.
+ASAN_FX_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS))
+ASAN_FX_UNIT_OBJS := $(ASAN_FX_OBJS) $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(FX_UNIT_OBJS))
 
 # libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
 FUZZ_CC ?= clang
@@ -142,7 +143,7 @@ $(BUILD)/%.o: %.c
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
-$(FX_OBJS) $(FX_UNIT_OBJS): CFLAGS += -Itools/vsock-fixtures
+$(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
@@ -190,7 +191,7 @@ $(ASAN_DIR)/bin/vhost-user-vsock: ASAN_LDLIBS += $(FX_LIBS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
-$(filter $(ASAN_DIR)/tools/vsock-fixtures/%,$(ASAN_FX_UNIT_OBJS)): CFLAGS += -Itools/vsock-fixtures
+$(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^ $(ASAN_LDLIBS)
