@@ -319,6 +319,7 @@ int fx_agent_step(struct fx_run *r, const struct fx_step *st)
 
 	if (!req)
 		return -1;
+	fx_conn_forget_rsts(r);
 	if (!a->wait)
 		json_object_object_add(req, "async", json_object_new_boolean(1));
 	id = fx_agent_send(r->agent, req, why, sizeof(why));
@@ -354,6 +355,7 @@ int fx_await_step(struct fx_run *r, const struct fx_step *st)
 		return fx_fail(r, "no call with \"wait\": false on socket %s to await", st->await_sock);
 	id = s->pending_id;
 	s->pending_id = 0;
+	fx_conn_forget_rsts(r);
 	rc = fx_agent_wait(r->agent, id, step_deadline(r, st), &reply, why, sizeof(why));
 	if (rc == 0)
 		return fx_fail(r, "%s: no reply within %" PRIu32 " ms%s", st->await_sock, st->within_ms,

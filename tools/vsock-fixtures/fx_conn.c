@@ -2,6 +2,10 @@
  * fx_conn.c: what the runner knows of each connection's credit, and the invariants every packet
  * from the kernel must keep whatever the steps say (net/vmw_vsock/virtio_transport_common.c):
  *   - an RST is never answered by an RST (virtio_transport_reset_no_sock() returns on RST);
+ *     an RST is an answer only when no agent call came in between: closing a socket the
+ *     engine's RST left with peer_shutdown SHUTDOWN_MASK sends an RST of its own
+ *     (virtio_transport_close()), so every agent step and await forgets the engine's RSTs
+ *     (fx_conn_forget_rsts());
  *   - RW stays within the credit the engine advertised: the kernel's credit is
  *     peer_buf_alloc - (tx_cnt - peer_fwd_cnt), u32 arithmetic (virtio_transport_get_credit()),
  *     so the bytes it sent may not pass the furthest buf_alloc + fwd_cnt the engine announced;
@@ -24,6 +28,12 @@ void fx_conn_reset_all(struct fx_run *r)
 {
 	memset(r->cs, 0, sizeof(r->cs));
 	r->n_tuples = 0;
+}
+
+void fx_conn_forget_rsts(struct fx_run *r)
+{
+	for (int i = 0; i < r->n_tuples; i++)
+		r->tuples[i].rst = 0;
 }
 
 static int conn_ports(struct fx_run *r, int i, uint32_t *engine_port, uint32_t *kernel_port)

@@ -91,6 +91,8 @@ void fx_conn_reset_all(struct fx_run *r);
 /* The connection a packet belongs to (-1): engine_side ports first when from_engine. */
 int fx_conn_of(struct fx_run *r, const struct fx_hdr *h, int from_kernel);
 /* Checks a packet from the kernel against the invariants: 0 holds, -1 failed (reason set). */
+/* An agent call acts on the kernel: an RST after it is no answer to the engine's earlier RSTs. */
+void fx_conn_forget_rsts(struct fx_run *r);
 int fx_check_invariants(struct fx_run *r, const struct fx_hdr *h, size_t payload_len);
 void fx_note_rx(struct fx_run *r, const struct fx_hdr *h, size_t payload_len);
 void fx_note_tx(struct fx_run *r, int conn, const struct fx_hdr *h, size_t payload_len);

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 69
+#define TESTS 70
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -215,6 +215,12 @@ static void test_invariants(void)
 		   fixture("rstrst", "", "{\"send\": {\"op\": \"RST\", \"src_port\": 9, \"dst_port\": 9}},"
 			   "{\"expect_none\": {\"op\": \"REQUEST\"}, \"for_ms\": 100}"),
 		   NULL, "not ok 1 rstrst", "invariant: the kernel answered the engine's RST with an RST", NULL);
+	expect_run("an RST after an agent close is no answer to the engine's RST", &plain, "both",
+		   fixture("rstclose", LISTENS,
+			   "{\"send\": {\"conn\": \"c\", \"op\": \"RST\"}},"
+			   "{\"agent\": {\"do\": \"close\", \"sock\": \"c\"}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"RST\", \"buf_alloc\": \"any\", \"fwd_cnt\": \"any\"}}"),
+		   "not ok", "ok 1 rstclose", NULL);
 	expect_run("invariant: fwd_cnt backwards", &back, "both",
 		   fixture("fwdback", LISTENS,
 			   "{\"send\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"AAAAA\"}},"

@@ -206,6 +206,13 @@ static void handle(struct fake_agent *a, json_object *req)
 		json_object_object_add(reply, "revents", json_object_new_int(f->established ? POLLOUT : 0));
 		json_object_object_add(reply, "so_error", json_object_new_int(0));
 		result(reply, f->established, NULL, port_of(f, sock));
+	} else if (!strcmp(what, "close")) {
+		/* as virtio_transport_close(): the engine's RST left peer_shutdown SHUTDOWN_MASK */
+		if (!strcmp(sock, f->conn_name) && f->reset_by_engine)
+			fake_emit(f, FX_OP_RST, f->kernel_port, f->engine_port, 0, NULL, 0);
+		if (!strcmp(sock, f->conn_name))
+			f->conn_name[0] = '\0';
+		result(reply, 0, NULL, -1);
 	} else if (!strcmp(what, "diag")) {
 		json_object *d = json_object_new_object();
 

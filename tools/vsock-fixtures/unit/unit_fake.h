@@ -45,6 +45,7 @@ struct fake {
 	uint32_t listen_port;
 	/* the connection */
 	int established, connecting;
+	int reset_by_engine;		/* the engine's RST ended the connection: close answers RST */
 	uint32_t kernel_port, engine_port;
 	uint32_t fwd_cnt, buf_alloc, rx_queued, tx_cnt;
 	uint32_t peer_buf_alloc, peer_fwd_cnt;

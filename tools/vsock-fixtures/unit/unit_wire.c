@@ -99,6 +99,7 @@ static int wire_send(void *ctx, const uint8_t *bytes, size_t len, const uint32_t
 	case FX_OP_REQUEST:
 		if (f->listener[0] && dst == f->listen_port) {
 			f->established = 1;
+			f->reset_by_engine = 0;
 			f->kernel_port = dst;
 			f->engine_port = src;
 			f->fwd_cnt = f->rx_queued = f->tx_cnt = 0;
@@ -129,6 +130,8 @@ static int wire_send(void *ctx, const uint8_t *bytes, size_t len, const uint32_t
 	case FX_OP_RST:
 		if (f->cfg.rst_on_rst)
 			fake_emit(f, FX_OP_RST, dst, src, 0, NULL, 0);
+		if (f->established && dst == f->kernel_port && src == f->engine_port)
+			f->reset_by_engine = 1;
 		f->established = 0;
 		break;
 	}
