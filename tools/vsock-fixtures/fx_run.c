@@ -171,16 +171,18 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 		fprintf(stderr, "vsock-fixtures: out of memory\n");
 		exit(2);
 	}
-	fprintf(options->ktap, "KTAP version 1\n1..%d\n", n_files);
-	fflush(options->ktap);
+	fprintf(options->ktap, "KTAP version 1\n");
 	r->engine = engine;
 	r->options = options;
 	r->agent = agent;
 	r->fx = fx;
 	snprintf(r->kernel_text, sizeof(r->kernel_text), "unknown");
 	have_kernel = hello(r, hello_err, sizeof(hello_err)) == 0;
+	/* Before the plan: a "# " line after it would be read as fixture 1's diagnostics. */
 	if (have_kernel)
 		fx_ktap_diag(options->ktap, "kernel under test: %s (%s)", r->kernel_text, engine->target);
+	fprintf(options->ktap, "1..%d\n", n_files);
+	fflush(options->ktap);
 	for (int i = 0; i < n_files; i++) {
 		struct fx_arena arena = { 0 };
 		struct fx_kver kernel = r->kernel;

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 70
+#define TESTS 71
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -221,6 +221,9 @@ static void test_invariants(void)
 			   "{\"agent\": {\"do\": \"close\", \"sock\": \"c\"}},"
 			   "{\"expect\": {\"conn\": \"c\", \"op\": \"RST\", \"buf_alloc\": \"any\", \"fwd_cnt\": \"any\"}}"),
 		   "not ok", "ok 1 rstclose", NULL);
+	expect_run("KTAP: the kernel under test comes before the plan", &plain, "both",
+		   fixture("plan", "", "{\"expect_none\": {}, \"for_ms\": 10}"), "not ok",
+		   "KTAP version 1\n# kernel under test: 6.1.192 (both)\n1..1\nok 1 plan\n", NULL);
 	expect_run("invariant: fwd_cnt backwards", &back, "both",
 		   fixture("fwdback", LISTENS,
 			   "{\"send\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"AAAAA\"}},"
