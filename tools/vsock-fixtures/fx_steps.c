@@ -367,7 +367,7 @@ static int build_header(struct fx_run *r, const struct fx_packet_spec *p, struct
 static int run_send(struct fx_run *r, const struct fx_step *st)
 {
 	const struct fx_packet_spec *p = &st->pkt;
-	size_t plen = p->payload ? p->payload->len : 0, total = FX_HDR_SIZE + plen;
+	size_t plen = p->payload ? p->payload->len : 0, total = FX_HDR_SIZE + plen, sent;
 	char why[FX_MSG_MAX] = "";
 
 	if (total > FX_PACKET_MAX)
@@ -378,10 +378,13 @@ static int run_send(struct fx_run *r, const struct fx_step *st)
 
 		for (int i = 0; i < p->n_layout; i++)
 			sum += p->layout[i];
-		if (sum != total)
+		if (sum > total)
 			return fx_fail(r, "layout: the descriptor sizes add up to %zu, the packet has %zu bytes",
 				       sum, total);
+		/* A shorter layout cuts the packet at its end: a chain short of the header, say. */
+		total = sum;
 	}
+	sent = total > FX_HDR_SIZE ? total - FX_HDR_SIZE : 0;	/* payload bytes that go out */
 	for (unsigned int i = 0; i < p->repeat; i++) {
 		struct fx_hdr h;
 		int rc;
@@ -403,9 +406,11 @@ static int run_send(struct fx_run *r, const struct fx_step *st)
 			return fx_skip(r, "%s", why);
 		if (rc < 0)
 			return fx_fail(r, "the engine could not send: %s", why);
-		fx_remember(r, 0, &h, plen);
-		fx_trace_packet(r, 0, &h, plen);
-		fx_note_tx(r, p->conn, &h, plen);
+		fx_remember(r, 0, &h, sent);
+		fx_trace_packet(r, 0, &h, sent);
+		/* Short of its header, the packet is no packet to the kernel: no credit from it. */
+		if (total >= FX_HDR_SIZE)
+			fx_note_tx(r, p->conn, &h, sent);
 	}
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 71
+#define TESTS 73
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -204,6 +204,22 @@ static void test_by_kernel(void)
 		   fixture("bykernel", LISTENS, steps), NULL, "no by_kernel row holds for kernel 4.19.0", NULL);
 	expect_run("by_target picks the engine's row", &plain, "vhost_vsock",
 		   fixture("bykernel", LISTENS, steps), NULL, "len: got 0, want 9", NULL);
+}
+
+static void test_layout(void)
+{
+	expect_run("a layout shorter than the packet cuts it there", &plain, "both",
+		   fixture("cut", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234}}",
+			   "{\"agent\": {\"do\": \"listen\", \"sock\": \"srv\", \"port\": 1234}},"
+			   "{\"send\": {\"conn\": \"c\", \"op\": \"REQUEST\", \"layout\": [20]}},"
+			   "{\"expect_none\": {}, \"for_ms\": 50},"
+			   "{\"send\": {\"conn\": \"c\", \"op\": \"REQUEST\"}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"RESPONSE\"}}"),
+		   "not ok", "ok 1 cut", NULL);
+	expect_run("a layout longer than the packet fails", &plain, "both",
+		   fixture("long", "", "{\"send\": {\"op\": \"REQUEST\", \"src_port\": 9, \"dst_port\": 9,"
+			   " \"layout\": [44, 4]}}"),
+		   NULL, "not ok 1 long", "layout: the descriptor sizes add up to 48, the packet has 44 bytes", NULL);
 }
 
 static void test_invariants(void)
@@ -733,6 +749,7 @@ int main(int argc, char **argv)
 	test_defaults();
 	test_matchers();
 	test_by_kernel();
+	test_layout();
 	test_invariants();
 	test_timing();
 	test_ignore();
