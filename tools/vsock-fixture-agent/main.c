@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ struct async_call {
 	int used;
 	volatile int done;
 	int orphan;			/* reset gave up on it: no reply */
+	int orphan_fd;			/* its socket, nameless now: the call closes it when it ends */
 	json_object *req;
 	char sock[AGENT_NAME_MAX];
 };
@@ -93,7 +95,7 @@ static void *async_main(void *arg)
 		pthread_mutex_lock(&agent_lock);
 		for (int i = 0; i < AGENT_SOCKS_MAX; i++)
 			if (agent_socks[i].fd >= 0 && agent_socks[i].orphan &&
-			    !strcmp(agent_socks[i].name, c->sock)) {
+			    agent_socks[i].fd == c->orphan_fd) {
 				close(agent_socks[i].fd);
 				agent_socks[i].fd = -1;
 			}
@@ -141,10 +143,23 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* shutdown(SHUT_RDWR) of a call's socket: wakes a call blocked on it, as close() does not. */
+static void shut_call_socket(const struct async_call *c)
+{
+	pthread_mutex_lock(&agent_lock);
+	for (int k = 0; k < AGENT_SOCKS_MAX; k++)
+		if (agent_socks[k].fd >= 0 && !agent_socks[k].orphan &&
+		    !strcmp(agent_socks[k].name, c->sock))
+			shutdown(agent_socks[k].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&agent_lock);
+}
+
 /*
  * Ends every call and closes every socket. A blocked call is interrupted with SIGUSR1 (its
- * handler does nothing, installed without SA_RESTART: the call returns EINTR). One that still
- * has not ended after two seconds is left to close its socket when it returns.
+ * handler does nothing, installed without SA_RESTART: the call returns EINTR), then by
+ * shutdown(SHUT_RDWR) of its socket. One that still has not ended is left to close its socket
+ * when it returns; the socket loses its name at once, so that the next fixture's socket of the
+ * same name is a new one and never this one.
  */
 static void reset(void)
 {
@@ -154,7 +169,9 @@ static void reset(void)
 
 		if (!c->used || c->orphan)
 			continue;
-		while (!c->done && waited < 2000) {
+		while (!c->done && waited < 2500) {
+			if (waited == 2000)
+				shut_call_socket(c);
 			pthread_kill(c->thread, SIGUSR1);
 			sleep_ms(20);
 			waited += 20;
@@ -162,9 +179,14 @@ static void reset(void)
 		pthread_mutex_lock(&agent_lock);
 		if (!c->done) {
 			c->orphan = 1;
+			c->orphan_fd = -1;
 			for (int k = 0; k < AGENT_SOCKS_MAX; k++)
-				if (agent_socks[k].fd >= 0 && !strcmp(agent_socks[k].name, c->sock))
+				if (agent_socks[k].fd >= 0 && !agent_socks[k].orphan &&
+				    !strcmp(agent_socks[k].name, c->sock)) {
 					agent_socks[k].orphan = 1;
+					agent_socks[k].name[0] = '\0';
+					c->orphan_fd = agent_socks[k].fd;
+				}
 			pthread_detach(c->thread);
 			pthread_mutex_unlock(&agent_lock);
 			continue;
