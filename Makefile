@@ -99,9 +99,10 @@ ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
-# Of the test library the runner needs errno names only: a sanitizer build of an engine links
+# Of the test library the runner needs errno names and versions: a sanitizer build of an engine links
 # $(ASAN_FX_OBJS) and -ljson-c.
-ASAN_FX_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS))
+ASAN_FX_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(BUILD)/testcases/lib/kver.o \
+	$(FX_OBJS))
 ASAN_FX_UNIT_OBJS := $(ASAN_FX_OBJS) $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(FX_UNIT_OBJS))
 
 # libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.

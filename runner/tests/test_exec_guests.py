@@ -11,6 +11,7 @@ import time
 import unittest
 from pathlib import Path
 
+from tests import processes
 from tests.test_guest_runs import default_kernel_cached
 from vsc import exec_run
 from vsc.cli import DEFAULT_KERNEL
@@ -29,21 +30,6 @@ def setUpModule():
 
 def tearDownModule():
     shutil.rmtree(_TOP, ignore_errors=True)
-
-
-def processes_naming(*paths: Path) -> list[str]:
-    """Command lines of processes (QEMU, the device, the host peer) that name one of paths."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:
-            continue
-        if any(str(path) in cmdline for path in paths) and "unittest" not in cmdline:
-            found.append(cmdline)
-    return found
 
 
 class Exec:
@@ -70,7 +56,7 @@ class Exec:
 @unittest.skipUnless(default_kernel_cached(), f"{DEFAULT_KERNEL} is not cached: run 'vsockcheck kernels fetch'")
 class ExecRuns(unittest.TestCase):
     def assert_clean(self, run: Exec):
-        self.assertEqual(processes_naming(run.results, run.tmp), [], "a process outlived vsockcheck exec")
+        self.assertEqual(processes.naming(run.results, run.tmp), [], "a process outlived vsockcheck exec")
         self.assertEqual(list(run.tmp.iterdir()), [], "temporary files were left behind")
 
     def assert_pair_passed(self, run: Exec, done, server_cids: str, client_cids: str):

@@ -10,6 +10,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from tests import processes
 from vsc import fixtures_host, kernels, topology, vhost_user_device
 from vsc.cli import DEFAULT_KERNEL
 from vsc.errors import UserError
@@ -76,19 +77,6 @@ def kernel_or_none():
         return None
 
 
-def processes_naming(path: Path) -> list[int]:
-    """Processes whose command line names path (our work directory): QEMU and the engine."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode("utf-8", "replace")
-        except OSError:
-            continue
-        if str(path) in cmdline and proc.name != str(os.getpid()):
-            found.append(int(proc.name))
-    return found
-
-
 def engine_has_fixture_mode() -> bool:
     binary = vhost_user_device.program()
     if not binary.exists():
@@ -151,7 +139,7 @@ class GuestRuns(unittest.TestCase):
         self.kernel = kernel_or_none()
 
     def assertNothingLeft(self):
-        self.assertEqual(processes_naming(self.dir), [], "a QEMU or engine process was left behind")
+        self.assertEqual(processes.naming(self.dir), [], "a QEMU or engine process was left behind")
 
     def test_dying_engine_leaves_errors_and_no_process(self):
         fake = self.dir / "dying-engine"

@@ -12,6 +12,7 @@ import unittest
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from tests import processes
 from vsc import catalogue, guest_session, kernels, topology_loopback
 from vsc.cli import DEFAULT_KERNEL
 from vsc.errors import UserError
@@ -38,19 +39,6 @@ def default_kernel_cached() -> bool:
         return False
 
 
-def qemu_processes_using(path: Path) -> list[int]:
-    """QEMU processes whose command line names path (our results directory)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode("utf-8", "replace")
-        except OSError:
-            continue
-        if "qemu-system" in cmdline and str(path) in cmdline:
-            found.append(int(proc.name))
-    return found
-
-
 class Run:
     """One `vsockcheck run` with a private TMPDIR and results directory."""
 
@@ -75,7 +63,7 @@ class Run:
 @unittest.skipUnless(default_kernel_cached(), f"{DEFAULT_KERNEL} is not cached: run 'vsockcheck kernels fetch'")
 class GuestFailures(unittest.TestCase):
     def assert_clean(self, run: Run):
-        self.assertEqual(qemu_processes_using(run.results), [], "QEMU outlived the runner")
+        self.assertEqual(processes.qemus_naming(run.results), [], "QEMU outlived the runner")
         self.assertEqual(list(run.tmp.iterdir()), [], "temporary files were left behind")
 
     def test_panicking_guest_fails_every_case_with_the_reason(self):
@@ -104,9 +92,9 @@ class GuestFailures(unittest.TestCase):
         proc = subprocess.Popen(run.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=run.env)
         deadline = time.monotonic() + 60
-        while not qemu_processes_using(run.results) and time.monotonic() < deadline:
+        while not processes.qemus_naming(run.results) and time.monotonic() < deadline:
             time.sleep(0.1)  # waiting for the runner to start QEMU
-        self.assertTrue(qemu_processes_using(run.results), "QEMU never started")
+        self.assertTrue(processes.qemus_naming(run.results), "QEMU never started")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 130)
@@ -118,15 +106,15 @@ class GuestFailures(unittest.TestCase):
         run = Run("--guest-mode", "hang", "--boot-timeout", "120", "--pick", "bind_port")
         proc = subprocess.Popen(run.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=run.env)
         deadline = time.monotonic() + 60
-        while not qemu_processes_using(run.results) and time.monotonic() < deadline:
+        while not processes.qemus_naming(run.results) and time.monotonic() < deadline:
             time.sleep(0.1)  # waiting for the runner to start QEMU
-        self.assertTrue(qemu_processes_using(run.results), "QEMU never started")
+        self.assertTrue(processes.qemus_naming(run.results), "QEMU never started")
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while qemu_processes_using(run.results) and time.monotonic() < deadline:
+        while processes.qemus_naming(run.results) and time.monotonic() < deadline:
             time.sleep(0.1)  # the kernel delivers the parent-death signal asynchronously
-        self.assertEqual(qemu_processes_using(run.results), [])
+        self.assertEqual(processes.qemus_naming(run.results), [])
         shutil.rmtree(run.tmp)  # a SIGKILLed runner cannot clean up; only QEMU is the point here
 
     def test_a_small_run_writes_every_result_file(self):

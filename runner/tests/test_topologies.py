@@ -19,6 +19,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from tests import processes
 from tests import test_pcap_decode
 from tests.test_guest_runs import Run, default_kernel_cached
 from vsc import initramfs, kernels, qemu, topology, topology_g2g, topology_g2h
@@ -132,20 +133,6 @@ def split_programs() -> bool:
     return "--split" in done.stdout + done.stderr
 
 
-def processes_naming(path: Path) -> list[str]:
-    """Command lines of live processes that name path (our results or temporary directory)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if str(path) in cmdline and state != "Z" and proc.name != str(os.getpid()):
-            found.append(cmdline)
-    return found
-
-
 @dataclasses.dataclass(frozen=True)
 class FakeVmPort:
     """The contract's VmPort, for the stand-in backend."""
@@ -231,7 +218,7 @@ class G2gOrchestration(unittest.TestCase):
         return topology_g2g.run(request, lambda result: None)
 
     def assert_nothing_left(self):
-        self.assertEqual(processes_naming(self.top), [])
+        self.assertEqual(processes.naming(self.top), [])
         self.assertEqual([t.name for t in threading.enumerate() if t.name == "vsc-peer-relay"], [])
         self.assertEqual(set(os.listdir("/proc/self/fd")), self.fds_before, "a descriptor leaked")
 
@@ -272,7 +259,7 @@ class G2gOrchestration(unittest.TestCase):
         def interrupt_when_both_guests_run():
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                if len([c for c in processes_naming(self.top) if "qemu-system" in c]) == 2:
+                if len([c for c in processes.naming(self.top) if "qemu-system" in c]) == 2:
                     break
                 time.sleep(0.05)
             time.sleep(0.5)  # let the relay start: the interrupt must find everything running
@@ -293,7 +280,7 @@ class TopologyRun(Run):
 
     def leftovers(self) -> list[str]:
         """Processes still naming this run's directories, and files left in its TMPDIR."""
-        return processes_naming(self.top) + [str(p) for p in self.tmp.iterdir()]
+        return processes.naming(self.top) + [str(p) for p in self.tmp.iterdir()]
 
 
 @unittest.skipUnless(default_kernel_cached(), f"{DEFAULT_KERNEL} is not cached")
@@ -385,10 +372,10 @@ class SplitTopologies(unittest.TestCase):
         proc = subprocess.Popen(run.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=run.env,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
-        while len([c for c in processes_naming(run.top) if "qemu-system" in c]) < 2:
+        while len([c for c in processes.naming(run.top) if "qemu-system" in c]) < 2:
             self.assertLess(time.monotonic(), deadline, "the two guests never started")
             time.sleep(0.1)
-        self.assertTrue(any("vhost-user-vsock" in c for c in processes_naming(run.top)))
+        self.assertTrue(any("vhost-user-vsock" in c for c in processes.naming(run.top)))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, 130, err)

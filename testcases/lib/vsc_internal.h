@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "vsc.h"
+#include "vsc_kver.h"
 
 enum vsc_outcome {
 	VSC_UNSET = 0,		/* the role never reported: it crashed or was killed */
@@ -55,11 +56,6 @@ void vsc_set_nested_level(unsigned int level);
 /* NULL when this run is nested, else why a VSC_NEED_NESTED case skips. */
 const char *vsc_nested_unmet(void);
 
-struct vsc_kver {
-	int major, minor, patch;
-};
-int vsc_kver_parse(const char *text, struct vsc_kver *out);	/* 0 on success */
-int vsc_kver_cmp(const struct vsc_kver *a, const struct vsc_kver *b);
 /* The version that decides expectations, as "6.1.192". */
 const char *vsc_kernel_version_short(void);
 /*

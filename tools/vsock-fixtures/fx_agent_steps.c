@@ -198,7 +198,7 @@ static const struct fx_result *select_result(struct fx_run *r, const struct fx_r
 			row = res->rows[!strcmp(r->ev.target, "vhost_vsock")];
 		} else {
 			for (int i = 0; i < res->by->n_items; i++)
-				if (fx_kver_cmp(&res->by->versions[i], &r->kernel) <= 0)
+				if (vsc_kver_cmp(&res->by->versions[i], &r->kernel) <= 0)
 					row = res->rows[i];
 			if (!row) {
 				snprintf(why, sizeof(why), "no by_kernel row holds for kernel %s", r->kernel_text);

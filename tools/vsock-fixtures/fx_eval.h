@@ -12,7 +12,7 @@ struct fx_capture {
 /* What a value may depend on; the interpreter (fx_steps.c) fills it in. */
 struct fx_eval {
 	const char *target;			/* "virtio_transport" or "vhost_vsock" */
-	struct fx_kver kernel;
+	struct vsc_kver kernel;
 	/* $name: 0 with *out; -1 with why (unknown name, the agent has no port for it...). */
 	int (*resolve)(void *ctx, const char *name, uint64_t *out, char *why, size_t why_size);
 	/* {"credit": "consistent"} on `field` (buf_alloc or fwd_cnt): 1 holds, 0 not (why). */

@@ -307,7 +307,7 @@ static struct fx_result *parse_result_rows(struct loader *l, json_object *j, con
 			snprintf(err, err_size, "%s.from: a version such as \"6.1\" is due", sub);
 			return NULL;
 		}
-		if (i > 0 && fx_kver_cmp(&r->by->versions[i - 1], &r->by->versions[i]) >= 0) {
+		if (i > 0 && vsc_kver_cmp(&r->by->versions[i - 1], &r->by->versions[i]) >= 0) {
 			snprintf(err, err_size, "%s.from: rows must be in rising version order", sub);
 			return NULL;
 		}
@@ -1110,7 +1110,7 @@ static char *read_text(const char *file, size_t *len, char *err, size_t err_size
 	return text;
 }
 
-static void file_stem(const char *file, char *stem, size_t size)
+void fx_file_stem(const char *file, char *stem, size_t size)
 {
 	const char *base = strrchr(file, '/');
 	char *dot;
@@ -1133,7 +1133,7 @@ int fx_load(const char *file, struct fx_fixture *fx, struct fx_arena *arena, cha
 	int rc, line, col;
 
 	memset(fx, 0, sizeof(*fx));
-	file_stem(file, stem, sizeof(stem));
+	fx_file_stem(file, stem, sizeof(stem));
 	text = read_text(file, &len, err, err_size);
 	if (!text)
 		return -1;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fx_engine.h"
+#include "vsc_kver.h"
 
 #define FX_NAME_MAX 48		/* socket, connection and capture names */
 #define FX_PATH_MAX 160		/* "$.steps[12].expect.payload[3]" */
@@ -51,11 +52,8 @@ const char *fx_op_name(uint64_t op);		/* "RST", or NULL for an unknown number */
 /* "op RST (3), ports 1234 -> 5001, len 0, ..." for diagnostics. */
 void fx_hdr_describe(const struct fx_hdr *hdr, size_t payload_len, char *out, size_t size);
 
-struct fx_kver {
-	int major, minor, patch;
-};
-int fx_kver_parse(const char *text, struct fx_kver *out);	/* 0 when "6.1" or "6.1.192" */
-int fx_kver_cmp(const struct fx_kver *a, const struct fx_kver *b);
+/* 0 when "6.1" or "6.1.192" exactly (a fixture's version names a release, nothing after it). */
+int fx_kver_parse(const char *text, struct vsc_kver *out);
 
 /* A value or matcher. Integers are resolved at parse time; references at run time. */
 enum fx_vkind {
@@ -75,7 +73,7 @@ struct fx_value {
 	uint64_t n, lo, hi;
 	char name[FX_NAME_MAX];
 	struct fx_value **items;
-	struct fx_kver *versions;
+	struct vsc_kver *versions;
 	int n_items;
 };
 
@@ -179,7 +177,7 @@ struct fx_step {
 };
 
 struct fx_known_bug {
-	struct fx_kver from, until;
+	struct vsc_kver from, until;
 	char fix[256];
 	const char *target;		/* NULL: both */
 };
@@ -188,7 +186,7 @@ struct fx_fixture {
 	char name[FX_NAME_MAX + 8];
 	const char *target;		/* "virtio_transport", "vhost_vsock" or "both" */
 	int has_min;
-	struct fx_kver min;
+	struct vsc_kver min;
 	char min_text[24];
 	struct fx_known_bug bugs[8];
 	int n_bugs;
@@ -229,6 +227,8 @@ struct fx_value *fx_value_parse(void *json, int field, unsigned int width, enum 
 				const char *path, struct fx_arena *arena, char *err, size_t err_size);
 struct fx_payload *fx_payload_parse(void *json, size_t max, const char *path,
 				    struct fx_arena *arena, char *err, size_t err_size);
+/* "credit_stall" of "dir/credit_stall.json": a fixture's name, and its result's when it fails to load. */
+void fx_file_stem(const char *file, char *stem, size_t size);
 int fx_name_ok(const char *name);		/* ^[a-z][a-z0-9_]*$, shorter than FX_NAME_MAX */
 
 #endif

@@ -111,7 +111,7 @@ static void run_one(struct fx_run *r)
 		fx_skip(r, "for %s only", fx->target);
 		return;
 	}
-	if (fx->has_min && fx_kver_cmp(&r->kernel, &fx->min) < 0) {
+	if (fx->has_min && vsc_kver_cmp(&r->kernel, &fx->min) < 0) {
 		fx_skip(r, "needs kernel %s, running %s", fx->min_text, r->kernel_text);
 		return;
 	}
@@ -138,22 +138,11 @@ static const char *known_bug(const struct fx_run *r)
 	for (int i = 0; i < r->fx->n_bugs; i++) {
 		const struct fx_known_bug *b = &r->fx->bugs[i];
 
-		if (fx_kver_cmp(&b->from, &r->kernel) <= 0 && fx_kver_cmp(&r->kernel, &b->until) < 0 &&
+		if (vsc_kver_cmp(&b->from, &r->kernel) <= 0 && vsc_kver_cmp(&r->kernel, &b->until) < 0 &&
 		    (!b->target || !strcmp(b->target, r->engine->target)))
 			return b->fix;
 	}
 	return NULL;
-}
-
-static void stem_of(const char *file, char *out, size_t size)
-{
-	const char *base = strrchr(file, '/');
-	char *dot;
-
-	snprintf(out, size, "%s", base ? base + 1 : file);
-	dot = strrchr(out, '.');
-	if (dot && dot != out)
-		*dot = '\0';
 }
 
 int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
@@ -185,7 +174,7 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 	fflush(options->ktap);
 	for (int i = 0; i < n_files; i++) {
 		struct fx_arena arena = { 0 };
-		struct fx_kver kernel = r->kernel;
+		struct vsc_kver kernel = r->kernel;
 		char err[FX_MSG_MAX], stem[FX_NAME_MAX * 2];
 		const char *bug;
 		int ok;
@@ -206,7 +195,7 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 					  .resolve = fx_resolve, .credit = fx_credit_check, .ctx = r,
 					  .pending = r->pending, .max_pending = 8 };
 		if (fx_load(files[i], fx, &arena, err, sizeof(err))) {
-			stem_of(files[i], stem, sizeof(stem));
+			fx_file_stem(files[i], stem, sizeof(stem));
 			fx_ktap_diag(options->ktap, "%s: %s", files[i], err);
 			fprintf(options->ktap, "not ok %d %s%s\n", i + 1, options->prefix ? options->prefix : "",
 				stem);

@@ -46,7 +46,7 @@ struct fx_run {
 	struct fx_engine *engine;
 	const struct fx_run_options *options;
 	struct fx_agent *agent;
-	struct fx_kver kernel;
+	struct vsc_kver kernel;
 	char kernel_text[64];
 	const struct fx_fixture *fx;
 	const char *file;

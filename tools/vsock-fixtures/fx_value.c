@@ -72,37 +72,19 @@ void fx_hdr_describe(const struct fx_hdr *h, size_t payload_len, char *out, size
 		 h->f[FX_LEN], type, h->f[FX_FLAGS], h->f[FX_BUF_ALLOC], h->f[FX_FWD_CNT], payload_len);
 }
 
-/*
- * Versions compare as testcases/lib/kernel.c's vsc_kver: major.minor[.patch], patch 0 if absent.
- * Not that code itself: kernel.c brings the test harness with it, which an engine must not link.
- * Unlike it, trailing garbage after a patch ("6.1.x") is refused: a fixture's version is exact.
- */
-int fx_kver_parse(const char *text, struct fx_kver *out)
+/* testcases/lib's parse, refusing what follows the patch number ("6.1.x", "6.1.192-1"). */
+int fx_kver_parse(const char *text, struct vsc_kver *out)
 {
 	int n = 0, m = 0;
 
-	out->major = out->minor = out->patch = 0;
-	if (sscanf(text, "%d.%d%n", &out->major, &out->minor, &n) < 2 || n == 0)
+	if (vsc_kver_parse(text, out) || sscanf(text, "%*d.%*d%n", &n) < 0 || n == 0)
 		return -1;
-	if (text[n] == '.' && (sscanf(text + n + 1, "%d%n", &out->patch, &m) < 1 || m == 0 ||
+	if (text[n] == '.' && (sscanf(text + n + 1, "%*d%n", &m) < 0 || m == 0 ||
 			       text[n + 1 + m] != '\0'))
 		return -1;
 	if (text[n] != '.' && text[n] != '\0')
 		return -1;
-	if (out->major < 0 || out->minor < 0 || out->patch < 0)
-		return -1;
-	return 0;
-}
-
-int fx_kver_cmp(const struct fx_kver *a, const struct fx_kver *b)
-{
-	if (a->major != b->major)
-		return a->major < b->major ? -1 : 1;
-	if (a->minor != b->minor)
-		return a->minor < b->minor ? -1 : 1;
-	if (a->patch != b->patch)
-		return a->patch < b->patch ? -1 : 1;
-	return 0;
+	return out->major < 0 || out->minor < 0 || out->patch < 0 ? -1 : 0;
 }
 
 int fx_name_ok(const char *name)
@@ -279,7 +261,7 @@ static struct fx_value *parse_rows(json_object *j, int field, unsigned int width
 		if (!json_object_is_type(from, json_type_string) ||
 		    fx_kver_parse(json_object_get_string(from), &v->versions[i]) != 0)
 			FAIL("%s.from: a version such as \"6.1\" or \"6.1.192\" is due", sub);
-		if (i > 0 && fx_kver_cmp(&v->versions[i - 1], &v->versions[i]) >= 0)
+		if (i > 0 && vsc_kver_cmp(&v->versions[i - 1], &v->versions[i]) >= 0)
 			FAIL("%s.from: rows must be in rising version order", sub);
 		snprintf(sub + strlen(sub), sizeof(sub) - strlen(sub), ".is");
 		v->items[i] = fx_value_parse(is, field, width, ctx, sub, arena, err, err_size);
@@ -588,7 +570,7 @@ const struct fx_value *fx_value_select(const struct fx_value *v, const struct fx
 		const struct fx_value *row = NULL;
 
 		for (int i = 0; i < v->n_items; i++)
-			if (fx_kver_cmp(&v->versions[i], &ev->kernel) <= 0)
+			if (vsc_kver_cmp(&v->versions[i], &ev->kernel) <= 0)
 				row = v->items[i];
 		if (!row) {
 			snprintf(why, why_size, "no by_kernel row holds for kernel %d.%d.%d (the first is from %d.%d.%d)",
