@@ -16,7 +16,7 @@ BIN := $(BUILD)/bin
 
 # What a fresh Debian 12 machine lacks for building, booting and checking.
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev tshark socat
+	libnl-3-dev liburing-dev libjson-c-dev tshark socat
 
 # sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
 # from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
@@ -25,7 +25,7 @@ DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpi
 NL_CFLAGS := -I/usr/include/libnl3
 NL_LIBS := -lnl-3 -lpthread
 URING_LIBS := -luring
-STATIC_LIBS := libnl-3.a liburing.a
+STATIC_LIBS := libnl-3.a liburing.a libjson-c.a
 
 # The sock_diag helper is kept out of the library's self-test programs: they need no libnl.
 SOCKDIAG_OBJ := $(BUILD)/testcases/lib/sockdiag.o
@@ -53,6 +53,20 @@ VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o $(BRIDGE_CLIENT_OBJ)
 HOSTWRAP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-hostwrap/,main.c report.c \
 	filter.c target.c table.c loop.c calls.c calls_wait.c)) $(BRIDGE_CLIENT_OBJ)
 HOSTWRAP_PEER_OBJS := $(BUILD)/tools/vsock-hostwrap/test_peer.o
+# The test library as an archive, for programs that take a few of its objects (the linker picks
+# what they call): the fixture runner and its agent.
+VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
+# The fixture runner (tools/vsock-fixtures, fx_engine.h): an engine links $(FX_OBJS) and adds
+# $(FX_LIBS) to its LDLIBS (json-c, and the test library for versions and errno names), with
+# -Itools/vsock-fixtures for fx_engine.h.
+FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_json.c fx_legacy.c \
+	fx_value.c fx_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
+FX_LIBS := $(VSC_LIB_ARCHIVE) -ljson-c
+FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/unit/,fx_unit.c \
+	unit_wire.c unit_agent.c))
+# The agent the fixtures drive, in the guest under test: socket calls by request on stdin.
+FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-agent/,main.c \
+	calls.c names.c))
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
@@ -64,6 +78,13 @@ VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vso
 # Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
+
+# Engine 2 of the packet fixtures: the guest driver of /dev/vhost-vsock, run in a guest. Its
+# ring is unit-tested on the build machine where the test plays vhost.
+FXG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,vhost_dev.c vring.c \
+	wire.c main.c))
+FXG_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,vring.c \
+	unit_vring.c))
 
 # The backend and its unit tests again with ASan and UBSan, for make check. Dynamic: the
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
@@ -93,7 +114,14 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
-	$(BIN)/vsock-hostwrap-peer
+	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit
+
+# Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
+# fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
+PROGRAMS += $(BIN)/fxg-unit
+ifneq ($(FX_OBJS),)
+PROGRAMS += $(BIN)/vsock-fixtures-guest
+endif
 
 .PHONY: all deps run check bench clean static-libs asan fuzz
 all: $(PROGRAMS)
@@ -105,6 +133,7 @@ $(BUILD)/%.o: %.c
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
+$(FX_OBJS) $(FX_UNIT_OBJS): CFLAGS += -Itools/vsock-fixtures
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
@@ -125,9 +154,19 @@ $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
+$(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
+$(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
+$(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
 $(BIN)/vhost-user-vsock: $(VU_OBJS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
+$(VSC_LIB_ARCHIVE): $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+$(BIN)/vsock-fixture-agent: $(FX_AGENT_OBJS) $(SOCKDIAG_OBJ) $(VSC_LIB_ARCHIVE)
+$(BIN)/vsock-fixture-agent: LDLIBS += -ljson-c $(NL_LIBS)
+$(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
+$(BIN)/fx-unit: LDLIBS += -ljson-c
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -159,7 +198,7 @@ fuzz: $(FUZZERS)
 static-libs:
 	@for lib in $(STATIC_LIBS); do \
 		if [ "$$($(CC) -print-file-name=$$lib)" = "$$lib" ]; then \
-			echo "make: $$lib is missing: run 'make deps' (Debian libnl-3-dev, liburing-dev)" >&2; \
+			echo "make: $$lib is missing: run 'make deps' (Debian libnl-3-dev, liburing-dev, libjson-c-dev)" >&2; \
 			exit 1; \
 		fi; \
 	done
@@ -190,4 +229,5 @@ clean:
 	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d \
 	$(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
-	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d)
+	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) \
+	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d)

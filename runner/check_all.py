@@ -22,7 +22,8 @@ from vsc.ktap import Parser  # noqa: E402
 from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
-UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit")
+UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", GUEST_BIN_DIR / "fx-unit",
+                 GUEST_BIN_DIR / "fxg-unit")
 
 
 # The whole suite runs in each: one guest over loopback, guest to guest through our device,
@@ -41,7 +42,8 @@ def python_unit_tests() -> tuple[int, int, int]:
 
 
 def host_unit_tests() -> tuple[int, int, int]:
-    """The C unit programs that run on the build machine: the test library's and the device's."""
+    """The C unit programs that run on the build machine: the test library's, the device's and the
+    fixture runner's (against its fake kernel)."""
     totals = [0, 0, 0]
     for program in UNIT_PROGRAMS:
         if not program.exists():
@@ -90,7 +92,7 @@ def main() -> int:
         return 2
     totals = [0, 0, 0]
     for title, layer in (("runner unit tests", python_unit_tests),
-                         ("C unit tests (test library, vhost-user device)", host_unit_tests),
+                         ("C unit tests (test library, vhost-user device, engine 2 ring)", host_unit_tests),
                          *((f"vsock suite on {DEFAULT_KERNEL}, {topology}",
                             lambda topology=topology: guest_suite(topology))
                            for topology in TOPOLOGIES)):

@@ -1,18 +1,17 @@
-"""The vsockcheck command line: kernels, list, parity, run, exec."""
+"""The vsockcheck command line: kernels, list, parity, run, exec, fixtures."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, kernels, parity, qemu,
-                 results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
+from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kernels,
+                 parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -127,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     exec_cmd.add_argument("--show-command", action="store_true",
                           help="print the command line of every QEMU and of the processes beside them")
     exec_cmd.set_defaults(func=_cmd_exec)
+
+    fixtures_cmd.add_commands(commands, DEFAULT_KERNEL)
     return parser
 
 
@@ -191,8 +192,8 @@ def _cmd_run(args) -> int:
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
-    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{topology_module.NAME}"
-    _make_results_dir(results_dir)
+    results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{topology_module.NAME}"
+    results.make_results_dir(results_dir)
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
     # A topology that runs the cases more than once says how many results that makes.
     planned = getattr(topology_module, "planned", len)(cases)
@@ -239,8 +240,8 @@ def _cmd_exec(args) -> int:
         raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
-    results_dir = args.results or Path("vsockcheck-results") / f"{_label(args.kernel)}-{args.topology}-exec"
-    _make_results_dir(results_dir)
+    results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{args.topology}-exec"
+    results.make_results_dir(results_dir)
     control_port = exec_net.free_tcp_port()
     placement = exec_placement.PLACEMENTS[args.topology](control_port)
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
@@ -260,14 +261,3 @@ def _cmd_exec(args) -> int:
     print(exec_report.verdict(done))
     return 0 if done.ok else 1
 
-
-def _make_results_dir(results_dir: Path) -> None:
-    try:
-        results_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"--results {results_dir}: cannot create it ({e.strerror})") from None
-
-
-def _label(spec: str) -> str:
-    """A directory name for a kernel spec: debian:bookworm -> debian-bookworm."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", spec.strip("/")).strip("-") or "kernel"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,3 +165,15 @@ def _write(path: Path, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}; check the results directory") from None
+
+
+def make_results_dir(results_dir: Path, option: str = "--results") -> None:
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{option} {results_dir}: cannot create it ({e.strerror})") from None
+
+
+def label(spec: str) -> str:
+    """A directory name for a kernel spec: debian:bookworm -> debian-bookworm."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", spec.strip("/")).strip("-") or "kernel"
