@@ -90,9 +90,13 @@ FXG_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-gu
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
 ASAN_DIR := $(BUILD)/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit
+ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
+# The fixture runner's unit tests feed it broken files: under the sanitizers too.
+# (Of the test library the runner needs errno names only.)
+ASAN_FX_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS) \
+	$(FX_UNIT_OBJS))
 
 # libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
 FUZZ_CC ?= clang
@@ -177,9 +181,12 @@ $(ASAN_DIR)/%.o: %.c
 
 $(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
+$(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
+$(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
+$(filter $(ASAN_DIR)/tools/vsock-fixtures/%,$(ASAN_FX_UNIT_OBJS)): CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^
+	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^ $(ASAN_LDLIBS)
 
 asan: $(ASAN_PROGRAMS)
 
@@ -229,5 +236,5 @@ clean:
 	$(VSOCK_SS_OBJS:.o=.d) $(VSOCK_PERF_OBJS:.o=.d) $(BUILD)/tools/vsock-pingpong.d \
 	$(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
-	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) \
+	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) $(ASAN_FX_UNIT_OBJS:.o=.d) \
 	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d)

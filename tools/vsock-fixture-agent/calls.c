@@ -78,16 +78,19 @@ static int lookup_fd(json_object *req)
 	return fd;
 }
 
-/* Kernel-chosen ports go up to 0xfffffffe: an int would turn half of them negative. */
+/* Ports are u32 (the kernel picks ephemeral ones above 2^31 too): -1 when unbound or gone. */
 static int64_t local_port(int fd)
 {
 	struct sockaddr_vm addr;
 	socklen_t len = sizeof(addr);
+	int saved = errno;
+	int64_t port = -1;
 
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&addr, &len) != 0 ||
-	    addr.svm_port == VMADDR_PORT_ANY)
-		return -1;
-	return addr.svm_port;
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&addr, &len) == 0 &&
+	    addr.svm_port != VMADDR_PORT_ANY)
+		port = addr.svm_port;
+	errno = saved;
+	return port;
 }
 
 static void finish(json_object *reply, long ret, int err, int fd)
@@ -122,12 +125,28 @@ int agent_sock_open(json_object *req, int *err)
 	return fd;
 }
 
+/* sockaddr_vm holds u32 CIDs and ports: a wider value is the request's error, not truncated. */
+static int vm_address(json_object *req, uint32_t def_cid, uint32_t def_port, struct sockaddr_vm *addr)
+{
+	int64_t cid = num(req, "cid", def_cid), port = num(req, "port", def_port);
+
+	memset(addr, 0, sizeof(*addr));
+	addr->svm_family = AF_VSOCK;
+	if (cid < 0 || cid > UINT32_MAX || port < 0 || port > UINT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	addr->svm_cid = (uint32_t)cid;
+	addr->svm_port = (uint32_t)port;
+	return 0;
+}
+
 static int do_bind(int fd, json_object *req)
 {
-	struct sockaddr_vm addr = { .svm_family = AF_VSOCK };
+	struct sockaddr_vm addr;
 
-	addr.svm_cid = (unsigned int)num(req, "cid", VMADDR_CID_ANY);
-	addr.svm_port = (unsigned int)num(req, "port", VMADDR_PORT_ANY);
+	if (vm_address(req, VMADDR_CID_ANY, VMADDR_PORT_ANY, &addr))
+		return -1;
 	return bind(fd, (struct sockaddr *)&addr, sizeof(addr));
 }
 
@@ -250,6 +269,9 @@ static void call_recv(int fd, json_object *req, json_object *reply)
 static void call_sockopt(int fd, json_object *req, json_object *reply, int set)
 {
 	const struct agent_opt *o = agent_opt_find(str(req, "level"), str(req, "opt") ? str(req, "opt") : "");
+	json_object *value_json = json_object_object_get(req, "value");
+	/* u64 options take the full range (json-c's int64 getter would stop at 2^63-1). */
+	uint64_t uvalue = value_json ? json_object_get_uint64(value_json) : 0;
 	int64_t value = num(req, "value", 0);
 	union {
 		int i;
@@ -271,7 +293,7 @@ static void call_sockopt(int fd, json_object *req, json_object *reply, int set)
 		len = sizeof(v.i);
 		break;
 	case OPT_U64:
-		v.u = (uint64_t)value;
+		v.u = uvalue;
 		len = sizeof(v.u);
 		break;
 	case OPT_TIMEVAL_MS:
@@ -290,9 +312,11 @@ static void call_sockopt(int fd, json_object *req, json_object *reply, int set)
 	}
 	rc = getsockopt(fd, o->level, o->optname, &v, &len);
 	finish(reply, rc, errno, fd);
-	if (rc == 0)
+	if (rc == 0 && o->kind == OPT_U64)
+		json_object_object_add(reply, "value", json_object_new_uint64(v.u));
+	else if (rc == 0)
 		json_object_object_add(reply, "value", json_object_new_int64(
-			o->kind == OPT_INT ? v.i : o->kind == OPT_U64 ? (int64_t)v.u :
+			o->kind == OPT_INT ? v.i :
 			o->kind == OPT_TIMEVAL_MS ? (int64_t)v.tv.tv_sec * 1000 + v.tv.tv_usec / 1000 :
 			v.l.l_onoff ? v.l.l_linger : -1));
 }
@@ -380,10 +404,12 @@ void agent_call(const char *what, json_object *req, json_object *reply)
 			finish(reply, rc, errno, fd);
 			return;
 		}
-		struct sockaddr_vm addr = { .svm_family = AF_VSOCK };
+		struct sockaddr_vm addr;
 
-		addr.svm_cid = (unsigned int)num(req, "cid", 0);
-		addr.svm_port = (unsigned int)num(req, "port", 0);
+		if (vm_address(req, 0, 0, &addr)) {
+			finish(reply, -1, errno, fd);
+			return;
+		}
 		if (json_object_get_boolean(json_object_object_get(req, "nonblock")))
 			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		if (num(req, "timeout_ms", -1) >= 0 &&

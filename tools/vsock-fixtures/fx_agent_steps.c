@@ -144,18 +144,24 @@ static int check_int(struct fx_run *r, const char *what, const struct fx_value *
 {
 	json_object *e;
 	char why[256];
+	uint64_t got;
 	int rc;
 
 	if (!want)
 		return 0;
 	if (!json_object_object_get_ex(reply, key, &e) || !json_object_is_type(e, json_type_int))
 		return fx_fail(r, "%s: the agent's reply has no integer \"%s\"", what, key);
-	rc = fx_value_match(want, &r->ev, -1, (uint64_t)json_object_get_int64(e), why, sizeof(why));
+	/* Past 2^63 json-c's int64 getter saturates: read those as u64 (u64 socket options). */
+	got = json_object_get_int64(e) == INT64_MAX ? json_object_get_uint64(e) :
+		(uint64_t)json_object_get_int64(e);
+	rc = fx_value_match(want, &r->ev, -1, got, why, sizeof(why));
 	if (rc == 1)
 		return 0;
 	if (rc < 0)
 		return fx_fail(r, "%s: %s", key, why);
-	return fx_fail(r, "%s: got %" PRId64 ", %s", key, json_object_get_int64(e), why);
+	if (json_object_get_int64(e) < 0)
+		return fx_fail(r, "%s: got %" PRId64 ", %s", key, json_object_get_int64(e), why);
+	return fx_fail(r, "%s: got %" PRIu64 ", %s", key, got, why);
 }
 
 static int check_data(struct fx_run *r, const struct fx_payload *want, json_object *reply)
@@ -293,6 +299,14 @@ static int finish_call(struct fx_run *r, const char *what, const char *sock, con
 	return rc;
 }
 
+/* A step's reply wait ends at within_ms or at the fixture's timeout_ms, whichever comes first. */
+static uint64_t step_deadline(const struct fx_run *r, const struct fx_step *st)
+{
+	uint64_t d = fx_now_ms() + st->within_ms;
+
+	return d < r->deadline ? d : r->deadline;
+}
+
 int fx_agent_step(struct fx_run *r, const struct fx_step *st)
 {
 	const struct fx_agent_call *a = &st->agent;
@@ -316,12 +330,13 @@ int fx_agent_step(struct fx_run *r, const struct fx_step *st)
 		if (!s)
 			return fx_fail(r, "more than %d agent sockets", FX_SOCKS_MAX);
 		s->pending_id = id;
+		s->pending_do = what;
 		return 0;
 	}
-	rc = fx_agent_wait(r->agent, id, fx_now_ms() + st->within_ms, &reply, why, sizeof(why));
+	rc = fx_agent_wait(r->agent, id, step_deadline(r, st), &reply, why, sizeof(why));
 	if (rc == 0)
-		return fx_fail(r, "%s: no reply within %" PRIu32 " ms (write \"wait\": false for a call that blocks on the engine)",
-			       what, st->within_ms);
+		return fx_fail(r, "%s: no reply within %" PRIu32 " ms%s (write \"wait\": false for a call that blocks on the engine)",
+			       what, st->within_ms, fx_now_ms() >= r->deadline ? " or the fixture's timeout_ms" : "");
 	if (rc < 0)
 		return fx_fail(r, "%s: %s", what, why);
 	return finish_call(r, what, a->sock, a->as, st->result, reply);
@@ -339,10 +354,12 @@ int fx_await_step(struct fx_run *r, const struct fx_step *st)
 		return fx_fail(r, "no call with \"wait\": false on socket %s to await", st->await_sock);
 	id = s->pending_id;
 	s->pending_id = 0;
-	rc = fx_agent_wait(r->agent, id, fx_now_ms() + st->within_ms, &reply, why, sizeof(why));
+	rc = fx_agent_wait(r->agent, id, step_deadline(r, st), &reply, why, sizeof(why));
 	if (rc == 0)
-		return fx_fail(r, "%s: no reply within %" PRIu32 " ms", st->await_sock, st->within_ms);
+		return fx_fail(r, "%s: no reply within %" PRIu32 " ms%s", st->await_sock, st->within_ms,
+			       fx_now_ms() >= r->deadline ? " or the fixture's timeout_ms" : "");
 	if (rc < 0)
 		return fx_fail(r, "%s: %s", st->await_sock, why);
-	return finish_call(r, st->await_sock, st->await_sock, NULL, st->result, reply);
+	return finish_call(r, s->pending_do ? s->pending_do : st->await_sock, st->await_sock, NULL,
+			   st->result, reply);
 }

@@ -32,6 +32,7 @@ struct fx_sock {
 	int has_port;
 	uint32_t port;
 	long pending_id;		/* an async call's id, 0 when none */
+	const char *pending_do;		/* its call ("connect"), for the trace */
 };
 
 struct fx_seen {

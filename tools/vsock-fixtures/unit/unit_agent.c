@@ -14,13 +14,15 @@
 
 #include "unit_fake.h"
 
-struct agent_ctx {
+struct fake_agent {
 	struct fake *f;
 	int in, out;
+	pthread_t thread;
 	pthread_mutex_t write_lock;
+	int waiters;			/* connect waiters still running (under write_lock) */
 };
 
-static void reply_send(struct agent_ctx *a, json_object *reply)
+static void reply_send(struct fake_agent *a, json_object *reply)
 {
 	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
 
@@ -64,7 +66,7 @@ static long port_of(struct fake *f, const char *sock)
 }
 
 struct pending_connect {
-	struct agent_ctx *a;
+	struct fake_agent *a;
 	json_object *reply;
 };
 
@@ -85,11 +87,14 @@ static void *connect_waiter(void *arg)
 	}
 	result(p->reply, done ? 0 : -1, done ? NULL : "ETIMEDOUT", FAKE_EPHEMERAL_PORT);
 	reply_send(p->a, p->reply);
+	pthread_mutex_lock(&p->a->write_lock);
+	p->a->waiters--;
+	pthread_mutex_unlock(&p->a->write_lock);
 	free(p);
 	return NULL;
 }
 
-static void handle(struct agent_ctx *a, json_object *req)
+static void handle(struct fake_agent *a, json_object *req)
 {
 	struct fake *f = a->f;
 	json_object *reply = json_object_new_object(), *id, *e;
@@ -143,6 +148,9 @@ static void handle(struct agent_ctx *a, json_object *req)
 
 			p->a = a;
 			p->reply = reply;
+			pthread_mutex_lock(&a->write_lock);
+			a->waiters++;
+			pthread_mutex_unlock(&a->write_lock);
 			pthread_create(&t, NULL, connect_waiter, p);
 			pthread_detach(t);
 			pthread_mutex_unlock(&f->lock);
@@ -216,7 +224,7 @@ static void handle(struct agent_ctx *a, json_object *req)
 
 static void *agent_main(void *arg)
 {
-	struct agent_ctx *a = arg;
+	struct fake_agent *a = arg;
 	static char line[1 << 16];
 	size_t len = 0;
 
@@ -241,23 +249,47 @@ static void *agent_main(void *arg)
 			memmove(line, nl + 1, len);
 		}
 	}
-	/* a->out stays open: a connect waiter may still answer; the program ends soon after. */
 	close(a->in);
 	return NULL;
 }
 
-int fake_agent_start(struct fake *f, int *to_agent, int *from_agent, pthread_t *thread)
+struct fake_agent *fake_agent_start(struct fake *f, int *to_agent, int *from_agent)
 {
 	int req[2], rep[2];
-	struct agent_ctx *a = calloc(1, sizeof(*a));
+	struct fake_agent *a = calloc(1, sizeof(*a));
 
-	if (!a || pipe(req) || pipe(rep))
-		return -1;
+	if (!a || pipe(req) || pipe(rep)) {
+		free(a);
+		return NULL;
+	}
 	a->f = f;
 	a->in = req[0];
 	a->out = rep[1];
 	pthread_mutex_init(&a->write_lock, NULL);
 	*to_agent = req[1];
 	*from_agent = rep[0];
-	return pthread_create(thread, NULL, agent_main, a);
+	if (pthread_create(&a->thread, NULL, agent_main, a)) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void fake_agent_stop(struct fake_agent *a)
+{
+	int waiters;
+
+	pthread_join(a->thread, NULL);
+	do {	/* a connect waiter answers within 3 s */
+		struct timespec ms = { 0, 1000000 };
+
+		pthread_mutex_lock(&a->write_lock);
+		waiters = a->waiters;
+		pthread_mutex_unlock(&a->write_lock);
+		if (waiters)
+			nanosleep(&ms, NULL);
+	} while (waiters);
+	close(a->out);
+	pthread_mutex_destroy(&a->write_lock);
+	free(a);
 }

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 
 #define FAKE_QUEUE_MAX 64
-#define FAKE_EPHEMERAL_PORT 49152
+#define FAKE_EPHEMERAL_PORT 3000000000u	/* above 2^31, as the kernel picks them */
 
 struct fake_config {
 	const char *kernel;		/* hello's version, "6.1.192" */
@@ -60,6 +60,8 @@ void fake_emit(struct fake *f, int op, uint32_t src_port, uint32_t dst_port, uin
 extern const struct fx_wire_ops fake_wire_ops;
 
 /* Starts the agent thread on two pipes; *to_agent / *from_agent are the runner's ends. */
-int fake_agent_start(struct fake *f, int *to_agent, int *from_agent, pthread_t *thread);
+struct fake_agent *fake_agent_start(struct fake *f, int *to_agent, int *from_agent);
+/* After the runner closed *to_agent: waits for the agent and its connect waiters, frees it. */
+void fake_agent_stop(struct fake_agent *a);
 
 #endif
