@@ -13,7 +13,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 59
+#define TESTS 60
 
 static char tmpdir[64];
 static int test_number, failures;
