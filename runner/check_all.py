@@ -3,7 +3,7 @@
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
 vhost-user device), and the vsock suite on the default kernel in each topology (loopback, g2g,
-g2h, nested). Exits 1 if anything failed.
+g2h, nested), and the packet fixtures on the four Debian kernels. Exits 1 if anything failed.
 The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
@@ -30,6 +30,9 @@ UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_
 # guest to this machine through the device's bridge, and between an L1 guest and its own L2
 # guest through the kernel's vhost_vsock (both ways, plus the nested-CID cases).
 TOPOLOGIES = ("loopback", "g2g", "g2h", "nested")
+# The packet fixtures run on every Debian kernel, with both engines: their expectations differ
+# by kernel version, and each kernel must meet its own.
+FIXTURE_KERNELS = ("debian:bullseye", "debian:bookworm", "debian:trixie", "debian:sid")
 
 
 def python_unit_tests() -> tuple[int, int, int]:
@@ -75,6 +78,16 @@ def guest_suite(topology: str) -> tuple[int, int, int]:
     return counts.passed, counts.failed, counts.skipped
 
 
+def packet_fixtures(kernel: str) -> tuple[int, int, int]:
+    results_dir = BUILD_DIR / "check-results" / f"fixtures-{kernel.split(':')[-1]}"
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "fixtures",
+                           "--kernel", kernel, "--results", str(results_dir)])
+    if done.returncode not in (0, 1):
+        return 0, 1, 0  # the run itself could not happen; its error line is above
+    counts = results.load_counts(results_dir / "results.json")
+    return counts.passed, counts.failed, counts.skipped
+
+
 def use_sanitizer_build() -> None:
     """Every backend of this run, and its unit tests, run with ASan and UBSan (unless set)."""
     os.environ.setdefault("VSC_BACKEND_PROGRAM", str(ASAN_BIN_DIR / "vhost-user-vsock"))
@@ -84,9 +97,11 @@ def use_sanitizer_build() -> None:
 
 def main() -> int:
     use_sanitizer_build()
-    # The guest tests of the runner need the default kernel; fetch it once, up front.
+    # The guest tests of the runner need the default kernel, the fixtures all four; fetch them
+    # once, up front.
     try:
-        kernels.resolve(DEFAULT_KERNEL, fetch=True)
+        for kernel in dict.fromkeys((DEFAULT_KERNEL, *FIXTURE_KERNELS)):
+            kernels.resolve(kernel, fetch=True)
     except UserError as e:
         print(f"make check: error: {e}", file=sys.stderr)
         return 2
@@ -95,7 +110,10 @@ def main() -> int:
                          ("C unit tests (test library, vhost-user device, engine 2 ring)", host_unit_tests),
                          *((f"vsock suite on {DEFAULT_KERNEL}, {topology}",
                             lambda topology=topology: guest_suite(topology))
-                           for topology in TOPOLOGIES)):
+                           for topology in TOPOLOGIES),
+                         *((f"packet fixtures on {kernel}, both engines",
+                            lambda kernel=kernel: packet_fixtures(kernel))
+                           for kernel in FIXTURE_KERNELS)):
         print(f"== {title}", flush=True)
         counts = layer()
         print(f"== {title}: {counts[0]} passed, {counts[1]} failed, {counts[2]} skipped", flush=True)
