@@ -57,7 +57,7 @@ HOSTWRAP_PEER_OBJS := $(BUILD)/tools/vsock-hostwrap/test_peer.o
 # what they call): the fixture runner and its agent.
 VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
 # The fixture runner (tools/vsock-fixtures, fx_engine.h): an engine links $(FX_OBJS) and adds
-# $(FX_LIBS) to its LDLIBS (json-c, and the test library for versions and errno names), with
+# $(FX_LIBS) to its LDLIBS (json-c, and the test library's archive for errno names), with
 # -Itools/vsock-fixtures for fx_engine.h.
 FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_json.c fx_legacy.c \
 	fx_value.c fx_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
@@ -71,10 +71,15 @@ FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-age
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
 	vu_rx.c vu_g2g.c vu_pcap.c))
-VU_OBJS := $(VU_CORE_OBJS) $(BUILD)/tools/vhost-user-vsock/main.o
-VU_UNIT_OBJS := $(VU_CORE_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
+# Engine 1 of the packet fixtures (--fixtures): its wire on the device's rings; the program
+# (fx_host.c) links the fixture runner too.
+FX_HOST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,fx_host_wire.c \
+	fx_host_pump.c))
+VU_OBJS := $(VU_CORE_OBJS) $(FX_HOST_OBJS) $(BUILD)/tools/vhost-user-vsock/fx_host.o \
+	$(BUILD)/tools/vhost-user-vsock/main.o $(FX_OBJS)
+VU_UNIT_OBJS := $(VU_CORE_OBJS) $(FX_HOST_OBJS) $(patsubst %.c,$(BUILD)/%.o,tools/vhost-user-vsock/unit_tests.c \
 	tools/vhost-user-vsock/unit_fake_guest.c tools/vhost-user-vsock/unit_queue.c \
-	tools/vhost-user-vsock/unit_pcap.c)
+	tools/vhost-user-vsock/unit_pcap.c tools/vhost-user-vsock/unit_fx_host.c)
 # Writes packets described on stdin as pcap: the decoder test feeds its output to tshark.
 VU_PCAP_WRITE_OBJS := $(BUILD)/tools/vhost-user-vsock/vu_pcap.o \
 	$(BUILD)/tools/vhost-user-vsock/pcap_write.o
@@ -94,9 +99,10 @@ ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
-# (Of the test library the runner needs errno names only.)
-ASAN_FX_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS) \
-	$(FX_UNIT_OBJS))
+# Of the test library the runner needs errno names only: a sanitizer build of an engine links
+# $(ASAN_FX_OBJS) and -ljson-c.
+ASAN_FX_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(FX_OBJS))
+ASAN_FX_UNIT_OBJS := $(ASAN_FX_OBJS) $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(FX_UNIT_OBJS))
 
 # libFuzzer targets (make fuzz), built with clang; each runs FUZZ_SECONDS on its corpus.
 FUZZ_CC ?= clang
@@ -137,7 +143,7 @@ $(BUILD)/%.o: %.c
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
-$(FX_OBJS) $(FX_UNIT_OBJS): CFLAGS += -Itools/vsock-fixtures
+$(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
@@ -161,7 +167,8 @@ $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
 $(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
 $(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
-$(BIN)/vhost-user-vsock: $(VU_OBJS)
+$(BIN)/vhost-user-vsock: $(VU_OBJS) $(VSC_LIB_ARCHIVE)
+$(BIN)/vhost-user-vsock: LDLIBS += $(FX_LIBS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)
 $(BIN)/vu-pcap-write: $(VU_PCAP_WRITE_OBJS)
 $(VSC_LIB_ARCHIVE): $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS))
@@ -179,11 +186,12 @@ $(ASAN_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ASAN_CFLAGS) -Itestcases/lib -c -o $@ $<
 
-$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS)
+$(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS) $(VSC_LIB_ARCHIVE)
+$(ASAN_DIR)/bin/vhost-user-vsock: ASAN_LDLIBS += $(FX_LIBS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
-$(filter $(ASAN_DIR)/tools/vsock-fixtures/%,$(ASAN_FX_UNIT_OBJS)): CFLAGS += -Itools/vsock-fixtures
+$(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_CFLAGS) -pthread -o $@ $^ $(ASAN_LDLIBS)

@@ -107,7 +107,8 @@ def main() -> int:
         return 2
     totals = [0, 0, 0]
     for title, layer in (("runner unit tests", python_unit_tests),
-                         ("C unit tests (test library, vhost-user device, engine 2 ring)", host_unit_tests),
+                         ("C unit tests (test library, vhost-user device, fixture runner, engine 2 ring)",
+                          host_unit_tests),
                          *((f"vsock suite on {DEFAULT_KERNEL}, {topology}",
                             lambda topology=topology: guest_suite(topology))
                            for topology in TOPOLOGIES),

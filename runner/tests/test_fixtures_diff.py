@@ -65,10 +65,20 @@ class Diff(unittest.TestCase):
         self.assertEqual(compared, 6)
         self.assertEqual(lines, [
             "vhost_vsock/credit step 2 rx fwd_cnt: 6.1.192 5, 5.10.262 0",
-            "vhost_vsock/rst_reply step 2 rx op: 6.1.192 RST, 5.10.262 (none)",
+            # The outcome follows the first difference when it differs too.
+            "vhost_vsock/rst_reply step 2 rx op: 6.1.192 RST, 5.10.262 (none); "
+            "result: 6.1.192 pass, 5.10.262 fail",
             "virtio_transport/kmsg result: 6.1.192 pass, 5.10.262 fail",
             "virtio_transport/new_one: only run on 5.10.262",
         ])
+
+    def test_setup_events_come_before_the_end(self):
+        # Both setup events and the end carry step -1: the end still sorts last.
+        setup = {"fixture": "x", "step": -1, "event": "agent", "do": "accept", "ret": 0, "errno": None}
+        end = {"fixture": "x", "step": -1, "event": "end", "result": "pass", "reason": ""}
+        step0 = {"fixture": "x", "step": 0, "event": "agent", "do": "recv", "ret": 5, "errno": None}
+        found = fixture_diff.first_difference([setup, step0, end], [setup, end])
+        self.assertEqual(found[:3], (0, "agent", "do"))
 
     def test_a_shorter_trace_shows_none(self):
         longer = trace_of("x", 3)

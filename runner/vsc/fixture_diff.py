@@ -127,6 +127,9 @@ def first_difference(a: list[dict], b: list[dict]) -> tuple[object, str, str, st
 
 
 def _step_order(event: dict) -> float:
+    # The engines write step -1 both for a connection's setup (before step 0) and for the end.
+    if event.get("event") == "end":
+        return float("inf")
     step = event.get("step")
     return step if isinstance(step, (int, float)) and not isinstance(step, bool) else float("inf")
 
@@ -149,16 +152,19 @@ def compare(a: Side, b: Side, targets: tuple[str, ...], picks: list[str]) -> tup
 def _difference(name: str, a: Side, b: Side) -> str | None:
     if (name in a.outcomes or name in a.traces) != (name in b.outcomes or name in b.traces):
         return f"{name}: only run on {a.label if name in a.outcomes or name in a.traces else b.label}"
+    oa, ob = a.outcomes.get(name), b.outcomes.get(name)
+    outcome = (f"result: {a.label} {_outcome(oa)}, {b.label} {_outcome(ob)}"
+               if oa and ob and oa[0] != ob[0] else "")
     found = first_difference(a.traces.get(name, []), b.traces.get(name, []))
     if found is not None:
         step, kind, field_name, va, vb = found
-        where = f" step {step}" if step is not None else ""
+        if kind == "end" and outcome:
+            return f"{name} {outcome}"  # the traces differ only in how the fixture ended
+        where = f" step {step}" if step is not None and kind != "end" else ""
         kind_text = f" {kind}" if kind else ""
-        return f"{name}{where}{kind_text} {field_name}: {a.label} {va}, {b.label} {vb}"
-    oa, ob = a.outcomes.get(name), b.outcomes.get(name)
-    if oa and ob and oa[0] != ob[0]:
-        return f"{name} result: {a.label} {_outcome(oa)}, {b.label} {_outcome(ob)}"
-    return None
+        line = f"{name}{where}{kind_text} {field_name}: {a.label} {va}, {b.label} {vb}"
+        return f"{line}; {outcome}" if outcome else line
+    return f"{name} {outcome}" if outcome else None
 
 
 def _outcome(outcome: tuple[str, str]) -> str:

@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "fx_host.h"
 #include "vu_conn.h"
 #include "vu_loop.h"
 #include "vu_pcap.h"
@@ -27,6 +28,7 @@ static void usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s --vm cid=N,socket=PATH[,uds=PATH] [--vm ...] [--pcap FILE] [--verbose]\n"
 		"       %s --print-capabilities\n"
+		"       %s --fixtures ... (engine 1 of the packet fixtures: --fixtures --help)\n"
 		"A vhost-user backend for QEMU's vhost-user-vsock-pci device, one process for up to %d\n"
 		"VMs; each VM's QEMU connects to its own socket and is taken again after it leaves.\n"
 		"  --vm cid=N,socket=PATH[,uds=PATH]\n"
@@ -37,7 +39,7 @@ static void usage(FILE *out, const char *prog)
 		"  --pcap FILE           capture every packet the device carries\n"
 		"  --verbose             log every vhost-user message and dropped packet on stderr\n"
 		"  --print-capabilities  print the backend's capabilities as JSON and exit\n",
-		prog, prog, MAX_VMS);
+		prog, prog, prog, MAX_VMS);
 }
 
 static void die(const char *prog, const char *fmt, const char *value)
@@ -151,6 +153,10 @@ int main(int argc, char **argv)
 	char error[512];
 	int opt, verbose = 0, i, j;
 
+	/* The fixture mode is a program of its own on the same device code. */
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--fixtures"))
+			return fx_host_main(argc, argv);
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +114,31 @@ static int read_some(struct fx_agent *a)
 	return a->broken[0] ? -1 : 0;
 }
 
+/*
+ * write() that turns a gone agent into EPIPE instead of killing the engine with SIGPIPE: the
+ * signal is blocked for this thread around the call and a pending one taken back, so the
+ * process's own disposition stays as the engine set it.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_set, old;
+	ssize_t n;
+	int err;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, buf, len);
+	err = errno;
+	if (n < 0 && err == EPIPE && !sigismember(&old, SIGPIPE))
+		while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return n;
+}
+
 static int write_line(struct fx_agent *a, const char *text, size_t len, uint64_t deadline)
 {
 	size_t done = 0;
@@ -135,7 +162,7 @@ static int write_line(struct fx_agent *a, const char *text, size_t len, uint64_t
 			return -1;
 		}
 		if (p[0].revents & POLLOUT) {
-			ssize_t n = write(a->out, text + done, len - done);
+			ssize_t n = write_nosigpipe(a->out, text + done, len - done);
 
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				snprintf(a->broken, sizeof(a->broken), "writing to the agent: %s",

@@ -34,6 +34,28 @@ void fx_remember(struct fx_run *r, int from_kernel, const struct fx_hdr *h, size
 						 payload_len };
 }
 
+/* The fixture wrote this port as a number (a connection's, a packet's or an agent call's). */
+static int literal_port(const struct fx_fixture *fx, uint64_t port)
+{
+	for (int i = 0; i < fx->n_conns; i++) {
+		const struct fx_value *v[2] = { fx->conns[i].engine_port, fx->conns[i].kernel_port };
+
+		for (int k = 0; k < 2; k++)
+			if (v[k]->kind == FX_V_INT && v[k]->n == port)
+				return 1;
+	}
+	for (int i = 0; i < fx->n_steps; i++) {
+		const struct fx_step *st = &fx->steps[i];
+		const struct fx_value *v[3] = { st->pkt.field[FX_SRC_PORT], st->pkt.field[FX_DST_PORT],
+						st->kind == FX_STEP_AGENT ? st->agent.port : NULL };
+
+		for (int k = 0; k < 3; k++)
+			if (v[k] && v[k]->kind == FX_V_INT && v[k]->n == port)
+				return 1;
+	}
+	return 0;
+}
+
 /* A port as the trace writes it: "$sock.port", "$eph1" for a kernel-chosen one, or a number. */
 static json_object *trace_port(struct fx_run *r, uint64_t port, int kernel_side)
 {
@@ -44,13 +66,8 @@ static json_object *trace_port(struct fx_run *r, uint64_t port, int kernel_side)
 			snprintf(text, sizeof(text), "$%s.port", r->socks[i].name);
 			return json_object_new_string(text);
 		}
-	for (int i = 0; i < r->fx->n_conns; i++) {
-		const struct fx_value *v[2] = { r->fx->conns[i].engine_port, r->fx->conns[i].kernel_port };
-
-		for (int k = 0; k < 2; k++)
-			if (v[k]->kind == FX_V_INT && v[k]->n == port)
-				return json_object_new_uint64(port);
-	}
+	if (literal_port(r->fx, port))
+		return json_object_new_uint64(port);
 	for (int i = 0; i < r->n_eph; i++)
 		if (r->eph[i] == port) {
 			snprintf(text, sizeof(text), "$eph%d", i + 1);

@@ -309,7 +309,8 @@ static int run_expect_none(struct fx_run *r, const struct fx_step *st)
 
 		if (rc <= 0)
 			return rc;
-		m = match_packet(r, &st->pkt, 0, &h, payload, plen, why, sizeof(why));
+		/* A connection gives only its addresses here: {"conn": "c"} is any packet on c. */
+		m = match_packet(r, &st->pkt, 1, &h, payload, plen, why, sizeof(why));
 		if (m < 0)
 			return fx_fail(r, "%s", why);
 		if (m == 1 && (names_op || !ignored(r, &h, payload, plen))) {

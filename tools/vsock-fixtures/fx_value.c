@@ -72,7 +72,11 @@ void fx_hdr_describe(const struct fx_hdr *h, size_t payload_len, char *out, size
 		 h->f[FX_LEN], type, h->f[FX_FLAGS], h->f[FX_BUF_ALLOC], h->f[FX_FWD_CNT], payload_len);
 }
 
-/* Versions compare as testcases/lib/kernel.c's vsc_kver: major.minor[.patch], patch 0 if absent. */
+/*
+ * Versions compare as testcases/lib/kernel.c's vsc_kver: major.minor[.patch], patch 0 if absent.
+ * Not that code itself: kernel.c brings the test harness with it, which an engine must not link.
+ * Unlike it, trailing garbage after a patch ("6.1.x") is refused: a fixture's version is exact.
+ */
 int fx_kver_parse(const char *text, struct fx_kver *out)
 {
 	int n = 0, m = 0;
@@ -80,7 +84,10 @@ int fx_kver_parse(const char *text, struct fx_kver *out)
 	out->major = out->minor = out->patch = 0;
 	if (sscanf(text, "%d.%d%n", &out->major, &out->minor, &n) < 2 || n == 0)
 		return -1;
-	if (text[n] == '.' && (sscanf(text + n + 1, "%d%n", &out->patch, &m) < 1 || m == 0))
+	if (text[n] == '.' && (sscanf(text + n + 1, "%d%n", &out->patch, &m) < 1 || m == 0 ||
+			       text[n + 1 + m] != '\0'))
+		return -1;
+	if (text[n] != '.' && text[n] != '\0')
 		return -1;
 	if (out->major < 0 || out->minor < 0 || out->patch < 0)
 		return -1;

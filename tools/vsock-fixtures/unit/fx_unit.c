@@ -8,12 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 60
+#define TESTS 70
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -270,6 +271,9 @@ static void test_timing(void)
 		   fixture("none2", "", "{\"send\": {\"op\": \"REQUEST\", \"src_port\": 9, \"dst_port\": 9}},"
 			   "{\"expect_none\": {}, \"for_ms\": 50}, {\"expect\": {\"op\": \"RST\"}, \"within_ms\": 1000}"),
 		   "not ok", "ok 1 none2", NULL);
+	expect_run("expect_none on a connection: any packet on it, whatever its flags", &extra, "both",
+		   fixture("noneconn", LISTENS, "{\"expect_none\": {\"conn\": \"c\"}, \"for_ms\": 50}"),
+		   NULL, "step 0 expect_none: a packet where none was due: SHUTDOWN (4)", NULL);
 	expect_run("a packet nobody expected fails the fixture at its end", &extra, "both",
 		   fixture("unexpected", LISTENS, "{\"agent\": {\"do\": \"diag\", \"sock\": \"c\","
 			   " \"result\": {\"diag\": {\"state\": \"ESTABLISHED\"}}}}"),
@@ -313,6 +317,78 @@ static void test_agent(void)
 	expect_run("await without a pending call", &plain, "both",
 		   fixture("awaitnone", "", "{\"await\": \"zz\"}"),
 		   NULL, "step 0 await: no call with \"wait\": false on socket zz to await", NULL);
+}
+
+/* The trace line of `event` at `step` must hold `want`. */
+static void expect_trace(const char *title, const struct fake_config *cfg, char *file,
+			 const char *const *wants)
+{
+	struct outcome o = run_files(cfg, "both", &file, 1);
+	char why[512] = "";
+
+	if (!strstr(o.ktap, "\nok 1 "))
+		snprintf(why, sizeof(why), "the fixture did not pass");
+	for (; *wants && !why[0]; wants += 2) {
+		const char *line = strstr(o.trace, wants[0]), *end;
+
+		end = line ? strchr(line, '\n') : NULL;
+		if (!line || !end || !memmem(line, (size_t)(end - line), wants[1], strlen(wants[1])))
+			snprintf(why, sizeof(why), "no trace line %s...%s", wants[0], wants[1]);
+	}
+	if (why[0])
+		printf("# trace:\n%s", o.trace);
+	report(title, !why[0], &o, why);
+	outcome_free(&o);
+}
+
+static void test_engine_and_trace(void)
+{
+	static const char *const manual[] = {
+		"\"step\":2,\"event\":\"tx\"", "\"op\":\"CREDIT_UPDATE\",\"flags\":0,\"buf_alloc\":65536,\"fwd_cnt\":0}",
+		"\"step\":4,\"event\":\"tx\"", "\"fwd_cnt\":3}",
+		"\"step\":0,\"event\":\"agent\"", "\"do\":\"send\",\"ret\":3,\"errno\":null",
+		"\"step\":1,\"event\":\"rx\"", "\"src_cid\":\"$kernel_cid\",\"dst_cid\":\"$engine_cid\",\"src_port\":\"$c_l.port\",\"dst_port\":5001",
+		"\"event\":\"end\"", "\"result\":\"pass\",\"reason\":\"\"",
+		NULL };
+	static const char *const eph[] = {
+		"\"step\":1,\"event\":\"rx\"", "\"src_port\":\"$eph1\",\"dst_port\":7000,",
+		"\"step\":2,\"event\":\"tx\"", "\"src_port\":7000,\"dst_port\":\"$eph1\",",
+		"\"step\":3,\"event\":\"agent\"", "\"do\":\"connect\",\"ret\":0",
+		NULL };
+
+	expect_trace("engine consume (manual) sets the fwd_cnt sends take; the trace's fields", &plain,
+		     fixture("manual", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234,"
+			     " \"setup\": \"kernel_listens\", \"engine_consume\": \"manual\"}}",
+			     "{\"agent\": {\"do\": \"send\", \"sock\": \"c\", \"data\": \"ABC\"}},"
+			     "{\"expect\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"ABC\"}},"
+			     "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\"}},"
+			     "{\"engine\": {\"do\": \"consume\", \"conn\": \"c\", \"bytes\": 3}},"
+			     "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\"}}"), manual);
+	expect_trace("a port neither the fixture nor an agent socket names is $eph1", &plain,
+		     fixture("eph", "", "{\"agent\": {\"do\": \"connect\", \"sock\": \"cl\", \"cid\": \"$engine_cid\", \"port\": 7000, \"wait\": false}},"
+			     "{\"expect\": {\"op\": \"REQUEST\", \"src_port\": {\"capture\": \"p\"}}},"
+			     "{\"send\": {\"op\": \"RESPONSE\", \"src_port\": 7000, \"dst_port\": \"$p\"}},"
+			     "{\"await\": \"cl\"}"), eph);
+	expect_run("engine consume beyond what came in fails", &plain, "both",
+		   fixture("overconsume", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234,"
+			   " \"setup\": \"kernel_listens\", \"engine_consume\": \"manual\"}}",
+			   "{\"engine\": {\"do\": \"consume\", \"conn\": \"c\", \"bytes\": 1}}"),
+		   NULL, "step 0 engine: consume 1 bytes: only 0 received and not consumed", NULL);
+	expect_run("an engine act's result: errno names both", &plain, "both",
+		   fixture("actresult", "", "{\"engine\": {\"do\": \"transport_reset\", \"result\": {\"errno\": \"EINVAL\"}}}"),
+		   NULL, "step 0 engine: transport_reset: got success, want EINVAL", NULL);
+	expect_run("results by_kernel and by_target", &plain, "vhost_vsock",
+		   fixture("resultrows", "", "{\"agent\": {\"do\": \"accept\", \"sock\": \"n\", \"as\": \"x\","
+			   " \"result\": {\"by_kernel\": [{\"from\": \"5.10\", \"is\": 0}, {\"from\": \"6.1\","
+			   " \"is\": {\"by_target\": {\"virtio_transport\": 0, \"vhost_vsock\": {\"errno\": \"EAGAIN\"}}}}]}}}"),
+		   "not ok", "ok 1 resultrows", NULL);
+	expect_run("a failing setsockopt-free credit: buf_alloc after setsockopt", &plain, "both",
+		   fixture("bufsize", LISTENS ", \"ignore\": []",
+			   "{\"agent\": {\"do\": \"setsockopt\", \"sock\": \"c\", \"opt\": \"SO_VM_SOCKETS_BUFFER_SIZE\", \"value\": 8192}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\", \"buf_alloc\": {\"credit\": \"consistent\"}}},"
+			   "{\"send\": {\"conn\": \"c\", \"op\": \"CREDIT_REQUEST\"}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"CREDIT_UPDATE\", \"buf_alloc\": 8192}}"),
+		   "not ok", "ok 1 bufsize", NULL);
 }
 
 static void test_outcomes(void)
@@ -402,6 +478,8 @@ static void test_parse_errors(void)
 	parse_error("a payload over the packet size", "bad", HEAD "\"steps\": [{\"send\": {\"op\": \"RW\","
 		    " \"src_port\": 1, \"dst_port\": 1, \"payload\": {\"byte\": 1, \"len\": 16777216}}}]}",
 		    "$.steps[0].send.payload: the payload is longer than 69632 bytes");
+	parse_error("a version with text after it", "bad", HEAD "\"kernels\": {\"min\": \"6.1.x\"}, \"steps\": [{\"await\": \"x\"}]}",
+		    "$.kernels.min: a version such as \"5.14\" is due");
 	parse_error("by_kernel rows out of order", "bad", HEAD "\"steps\": [{\"expect\": {\"len\": {\"by_kernel\":"
 		    " [{\"from\": \"6.1\", \"is\": 1}, {\"from\": \"5.10\", \"is\": 2}]}}}]}",
 		    "$.steps[0].expect.len.by_kernel[1].from: rows must be in rising version order");
@@ -531,6 +609,98 @@ static void test_mutations(void)
 	report("mutated files load or fail with a message, never crash", !why[0], NULL, why);
 }
 
+/*
+ * The real agent (build/bin/vsock-fixture-agent) with the fake wire, for a fixture whose steps
+ * make no socket call: only hello, kmsg_mark, reset and kmsg run, which open no AF_VSOCK socket
+ * (this machine's vsock is not ours to touch). It proves the agent and the runner agree.
+ */
+static void test_real_agent(void)
+{
+	char *file = fixture("realagent", "", "{\"expect_none\": {}, \"for_ms\": 10}");
+	struct fx_run_options options = { .prefix = "real/" };
+	struct fx_engine engine = { .target = "virtio_transport", .engine_cid = 2, .kernel_cid = 3,
+				    .ops = &fake_wire_ops };
+	int to_agent[2], from_agent[2], status, ok;
+	struct outcome o = { 0 };
+	struct fake f;
+	pid_t pid;
+	FILE *ktap;
+
+	if (access("build/bin/vsock-fixture-agent", X_OK) != 0) {
+		report("the real agent answers hello, kmsg_mark, reset and kmsg", 0, NULL,
+		       "build/bin/vsock-fixture-agent is missing");
+		return;
+	}
+	fake_init(&f, &plain);
+	engine.ctx = &f;
+	if (pipe(to_agent) || pipe(from_agent) || (pid = fork()) < 0) {
+		perror("fx-unit: agent");
+		exit(2);
+	}
+	if (pid == 0) {
+		dup2(to_agent[0], 0);
+		dup2(from_agent[1], 1);
+		close(to_agent[1]);
+		close(from_agent[0]);
+		execl("build/bin/vsock-fixture-agent", "vsock-fixture-agent", (char *)NULL);
+		_exit(127);
+	}
+	close(to_agent[0]);
+	close(from_agent[1]);
+	ktap = open_memstream(&o.ktap, &o.ktap_len);
+	options.agent_in = from_agent[0];
+	options.agent_out = to_agent[1];
+	options.ktap = ktap;
+	o.status = fx_run_files(&engine, &options, &file, 1);
+	fclose(ktap);
+	close(to_agent[1]);
+	close(from_agent[0]);
+	waitpid(pid, &status, 0);
+	ok = o.status == 0 && strstr(o.ktap, "# kernel under test: ") && strstr(o.ktap, "\nok 1 real/realagent\n") &&
+	     WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	report("the real agent answers hello, kmsg_mark, reset and kmsg", ok, &o,
+	       "want ok 1 and the agent's clean exit");
+	outcome_free(&o);
+	fake_free(&f);
+}
+
+/* An agent that is gone: each fixture fails with the reason, the run goes on, no SIGPIPE. */
+static void test_dead_agent(void)
+{
+	char *files[2] = { fixture("dead1", "", "{\"await\": \"x\"}"), NULL };
+	struct fx_run_options options = { .prefix = "" };
+	struct fx_engine engine = { .target = "both", .engine_cid = 2, .kernel_cid = 3,
+				    .ops = &fake_wire_ops };
+	int req[2], rep[2], ok;
+	struct outcome o = { 0 };
+	struct fake f;
+	FILE *ktap;
+
+	files[1] = fixture("dead2", "", "{\"await\": \"x\"}");
+	fake_init(&f, &plain);
+	engine.ctx = &f;
+	if (pipe(req) || pipe(rep)) {
+		perror("fx-unit: pipe");
+		exit(2);
+	}
+	close(req[0]);		/* nobody reads the requests */
+	close(rep[1]);		/* nobody will reply */
+	ktap = open_memstream(&o.ktap, &o.ktap_len);
+	options.agent_in = rep[0];
+	options.agent_out = req[1];
+	options.ktap = ktap;
+	o.status = fx_run_files(&engine, &options, files, 2);
+	fclose(ktap);
+	close(req[1]);
+	close(rep[0]);
+	ok = o.status == 1 && strstr(o.ktap, "not ok 1 dead1") && strstr(o.ktap, "not ok 2 dead2") &&
+	     strstr(o.ktap, "agent hello: ");
+	report("a gone agent fails each fixture with the reason, and the run goes on", ok, &o,
+	       "want both not ok with the agent's reason");
+	outcome_free(&o);
+	fake_free(&f);
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[96];
@@ -565,10 +735,13 @@ int main(int argc, char **argv)
 	test_ignore();
 	test_agent();
 	test_outcomes();
+	test_engine_and_trace();
 	test_parse_errors();
 	test_legacy();
 	test_examples();
 	test_mutations();
+	test_real_agent();
+	test_dead_agent();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fx-unit: could not remove %s\n", tmpdir);
