@@ -7,8 +7,10 @@
  *     (virtio_transport_close()), so every agent step and await forgets the engine's RSTs
  *     (fx_conn_forget_rsts());
  *   - RW stays within the credit the engine advertised: the kernel's credit is
- *     peer_buf_alloc - (tx_cnt - peer_fwd_cnt), u32 arithmetic (virtio_transport_get_credit()),
- *     so the bytes it sent may not pass the furthest buf_alloc + fwd_cnt the engine announced;
+ *     peer_buf_alloc - (tx_cnt - peer_fwd_cnt) with the difference in u32 and the whole in
+ *     s64, clamped at 0 (virtio_transport_has_space()), so the bytes it sent may not pass the
+ *     furthest sent + buf_alloc - (u32)(sent - fwd_cnt) an engine packet announced. Counted
+ *     in 64 bits: a buf_alloc of 2^31 or more is a window, not a wrap;
  *   - fwd_cnt (the receiver's consumed bytes) never goes backwards on a connection;
  *   - the upper 32 bits of both CIDs are zero; hdr.len equals the payload bytes present.
  */
@@ -99,10 +101,10 @@ int fx_check_invariants(struct fx_run *r, const struct fx_hdr *h, size_t payload
 	struct fx_conn_state *s = &r->cs[c];
 
 	if (h->f[FX_OP] == FX_OP_RW) {
-		uint32_t after = s->kernel_rx + (uint32_t)payload_len;
+		uint64_t after = s->kernel_rx + payload_len;
 
-		if (payload_len && (!s->advertised || seq_diff(after, s->credit_end) > 0))
-			return fx_fail(r, "invariant: RW beyond the credit the engine advertised (%s; the kernel has sent %" PRIu32 " bytes, the engine allowed up to %" PRIu32 "): %s",
+		if (payload_len && (!s->advertised || (int64_t)after > s->credit_end))
+			return fx_fail(r, "invariant: RW beyond the credit the engine advertised (%s; the kernel has sent %" PRIu64 " bytes, the engine allowed up to %" PRId64 "): %s",
 				       r->fx->conns[c].name, after,
 				       s->advertised ? s->credit_end : 0, pkt);
 	}
@@ -126,7 +128,7 @@ void fx_note_rx(struct fx_run *r, const struct fx_hdr *h, size_t payload_len)
 	if (h->f[FX_OP] == FX_OP_RST)
 		return;				/* an RST without a socket carries no credit */
 	if (h->f[FX_OP] == FX_OP_RW) {
-		s->kernel_rx += (uint32_t)payload_len;
+		s->kernel_rx += payload_len;
 		if (!r->fx->conns[c].manual_consume)
 			s->engine_fwd += (uint32_t)payload_len;
 	}
@@ -141,7 +143,8 @@ void fx_note_tx(struct fx_run *r, int c, const struct fx_hdr *h, size_t payload_
 {
 	struct fx_tuple *t = tuple(r, (uint32_t)h->f[FX_SRC_PORT], (uint32_t)h->f[FX_DST_PORT], 1);
 	struct fx_conn_state *s;
-	uint32_t end;
+	uint32_t in_flight;
+	int64_t end;
 
 	t->rst = h->f[FX_OP] == FX_OP_RST;
 	if (c < 0)
@@ -153,9 +156,11 @@ void fx_note_tx(struct fx_run *r, int c, const struct fx_hdr *h, size_t payload_
 		memset(s, 0, sizeof(*s));
 	if (h->f[FX_OP] == FX_OP_RW && h->f[FX_LEN] == payload_len)
 		s->engine_tx += (uint32_t)payload_len;
-	end = (uint32_t)(h->f[FX_BUF_ALLOC] + h->f[FX_FWD_CNT]);
+	/* A fwd_cnt ahead of what the kernel sent reads as nearly 4 GiB in flight: no credit. */
+	in_flight = (uint32_t)s->kernel_rx - (uint32_t)h->f[FX_FWD_CNT];
+	end = (int64_t)s->kernel_rx - in_flight + (int64_t)(uint32_t)h->f[FX_BUF_ALLOC];
 	/* The furthest announced: a later, smaller credit cannot take back bytes in flight. */
-	if (!s->advertised || seq_diff(end, s->credit_end) > 0)
+	if (!s->advertised || end > s->credit_end)
 		s->credit_end = end;
 	s->advertised = 1;
 }

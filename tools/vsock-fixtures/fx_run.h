@@ -13,9 +13,9 @@
 struct fx_conn_state {
 	uint32_t engine_tx;		/* RW payload bytes the engine sent */
 	uint32_t engine_fwd;		/* bytes the engine consumed of the kernel's RW */
-	uint32_t kernel_rx;		/* RW payload bytes the kernel sent */
+	uint64_t kernel_rx;		/* RW payload bytes the kernel sent (not wrapped) */
 	int advertised;			/* the engine sent a packet, so the kernel has credit */
-	uint32_t credit_end;		/* furthest buf_alloc + fwd_cnt the engine announced */
+	int64_t credit_end;		/* furthest kernel_rx the engine's credit allowed */
 	int seen;			/* a packet from the kernel carried buf_alloc / fwd_cnt */
 	uint32_t last_fwd, last_buf;
 	int buf_pending;		/* a setsockopt(SO_VM_SOCKETS_BUFFER_SIZE) since */

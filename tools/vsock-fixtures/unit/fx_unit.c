@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 73
+#define TESTS 74
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -259,6 +259,12 @@ static void test_invariants(void)
 			   " \"engine_buf_alloc\": 4, \"setup\": \"kernel_listens\"}}",
 			   "{\"agent\": {\"do\": \"send\", \"sock\": \"c\", \"data\": \"ABCDEFGH\", \"result\": {\"value\": 4}}},"
 			   "{\"expect\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"ABCD\"}}"),
+		   "not ok", "ok 1 credit", NULL);
+	expect_run("a buf_alloc of 2^32-1 is a window, not a wrapped u32", &plain, "both",
+		   fixture("credit", "\"connections\": {\"c\": {\"engine_port\": 5001, \"kernel_port\": 1234,"
+			   " \"engine_buf_alloc\": \"0xffffffff\", \"setup\": \"kernel_listens\"}}",
+			   "{\"agent\": {\"do\": \"send\", \"sock\": \"c\", \"data\": \"ABCDEFGH\", \"result\": {\"value\": 8}}},"
+			   "{\"expect\": {\"conn\": \"c\", \"op\": \"RW\", \"payload\": \"ABCDEFGH\"}}"),
 		   "not ok", "ok 1 credit", NULL);
 	expect_run("invariant: upper CID bits", &cid, "both",
 		   fixture("cid", "", "{\"send\": {\"op\": \"REQUEST\", \"src_port\": 9, \"dst_port\": 9}},"
