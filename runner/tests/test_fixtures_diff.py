@@ -72,6 +72,17 @@ class Diff(unittest.TestCase):
             "virtio_transport/new_one: only run on 5.10.262",
         ])
 
+    def test_a_skipped_fixture_shows_only_its_outcome(self):
+        top = self.a.parent
+        a = write_run(top / "skip_a", "5.10.262-1", {"vhost_vsock/seq": "skip"},
+                      {"vhost_vsock": [[{"fixture": "seq", "step": -1, "event": "end", "result": "skip",
+                                         "reason": "needs kernel 5.14"}]]})
+        b = write_run(top / "skip_b", "7.2.13-1", {"vhost_vsock/seq": "pass"},
+                      {"vhost_vsock": [trace_of("seq", 2)]})
+        lines, _ = fixture_diff.compare(fixture_diff.Side.read(a), fixture_diff.Side.read(b),
+                                        ("vhost_vsock",), [])
+        self.assertEqual(lines, ["vhost_vsock/seq result: 5.10.262 skip, 7.2.13 pass"])
+
     def test_setup_events_come_before_the_end(self):
         # Both setup events and the end carry step -1: the end still sorts last.
         setup = {"fixture": "x", "step": -1, "event": "agent", "do": "accept", "ret": 0, "errno": None}
