@@ -1,5 +1,5 @@
 /*
- * fx_model.h: a fixture after loading (fx_json.c, fx_legacy.c), as the interpreter (fx_steps.c)
+ * fx_model.h: a fixture after loading (fx_load.c, fx_legacy.c), as the interpreter (fx_steps.c)
  * runs it. Every length here is bounded where the JSON enters; the model lives in one arena
  * and is freed with it.
  */
@@ -214,7 +214,7 @@ int fx_load(const char *file, struct fx_fixture *fx, struct fx_arena *arena, cha
 /* The array form (fx_legacy.c); `root` is a json_object *. */
 int fx_legacy_convert(void *root, const char *stem, struct fx_fixture *fx,
 		      struct fx_arena *arena, char *err, size_t err_size);
-/* Fills in the steps a connection's `setup` stands for (fx_json.c after loading). */
+/* Fills in the steps a connection's `setup` stands for (fx_setup_steps.c, after loading). */
 int fx_add_setup_steps(struct fx_fixture *fx, struct fx_arena *arena);
 
 /* fx_value.c: parsing (json_object * as void * to keep json-c out of this header). */
