@@ -8,6 +8,7 @@ The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: i
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
 import os
+import signal
 import subprocess
 import sys
 import unittest
@@ -66,13 +67,12 @@ def host_unit_tests() -> tuple[int, int, int]:
 
 def guest_suite(topology: str) -> tuple[int, int, int]:
     results_dir = BUILD_DIR / "check-results" / topology
-    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run",
-                           "--kernel", DEFAULT_KERNEL, "--topology", topology,
-                           "--results", str(results_dir),
-                           # Through our device, keep every packet: a rare failure then comes
-                           # with the capture that shows it.
-                           *(["--capture"] if topology != "loopback" else [])])
-    if done.returncode not in (0, 1):
+    returncode = vsockcheck(["run", "--kernel", DEFAULT_KERNEL, "--topology", topology,
+                             "--results", str(results_dir),
+                             # Through our device, keep every packet: a rare failure then comes
+                             # with the capture that shows it.
+                             *(["--capture"] if topology != "loopback" else [])])
+    if returncode not in (0, 1):
         return 0, 1, 0  # the run itself could not happen; its error line is above
     counts = results.load_counts(results_dir / "results.json")
     return counts.passed, counts.failed, counts.skipped
@@ -80,12 +80,27 @@ def guest_suite(topology: str) -> tuple[int, int, int]:
 
 def packet_fixtures(kernel: str) -> tuple[int, int, int]:
     results_dir = BUILD_DIR / "check-results" / f"fixtures-{kernel.split(':')[-1]}"
-    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "fixtures",
-                           "--kernel", kernel, "--results", str(results_dir)])
-    if done.returncode not in (0, 1):
+    returncode = vsockcheck(["fixtures", "--kernel", kernel, "--results", str(results_dir)])
+    if returncode not in (0, 1):
         return 0, 1, 0  # the run itself could not happen; its error line is above
     counts = results.load_counts(results_dir / "results.json")
     return counts.passed, counts.failed, counts.skipped
+
+
+def vsockcheck(args: list[str]) -> int:
+    """Runs the vsockcheck command. Interrupted, it is told so (SIGTERM) and given the time to
+    stop its QEMUs and remove its files: subprocess.run would kill it after a quarter second."""
+    child = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), *args])
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
 
 
 def use_sanitizer_build() -> None:
@@ -95,7 +110,13 @@ def use_sanitizer_build() -> None:
     os.environ.setdefault("UBSAN_OPTIONS", sanitizers.UBSAN_OPTIONS)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    # SIGTERM (a CI timeout) ends make check the way Ctrl-C does: the running layer stops cleanly.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     use_sanitizer_build()
     # The guest tests of the runner need the default kernel, the fixtures all four; fetch them
     # once, up front.
@@ -124,4 +145,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("make check: interrupted; the running layer stopped its QEMUs and removed its files",
+              file=sys.stderr)
+        sys.exit(130)
