@@ -101,9 +101,10 @@ ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
-# Of the test library the runner needs errno names and versions: a sanitizer build of an engine links
-# $(ASAN_FX_OBJS) and -ljson-c.
+# Of the test library the runner needs errno names, versions and hex digits: a sanitizer build of an
+# engine links $(ASAN_FX_OBJS) and -ljson-c.
 ASAN_FX_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(BUILD)/testcases/lib/errnames.o $(BUILD)/testcases/lib/kver.o \
+	$(BUILD)/testcases/lib/hex.o \
 	$(FX_OBJS))
 ASAN_FX_UNIT_OBJS := $(ASAN_FX_OBJS) $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(FX_UNIT_OBJS))
 

@@ -18,6 +18,7 @@
 
 #include "agent.h"
 #include "vsc.h"
+#include "vsc_hex.h"
 #include "vsc_sockdiag.h"
 
 struct agent_sock *agent_sock_find(const char *name)
@@ -157,17 +158,6 @@ static int set_timeval_ms(int fd, int level, int opt, int64_t ms)
 	return setsockopt(fd, level, opt, &tv, sizeof(tv));
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Digit by digit: sscanf("%2x") measured the whole rest of the string on every call, so a
  * 256 KiB send took minutes under TCG and the orphaned call outlived its fixture.
@@ -175,7 +165,7 @@ static int hex_digit(char c)
 static int hex_decode(const char *hex, size_t len, unsigned char *out)
 {
 	for (size_t i = 0; i < len; i++) {
-		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+		int hi = vsc_hex_digit(hex[2 * i]), lo = vsc_hex_digit(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

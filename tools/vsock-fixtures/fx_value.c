@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "fx_eval.h"
+#include "vsc_hex.h"
 
 const struct fx_field_info fx_fields[FX_N_FIELDS] = {
 	[FX_SRC_CID] = { "src_cid", 0, 8 },	[FX_DST_CID] = { "dst_cid", 8, 8 },
@@ -430,17 +431,6 @@ struct fx_value *fx_value_parse(void *json, int field, unsigned int width, enum 
 	return v;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One piece: appends to buf (capacity max) or fails naming path. */
 static int payload_piece(json_object *j, uint8_t *buf, size_t *len, size_t max, const char *path,
 			 char *err, size_t err_size)
@@ -487,7 +477,7 @@ static int payload_piece(json_object *j, uint8_t *buf, size_t *len, size_t max, 
 				return -1;
 			}
 			for (size_t i = 0; i < sl; i += 2) {
-				int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+				int hi = vsc_hex_digit(s[i]), lo = vsc_hex_digit(s[i + 1]);
 
 				if (hi < 0 || lo < 0) {
 					snprintf(err, err_size, "%s.hex: \"%c%c\" at %zu is not hexadecimal",
