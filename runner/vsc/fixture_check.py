@@ -197,3 +197,25 @@ def _rows_go_up(rows: Node, path: str) -> list[Problem]:
                                  f"rows go up in version"))
         previous = (version, start.value)
     return found
+
+
+# A fixture's timeout_ms when it sets none (and every legacy file): the C runner's default.
+DEFAULT_TIMEOUT_MS = 30000
+
+
+def timeout_ms(path: Path) -> int:
+    """The fixture's whole-fixture timeout; the default for a file that does not say (or does
+    not parse: the engine reports that at once)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return DEFAULT_TIMEOUT_MS
+    value = data.get("timeout_ms") if isinstance(data, dict) else None
+    if isinstance(value, str):
+        try:
+            value = int(value, 16) if value.lower().startswith("0x") else None
+        except ValueError:
+            value = None
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return DEFAULT_TIMEOUT_MS

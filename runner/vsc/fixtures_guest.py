@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import shlex
 from pathlib import Path
 
 from vsc import guest_session, initramfs, qemu, topology
 from vsc.catalogue import Case
 from vsc.errors import UserError
+from vsc.fixture_check import DEFAULT_TIMEOUT_MS, timeout_ms
 from vsc.ktap_syntax import ERROR
 from vsc.paths import GUEST_BIN_DIR
 
@@ -26,7 +26,6 @@ AGENT = GUEST_BIN_DIR / "vsock-fixture-agent"
 MODULES = topology.MODULES + ("vhost_vsock",)
 FIXTURES_DIR = guest_session.USER_FILES_DIR  # in the guest, relative to /
 TRACE_PORT = "vsockcheck.trace"
-DEFAULT_TIMEOUT_MS = 30000  # a fixture's timeout_ms when it sets none (and every legacy file)
 BOOT_S = 60.0
 # Beyond a fixture's own timeout: its agent "reset", the device's release, and the kmsg check.
 FIXTURE_GRACE_S = 20.0
@@ -62,24 +61,6 @@ def case_for(path: Path) -> Case:
     """The result the engine reports for a fixture file: <prefix><stem>, with its timeout."""
     return Case(name=PREFIX + path.stem, sock_type="", roles="", needs="",
                 timeout_s=int(timeout_ms(path) / 1000 + 0.999), summary="", tags=())
-
-
-def timeout_ms(path: Path) -> int:
-    """The fixture's whole-fixture timeout; the default for a file that does not say (or does
-    not parse: the engine reports that at once)."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return DEFAULT_TIMEOUT_MS
-    value = data.get("timeout_ms") if isinstance(data, dict) else None
-    if isinstance(value, str):
-        try:
-            value = int(value, 16) if value.lower().startswith("0x") else None
-        except ValueError:
-            value = None
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    return DEFAULT_TIMEOUT_MS
 
 
 def guest_script(fixtures: list[Path]) -> str:

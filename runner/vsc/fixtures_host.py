@@ -7,14 +7,13 @@ result: one the engine never reported is an ERROR that says why, with the logs' 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from vsc import guest_session, qemu, topology, vhost_user_device
+from vsc import fixture_check, guest_session, qemu, topology, vhost_user_device
 from vsc.errors import UserError
 from vsc.guest_session import GuestRun, GuestSpec
 from vsc.ktap import Parser
@@ -37,7 +36,6 @@ ENGINE_LOG = TARGET + ".engine.log"
 # QEMU start to a guest driver with its rings up (the engine itself gives up after 240 s).
 BOOT_S = 180.0
 # A fixture's own timeout_ms, and what comes around it: agent reset, end() (3 s at most), kmsg.
-FIXTURE_DEFAULT_MS = 30000
 FIXTURE_SLACK_S = 10.0
 # Once the engine or QEMU has ended, how long the other has to end by itself.
 WIND_DOWN_S = 15.0
@@ -57,14 +55,7 @@ def budget_s(fixtures: list[Path]) -> float:
     that does not parse costs the default (the engine reports it at once)."""
     total = BOOT_S
     for path in fixtures:
-        try:
-            data = json.loads(Path(path).read_text("utf-8"))
-            timeout_ms = data.get("timeout_ms", FIXTURE_DEFAULT_MS) if isinstance(data, dict) else FIXTURE_DEFAULT_MS
-            if not isinstance(timeout_ms, int) or timeout_ms <= 0:
-                timeout_ms = FIXTURE_DEFAULT_MS
-        except (OSError, ValueError):
-            timeout_ms = FIXTURE_DEFAULT_MS
-        total += timeout_ms / 1000 + FIXTURE_SLACK_S
+        total += fixture_check.timeout_ms(Path(path)) / 1000 + FIXTURE_SLACK_S
     return total
 
 
