@@ -14,7 +14,7 @@ from pathlib import Path
 from unittest import mock
 
 from tests import fake_kernel_tree
-from vsc import cli, kbuild, kernels, kernelspec
+from vsc import bench_kbuild, cli, kbuild, kernels, kernelspec
 from vsc import kconfig_fragments as kf
 from vsc.errors import UserError
 from vsc.paths import PROJECT_ROOT
@@ -320,6 +320,19 @@ class CommandLineTest(FakeTreeCase):
             status, out, err = self.run_cli("build-kernel", str(self.src))
         self.assertEqual(status, 130)
         self.assertIn("make stopped", err)
+
+
+class BenchFiguresTest(unittest.TestCase):
+    def test_stats_log_counts_and_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "stats.log"
+            log.write_text("# a.c\ncache_miss\ndirect_cache_miss\n# b.c\ndirect_cache_hit\nlocal_storage_hit\n"
+                           "# c.c\npreprocessed_cache_hit\n# d.c\nrecache\n")
+            counts = bench_kbuild.read_stats_log(log)
+            self.assertEqual(bench_kbuild.read_stats_log(Path(tmp) / "absent"), {})
+        figure = bench_kbuild.Figure("first", 12.5, 3 * 2**20, counts)
+        self.assertRegex(bench_kbuild.lines([figure])[1],
+                         r"^  first +12.5 s  bzImage 3.00 MiB  ccache 2 hits, 2 compiled$")
 
 
 def _alive(pid: int) -> bool:
