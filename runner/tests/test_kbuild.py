@@ -223,7 +223,7 @@ class BuildOnFakeTreeTest(FakeTreeCase):
         out = self.tmp / "out"
         built = self.build(self.fragment("plain", "CONFIG_A=y\n"), out=out)
         self.assertEqual(built.spec, out)
-        self.assertTrue(os.path.samefile(out / "build", self.src / os.readlink(out / "build")[len("../linux/"):]))
+        self.assertEqual(Path(os.readlink(out / "build")).parent, self.src)
         self.assertIsInstance(kernelspec.parse(str(out)), kernelspec.LocalKernel)
         # A stale image of another release in out would make two kernels: it goes.
         (out / "boot/vmlinuz-1.0").write_text("old")
