@@ -1,4 +1,4 @@
-"""The vsockcheck command line: kernels, list, parity, run, exec, fixtures."""
+"""The vsockcheck command line: kernels, list, parity, run, exec, fixtures, matrix."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kernels,
-                 parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
+                 matrix_cmd, parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -128,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     exec_cmd.set_defaults(func=_cmd_exec)
 
     fixtures_cmd.add_commands(commands, DEFAULT_KERNEL)
+    matrix_cmd.add_command(commands, DEFAULT_KERNEL, TOPOLOGIES)
     return parser
 
 
