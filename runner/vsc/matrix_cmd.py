@@ -3,7 +3,7 @@ columns in text, Markdown, HTML and JSON, optionally compared with an older matr
 
 from __future__ import annotations
 
-import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +22,8 @@ DEFAULT_RESULTS = Path("vsockcheck-results") / "matrix"
 OUTPUTS = {"matrix.txt": matrix_text.render, "matrix.md": matrix_markdown.render,
            "matrix.html": matrix_html.render, "matrix.json": matrix_json.render}
 VSOCKCHECK = PROJECT_ROOT / "runner" / "vsockcheck"
+# The program each column runs as `PROGRAM run ...` instead of this vsockcheck (the tests' fake one).
+RUN_PROGRAM_ENV = "VSC_MATRIX_RUN_PROGRAM"
 
 
 def add_command(commands, default_kernel: str, topologies: dict) -> None:
@@ -75,7 +77,7 @@ def run(args, default_kernel: str, topologies: dict) -> int:
             column = Column(spec, topology, kernel.release, kernel.version)
             run_dir = args.results / f"{results.label(spec)}-{topology}"
             column.results_dir = str(run_dir)
-            argv = [sys.executable, str(VSOCKCHECK), "run", "--kernel", spec, "--topology", topology,
+            argv = [*_run_program(), "run", "--kernel", spec, "--topology", topology,
                     "--results", str(run_dir), *selection, *(["--kmod"] if args.kmod else []),
                     *(["--capture"] if args.capture and topologies[topology].CAPTURES else [])]
             job = matrix_schedule.Job(column.label, topology, kernel.version, argv, run_dir)
@@ -109,6 +111,11 @@ def run(args, default_kernel: str, topologies: dict) -> int:
     # The table ends with the total line over every cell.
     print(matrix_text.render(matrix), end="")
     return 1 if matrix_model.count(matrix).failed else 0
+
+
+def _run_program() -> list[str]:
+    program = os.environ.get(RUN_PROGRAM_ENV)
+    return [program] if program else [sys.executable, str(VSOCKCHECK)]
 
 
 def _column(column: Column, job: matrix_schedule.Job) -> tuple[Column, dict]:

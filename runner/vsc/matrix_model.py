@@ -42,7 +42,12 @@ class Column:
     @property
     def label(self) -> str:
         """'bookworm 6.1.192 loopback': the suite (or the path's last part), the release, the topology."""
-        name = self.kernel[len("debian:"):] if self.kernel.startswith("debian:") else Path(self.kernel).name
+        if self.kernel.startswith("debian:"):
+            name = self.kernel[len("debian:"):]
+        else:
+            # A kernel image says less than the directory holding it (build/slow/kernels/guest/vmlinuz-R).
+            path = Path(self.kernel)
+            name = path.parent.name if path.name.startswith(("vmlinuz", "bzImage")) else path.name
         return " ".join(part for part in (name or self.kernel, self.short_release, self.topology) if part)
 
     @property
