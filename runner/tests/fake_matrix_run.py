@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A stand-in for `vsockcheck run` in the matrix tests: no QEMU. It logs its start and end to
 $FAKE_RUN_LOG, holds a temporary directory under $FAKE_RUN_TMP for $FAKE_RUN_SLEEP seconds, then
-writes a results.json. A kernel path naming "broken" exits 2 with an error line, "crash" aborts.
+writes a results.json (addr_bind's status from $FAKE_RUN_ADDR_BIND, default pass). A kernel path naming "broken" exits 2 with an error line, "crash" aborts.
 SIGTERM removes the temporary directory (after a short clean-up delay) and exits 130, as the real
 one does."""
 
@@ -55,7 +55,8 @@ def main() -> int:
     if "crash" in args.kernel:
         os.abort()
     release = Path(args.kernel).name.removeprefix("vmlinuz-")
-    cases = [case("addr_bind", "pass"), case("credit_update", "fail", "", ["[server] no credit"])]
+    cases = [case("addr_bind", os.environ.get("FAKE_RUN_ADDR_BIND", "pass")),
+             case("credit_update", "fail", "", ["[server] no credit"])]
     (args.results / "results.json").write_text(json.dumps(results_json(release, release, args.topology, cases)))
     return 1
 

@@ -37,8 +37,9 @@ class MatrixCommandTest(unittest.TestCase):
         path.write_bytes(bzimage(release))
         return str(path)
 
-    def matrix(self, kernels, topologies, jobs=2, sleep=0.0, extra=()):
+    def matrix(self, kernels, topologies, jobs=2, sleep=0.0, extra=(), addr_bind="pass"):
         env = dict(os.environ, VSC_MATRIX_RUN_PROGRAM=str(FAKE_RUN), FAKE_RUN_LOG=str(self.log),
+                   FAKE_RUN_ADDR_BIND=addr_bind,
                    FAKE_RUN_TMP=str(self.dir / "tmp"), FAKE_RUN_SLEEP=str(sleep))
         argv = [sys.executable, str(RUNNER / "vsockcheck"), "matrix", "--jobs", str(jobs),
                 "--results", str(self.results), *extra]
@@ -80,6 +81,20 @@ class MatrixCommandTest(unittest.TestCase):
         for row in data["rows"]:
             self.assertEqual([c["status"] for c in row["cells"][1:]], ["error", "error"])
         self.assertIn("broken 6.1.0 loopback  ERROR: run exited with status 2: vsockcheck: error: guest never", out)
+
+    def test_compare_with_the_previous_matrix_names_the_regression(self):
+        kernel = self.kernel("k", "6.1.0")
+        out, err = self.matrix([kernel], ["loopback", "g2h"]).communicate(timeout=120)
+        old = self.dir / "old.json"
+        (self.results / "matrix.json").rename(old)
+        child = self.matrix([kernel], ["loopback"], extra=("--compare", str(old)), addr_bind="timeout")
+        out, err = child.communicate(timeout=120)
+        self.assertEqual(child.returncode, 1, err)
+        self.assertIn("addr_bind      pass→TIMEOUT\n", out)
+        self.assertTrue(out.endswith(f"changed since {old}: 1 cells (1 regressions)\n"
+                                     "removed columns: k 6.1.0 g2h\n0 passed, 2 failed, 0 skipped\n"), out)
+        data = json.loads((self.results / "matrix.json").read_text())
+        self.assertEqual(data["rows"][0]["cells"][0]["was"], "pass")
 
     def test_a_bad_kernel_spec_stops_before_any_run(self):
         child = self.matrix([self.kernel("good", "6.1.0"), str(self.dir / "missing")], ["loopback"])
