@@ -60,6 +60,7 @@ def run(args, default_kernel: str, topologies: dict) -> int:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
     specs = list(dict.fromkeys(args.kernel or [default_kernel]))
     chosen = list(dict.fromkeys(args.topology or ["loopback"]))
+    # Read before anything runs: OLD.json may be DIR/matrix.json itself, which this matrix replaces.
     old = matrix_json.load(args.compare) if args.compare else None
     order = [case.name for case in catalogue.read(TEST_PROGRAM, args.pick, args.skip)]
     selection = catalogue.selection_args(args.pick, args.skip)
@@ -70,7 +71,7 @@ def run(args, default_kernel: str, topologies: dict) -> int:
         kernel = kernels.resolve(spec, fetch=True)
         resolved[spec] = kernel
         print(f"matrix: {spec}: {kernel.release} ({kernel.version})", flush=True)
-    jobs, columns = [], {}
+    jobs, columns, finished = [], {}, {}  # columns and finished (column, cells) by job
     for spec in specs:
         for topology in chosen:
             kernel = resolved[spec]
@@ -82,23 +83,20 @@ def run(args, default_kernel: str, topologies: dict) -> int:
                     *(["--capture"] if args.capture and topologies[topology].CAPTURES else [])]
             job = matrix_schedule.Job(column.label, topology, kernel.version, argv, run_dir)
             jobs.append(job)
-            columns[id(job)] = column
-    total = len(jobs)
-    done_cells = {}
+            columns[job] = column
 
     def on_start(job):
         print(f"matrix: start {job.name}", flush=True)
 
     def on_done(job):
-        column, cells = _column(columns[id(job)], job)
-        done_cells[id(job)] = (column, cells)
+        column, cells = finished[job] = _column(columns[job], job)
         what = f"ERROR: {column.error}" if column.error else matrix_model.format_counts(
             matrix_model.build([(column, cells)]))
         print(f"matrix: done {job.name} in {job.wall_s:.1f} s: {results.printable(what)}", flush=True)
 
-    print(f"matrix: {total} runs, at most {args.jobs} at once; results in {args.results}/", flush=True)
+    print(f"matrix: {len(jobs)} runs, at most {args.jobs} at once; results in {args.results}/", flush=True)
     matrix_schedule.run_all(matrix_schedule.order(jobs), args.jobs, on_start, on_done)
-    matrix = matrix_model.build([done_cells[id(job)] for job in jobs], order)
+    matrix = matrix_model.build([finished[job] for job in jobs], order)
     if old is not None:
         matrix_compare.compare(matrix, old, str(args.compare))
     for name, render in OUTPUTS.items():
