@@ -73,13 +73,13 @@ def _unfilter(kind: int, row: bytearray, up: bytes, bpp: int) -> bytes:
         elif kind == 3:
             row[i] = (row[i] + ((left + up[i]) >> 1)) & 0xFF
         elif kind == 4:
-            row[i] = (row[i] + _paeth(left, up[i], upper_left)) & 0xFF
+            row[i] = (row[i] + paeth(left, up[i], upper_left)) & 0xFF
         elif kind != 0:
             raise ValueError(f"unknown filter type {kind}")
     return bytes(row)
 
 
-def _paeth(a: int, b: int, c: int) -> int:
+def paeth(a: int, b: int, c: int) -> int:
     p = a + b - c
     pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
     if pa <= pb and pa <= pc:
