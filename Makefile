@@ -14,9 +14,10 @@ VSOCKCHECK := $(PYTHON) runner/vsockcheck
 BUILD := build
 BIN := $(BUILD)/bin
 
-# What a fresh Debian 12 machine lacks for building, booting and checking.
+# What a fresh Debian 12 machine lacks for building, booting and checking (chromium: make check
+# looks at the matrix page in headless Chromium).
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev libjson-c-dev tshark socat
+	libnl-3-dev liburing-dev libjson-c-dev tshark socat chromium
 # What make check-slow adds: building kernels from source (build-kernel, bisect); kmod for depmod
 # (without it build-kernel writes modules.dep itself).
 SLOW_DEBIAN_PACKAGES := flex bison bc libelf-dev libssl-dev ccache git kmod

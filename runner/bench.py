@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves;
 then vsock throughput and connection rate through our device, beside the guest's loopback; then
-the nested suite's wall time, split into L1 boot, L2 boot and tests.
+the nested suite's wall time, split into L1 boot, L2 boot and tests; then the kernel matrix's
+wall time (the four Debian kernels, loopback and g2h), with each column's boot and test times.
 
 Prints figures only; nothing here passes or fails on a number."""
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsc import bench_kbuild, bench_vsock, guest_session, kernels, topology_loopback  # noqa: E402
+from vsc import bench_kbuild, bench_vsock, guest_session, kernels, kernelspec, topology_loopback  # noqa: E402
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM  # noqa: E402
 from vsc.errors import UserError  # noqa: E402
 from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
@@ -24,6 +25,9 @@ RUNS = 3
 PHASES = ("initramfs_s", "accel_probe_s", "boot_s", "tests_s", "poweroff_s", "total_s")
 TARGET_TOTAL_S = 15.0
 NESTED_TARGET_S = 180.0
+MATRIX_KERNELS = tuple(f"debian:{suite}" for suite in kernelspec.DEBIAN_SUITES)
+MATRIX_TOPOLOGIES = ("loopback", "g2h")
+MATRIX_TARGET_S = 180.0
 
 
 def initramfs_build_times(kernel) -> tuple[float, float]:
@@ -59,11 +63,11 @@ def timed_run(index: int, topology: str = "loopback") -> dict:
 
 def main() -> int:
     # --vsock: only the vsock figures (one guest, about a minute), for work on the device;
-    # --nested: only the nested suite (one run, a few minutes); --kbuild: only the kernel builds
-    # (two full builds: tens of minutes on a loaded machine).
-    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"], ["--kbuild"]) else None
+    # --nested: only the nested suite (one run, a few minutes); --matrix: only the kernel matrix;
+    # --kbuild: only the kernel builds (two full builds: tens of minutes on a loaded machine).
+    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"], ["--matrix"], ["--kbuild"]) else None
     if sys.argv[1:] and only is None:
-        print("usage: bench.py [--vsock | --nested | --kbuild]", file=sys.stderr)
+        print("usage: bench.py [--vsock | --nested | --matrix | --kbuild]", file=sys.stderr)
         return 2
     if only == "--kbuild":
         return kbuild_figures()
@@ -73,6 +77,8 @@ def main() -> int:
             return vsock_figures(kernel)
         if only == "--nested":
             return nested_figures(kernel)
+        if only == "--matrix":
+            return matrix_figures()
         cold, cached = initramfs_build_times(kernel)
         runs = [timed_run(i + 1) for i in range(RUNS)]
     except UserError as e:
@@ -88,7 +94,33 @@ def main() -> int:
         print("  " + "  ".join(cells))
     median = statistics.median(r["wall_s"] for r in runs)
     print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)", flush=True)
-    return vsock_figures(kernel) or nested_figures(kernel) or kbuild_figures()
+    return vsock_figures(kernel) or nested_figures(kernel) or matrix_figures() or kbuild_figures()
+
+
+def matrix_figures() -> int:
+    """The whole matrix's wall time, and each column's boot, tests and wall time from matrix.json."""
+    results_dir = BUILD_DIR / "bench" / "matrix"
+    print(f"vsockcheck bench: kernel matrix, {', '.join(MATRIX_KERNELS)} x {', '.join(MATRIX_TOPOLOGIES)}",
+          flush=True)
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "matrix",
+                           *(a for k in MATRIX_KERNELS for a in ("--kernel", k)),
+                           *(a for t in MATRIX_TOPOLOGIES for a in ("--topology", t)),
+                           "--results", str(results_dir)], stdout=subprocess.DEVNULL)
+    wall = time.monotonic() - started
+    if done.returncode not in (0, 1):
+        print(f"make bench: error: vsockcheck matrix failed (status {done.returncode}); see above", file=sys.stderr)
+        return 2
+    data = json.loads((results_dir / "matrix.json").read_text())
+    print(f"  {'column':<30} {'boot':>7} {'tests':>7} {'total':>7} {'wall':>7}")
+    for column in data["columns"]:
+        d = column["durations_s"]
+        figures = "".join(f" {d[k]:>6.1f}s" if k in d else f" {'-':>7}" for k in ("boot_s", "tests_s", "total_s", "wall_s"))
+        print(f"  {column['label']:<30}{figures}" + (f"  ERROR: {column['error']}" if column["error"] else ""))
+    counts = data["counts"]
+    print(f"  {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped; "
+          f"matrix wall time {wall:.1f} s (target under {MATRIX_TARGET_S:.0f} s)")
+    return 0
 
 
 def kbuild_figures() -> int:

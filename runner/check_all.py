@@ -2,11 +2,13 @@
 """make check: every test layer in turn, then one line that counts them all.
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
-vhost-user device), and the vsock suite on the default kernel in each topology (loopback, g2g,
-g2h, nested), and the packet fixtures on the four Debian kernels. Exits 1 if anything failed.
+vhost-user device), the kernel matrix (the vsock suite on the four Debian kernels, loopback and
+g2h), the suite on the default kernel in the other topologies (g2g, nested), and the packet
+fixtures on the four Debian kernels. Exits 1 if anything failed.
 The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -27,12 +29,15 @@ UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_
                  GUEST_BIN_DIR / "fxg-unit")
 
 
-# The whole suite runs in each: one guest over loopback, guest to guest through our device,
-# guest to this machine through the device's bridge, and between an L1 guest and its own L2
-# guest through the kernel's vhost_vsock (both ways, plus the nested-CID cases).
-TOPOLOGIES = ("loopback", "g2g", "g2h", "nested")
-# The packet fixtures run on every Debian kernel, with both engines: their expectations differ
-# by kernel version, and each kernel must meet its own.
+# The whole suite on every Debian kernel, in one guest over loopback and guest to this machine
+# through our device's bridge: the kernel matrix (its own layer, kernels in parallel).
+MATRIX_TOPOLOGIES = ("loopback", "g2h")
+# The whole suite on the default kernel in the remaining topologies: guest to guest through our
+# device, and between an L1 guest and its own L2 guest through the kernel's vhost_vsock (both
+# ways, plus the nested-CID cases).
+TOPOLOGIES = ("g2g", "nested")
+# The matrix and the packet fixtures run on every Debian kernel (the fixtures with both engines):
+# expectations differ by kernel version, and each kernel must meet its own.
 FIXTURE_KERNELS = ("debian:bullseye", "debian:bookworm", "debian:trixie", "debian:sid")
 
 
@@ -76,6 +81,23 @@ def guest_suite(topology: str) -> tuple[int, int, int]:
         return 0, 1, 0  # the run itself could not happen; its error line is above
     counts = results.load_counts(results_dir / "results.json")
     return counts.passed, counts.failed, counts.skipped
+
+
+def kernel_matrix() -> tuple[int, int, int]:
+    results_dir = BUILD_DIR / "check-results" / "matrix"
+    returncode = vsockcheck(["matrix", *(a for k in FIXTURE_KERNELS for a in ("--kernel", k)),
+                             *(a for t in MATRIX_TOPOLOGIES for a in ("--topology", t)),
+                             # g2h through our device: keep every packet, as guest_suite does.
+                             "--capture", "--results", str(results_dir)])
+    if returncode not in (0, 1):
+        return 0, 1, 0  # the matrix itself could not run; its error line is above
+    try:
+        counts = json.loads((results_dir / "matrix.json").read_text(encoding="utf-8"))["counts"]
+    except (OSError, ValueError, KeyError) as e:
+        print(f"make check: {results_dir / 'matrix.json'}: no readable counts ({e})")
+        return 0, 1, 0
+    print(f"make check: the matrix page is {results_dir / 'matrix.html'}")
+    return counts["passed"], counts["failed"], counts["skipped"]
 
 
 def packet_fixtures(kernel: str) -> tuple[int, int, int]:
@@ -130,6 +152,8 @@ def main() -> int:
     for title, layer in (("runner unit tests", python_unit_tests),
                          ("C unit tests (test library, vhost-user device, fixture runner, engine 2 ring)",
                           host_unit_tests),
+                         (f"kernel matrix: {', '.join(FIXTURE_KERNELS)} x {', '.join(MATRIX_TOPOLOGIES)}",
+                          kernel_matrix),
                          *((f"vsock suite on {DEFAULT_KERNEL}, {topology}",
                             lambda topology=topology: guest_suite(topology))
                            for topology in TOPOLOGIES),

@@ -1,4 +1,4 @@
-"""The vsockcheck command line: kernels, build-kernel, list, parity, run, exec, fixtures."""
+"""The vsockcheck command line: kernels, build-kernel, list, parity, run, exec, fixtures, matrix."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kbuild,
-                 kconfig_fragments, kernel_source, kernels, parity, qemu, results, topology_g2g, topology_g2h,
-                 topology_loopback, topology_nested)
+                 kconfig_fragments, kernel_source, kernels, matrix_cmd, parity, qemu, results, topology_g2g,
+                 topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     exec_cmd.set_defaults(func=_cmd_exec)
 
     fixtures_cmd.add_commands(commands, DEFAULT_KERNEL)
+    matrix_cmd.add_command(commands, DEFAULT_KERNEL, TOPOLOGIES)
     return parser
 
 
