@@ -122,21 +122,23 @@ def tools_needing_newer_glibc(tree: Path, host: tuple[int, ...]) -> list[tuple[P
     return found
 
 
-def wrapper_script(libdir: Path, needed: tuple[int, ...]) -> str:
-    """Runs "$0.bin" (the real program) with the glibc in libdir instead of the system's."""
+def wrapper_script(real: Path, libdir: Path, needed: tuple[int, ...]) -> str:
+    """Runs the program `real` with the glibc in libdir instead of the system's. Absolute paths, not
+    "$0.bin": Kbuild may call a tool through a symlink of another name."""
     version = ".".join(map(str, needed))
     return ("#!/bin/sh\n"
             f"# vsockcheck: this program needs glibc {version}, newer than this machine's: run it with\n"
             f"# the one in {libdir}.\n"
-            f'exec "{libdir}/{LOADER}" --library-path "{libdir}:{SYSTEM_LIBDIR}" "$0.bin" "$@"\n')
+            f'exec "{libdir}/{LOADER}" --library-path "{libdir}:{SYSTEM_LIBDIR}" "{real}" "$@"\n')
 
 
-def wrap_tools(tools: list[tuple[Path, tuple[int, ...]]], libdir: Path) -> None:
-    """Each tool X becomes X.bin, and X a wrapper_script that runs it with libdir's glibc."""
+def wrap_tools(tools: list[tuple[Path, tuple[int, ...]]], libdir: Path, final: Path, work: Path) -> None:
+    """Each tool X becomes X.bin, and X a wrapper_script that runs it with libdir's glibc. The tools
+    are under `work` now and will be under `final` once the entry is renamed into place."""
     for path, needed in tools:
         real = path.with_name(path.name + ".bin")
         os.replace(path, real)
-        path.write_text(wrapper_script(libdir, needed))
+        path.write_text(wrapper_script(final / real.relative_to(work), libdir, needed))
         path.chmod(0o755)
 
 
@@ -172,7 +174,7 @@ def _prepare(suite: str, release: str, version: str, entry: Path) -> None:
             makefile.write_text(rewrite_makefile(makefile.read_text(), entry / "root"))
         tools = tools_needing_newer_glibc(root / "usr/lib", host_glibc())
         if tools:
-            wrap_tools(tools, _runtime_libdir())
+            wrap_tools(tools, _runtime_libdir(), entry, work)
         (work / READY).write_text("".join(f"{n} {v}\n" for n, v in packages))
         work.chmod(0o755)
         os.rename(work, entry)
