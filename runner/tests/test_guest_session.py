@@ -1,4 +1,4 @@
-"""Tests for vsc.guest_session.build_image: what goes into the guest's /usr/bin."""
+"""Tests for vsc.guest_session.build_image: what goes into the guest's /usr/bin and its module list."""
 
 import shutil
 import tempfile
@@ -24,13 +24,13 @@ class BuildImageTest(unittest.TestCase):
         path.write_bytes(data)
         return path
 
-    def build(self, **changes) -> dict:
+    def build(self, planned: list[Path] = (), **changes) -> dict:
         fields = dict(kernel=object(), modules=(), test_program=self.program, test_args=["--list"], cases=[])
         fields.update(changes)
         spec = guest_session.GuestSpec(**fields)
         with mock.patch.object(guest_session, "BUSYBOX", self.busybox), \
                 mock.patch.object(guest_session.modules, "plan", return_value=[]), \
-                mock.patch.object(guest_session.modules, "materialize", return_value=[]):
+                mock.patch.object(guest_session.modules, "materialize", return_value=list(planned)):
             image = guest_session.build_image(spec, self.tmp, cache_dir=self.tmp / "cache")
         members, _ = read_image(image)
         return members
@@ -42,6 +42,13 @@ class BuildImageTest(unittest.TestCase):
 
     def test_no_guest_tools_by_default(self):
         self.assertNotIn("usr/bin/vsock-ss", self.build())
+
+    def test_test_modules_load_after_the_kernels_own(self):
+        vsock = self.make("modules/vsock.ko", b"VSOCK")
+        probe = self.make("kmod/vsc_probe.ko", b"PROBE")
+        members = self.build(planned=[vsock], extra_modules=(probe,))
+        self.assertEqual(members["etc/vsockcheck/modules"]["data"], b"vsock.ko\nvsc_probe.ko\n")
+        self.assertEqual(members["lib/modules/vsockcheck/vsc_probe.ko"]["data"], b"PROBE")
 
 
 if __name__ == "__main__":

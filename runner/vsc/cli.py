@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kbuild,
-                 kconfig_fragments, kernel_source, kernels, matrix_cmd, parity, qemu, results, topology_g2g,
+                 kconfig_fragments, kernel_source, kernels, kmod, matrix_cmd, parity, qemu, results, topology_g2g,
                  topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
@@ -96,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="g2h: the role vsockcheck-host plays, the guest plays the other (default "
                           "client: the host connects to the guest; server: the guest connects to CID 2)")
     _add_selection(run)
+    _add_kmod(run)
     run.add_argument("--results", type=Path, metavar="DIR",
                      help="where results.ktap, junit.xml, results.json and console.log go "
                           "(default vsockcheck-results/<kernel>-<topology>)")
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
                           help=f"files (static programs, data) copied to {exec_plan.GUEST_FILES_DIR} in each "
                                "guest, which is on PATH and the commands' working directory; the host peer "
                                "gets them in a directory of its own")
+    _add_kmod(exec_cmd)
     exec_cmd.add_argument("--timeout", type=float, default=DEFAULT_EXEC_TIMEOUT_S, metavar="S",
                           help=f"seconds for the whole run, boots included (default {DEFAULT_EXEC_TIMEOUT_S:g})")
     exec_cmd.add_argument("--results", type=Path, metavar="DIR",
@@ -155,6 +157,25 @@ def _add_selection(cmd: argparse.ArgumentParser) -> None:
                      help="only cases whose name matches (repeatable)")
     cmd.add_argument("--skip", action="append", default=[], metavar="GLOB",
                      help="leave out cases whose name matches (repeatable)")
+
+
+def _add_kmod(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--kmod", action="store_true",
+                     help="build the test modules (Kbuild, testcases/kmod/) for the kernel and load them in "
+                          "its guests before the tests (not in topology nested)")
+
+
+def _kmod_files(args, kernel) -> tuple[Path, ...]:
+    """--kmod: the test modules built (or cached) for the kernel, said in one line."""
+    if not args.kmod:
+        return ()
+    if args.topology == topology_nested.NAME:
+        # Its L2 guests may run another kernel, and its L1 runs the suite from a script of its own.
+        raise UserError("--kmod: topology nested does not load test modules; use loopback, g2h or g2g")
+    files = tuple(kmod.build_modules(kernel))
+    print(f"vsockcheck: test modules for {kernel.release}: {' '.join(p.name for p in files)} "
+          f"({files[0].parent})", flush=True)
+    return files
 
 
 def _cmd_kernels(args) -> int:
@@ -225,6 +246,7 @@ def _cmd_run(args) -> int:
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kmod_files = _kmod_files(args, kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{topology_module.NAME}"
     results.make_results_dir(results_dir)
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
@@ -237,7 +259,7 @@ def _cmd_run(args) -> int:
         request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),
                              workdir=Path(workdir), results_dir=results_dir, mode=args.guest_mode,
                              accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture,
-                             host_role=args.host_role or "client", l2_kernel=l2_kernel)
+                             host_role=args.host_role or "client", l2_kernel=l2_kernel, kmod_files=kmod_files)
         done = topology_module.run(request, lambda r: print(results.format_case_line(r), flush=True))
     run = done.guest
     if args.show_command:
@@ -273,6 +295,7 @@ def _cmd_exec(args) -> int:
         raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kmod_files = _kmod_files(args, kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{args.topology}-exec"
     results.make_results_dir(results_dir)
     control_port = exec_net.free_tcp_port()
@@ -283,7 +306,7 @@ def _cmd_exec(args) -> int:
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = exec_plan.ExecRequest(kernel=kernel, commands=commands, files=files, timeout_s=args.timeout,
                                         results_dir=results_dir, workdir=Path(workdir), accel=args.accel,
-                                        l2_kernel=l2_kernel)
+                                        l2_kernel=l2_kernel, kmod_files=kmod_files)
         done = exec_run.run(request, placement, control_port)
     if args.show_command:
         for what, argv in done.commands:

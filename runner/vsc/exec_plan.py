@@ -45,6 +45,7 @@ class ExecRequest:
     workdir: Path                  # the run's temporary directory
     accel: str = "auto"
     l2_kernel: object | None = None  # nested: L2a's kernel (default: the same as L1's)
+    kmod_files: tuple[Path, ...] = ()  # --kmod: test modules built for `kernel`, loaded in its guests
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def _boot(request: ExecRequest, placement: Placement, g: GuestPlacement, device,
         spec = guest_session.GuestSpec(
             kernel=request.kernel, modules=modules, test_program=topology.TEST_PROGRAM, test_args=[], cases=[],
             mode="script", script=exec_plan.guest_script(peers, g.network), run_files=tuple(user_files),
-            accel=request.accel, boot_timeout_s=request.timeout_s)
+            accel=request.accel, boot_timeout_s=request.timeout_s, extra_modules=request.kmod_files)
         plain = []
     if g.network:
         plain += exec_net.qemu_args(placement.envs[SERVER].control_port if g.forward_control else None)

@@ -59,6 +59,7 @@ class GuestSpec:
     cpu_model: str | None = None  # QEMU -cpu; None: qemu.cpu_args's default
     image_files: tuple[cpio.Entry, ...] = ()  # more members of the cached base image
     run_files: tuple[cpio.Entry, ...] = ()    # more members of the per-run tail
+    extra_modules: tuple[Path, ...] = ()  # our own test modules (run --kmod), loaded after `modules`
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
     workdir.mkdir(parents=True, exist_ok=True)
     plan = modules.plan(spec.kernel, list(spec.modules))
-    module_files = modules.materialize(plan, workdir / "modules")
+    module_files = modules.materialize(plan, workdir / "modules") + list(spec.extra_modules)
     programs = [spec.test_program, *spec.guest_tools]
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
                                 cache_dir or cache_root() / "initramfs",

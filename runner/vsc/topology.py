@@ -54,6 +54,7 @@ class RunRequest:
     capture: bool = False          # record the device's packets in results_dir/capture.pcap
     host_role: str = "client"      # g2h: the role vsockcheck-host plays; the guest plays the other
     l2_kernel: object | None = None  # nested: the L2 guests' kernel (default: the same as L1's)
+    kmod_files: tuple[Path, ...] = ()  # --kmod: test modules built for `kernel`, loaded in its guests
 
 
 @dataclass

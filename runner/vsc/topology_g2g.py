@@ -73,4 +73,4 @@ def _spec(request: RunRequest, test_args: list[str], mode: str) -> guest_session
     return guest_session.GuestSpec(
         kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=topology.GUEST_TOOLS, test_args=test_args, cases=request.cases, mode=mode,
-        accel=request.accel, boot_timeout_s=request.boot_timeout_s)
+        accel=request.accel, boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files)

@@ -68,7 +68,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
                 kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
                 guest_tools=topology.GUEST_TOOLS, test_args=test_args(request.selection, request.host_role),
                 cases=request.cases, mode=request.mode, accel=request.accel,
-                boot_timeout_s=request.boot_timeout_s),
+                boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files),
             work, out, devices=device.qemu_args(GUEST_CID), peer_socket=work / "peer.sock")
         guest_qemu = guest.boot(running)
         guest_sock = connect_unix(guest.peer_socket, request.boot_timeout_s,

@@ -23,6 +23,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     spec = guest_session.GuestSpec(
         kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=topology.GUEST_TOOLS, test_args=test_args() + request.selection, cases=request.cases,
-        mode=request.mode, accel=request.accel, boot_timeout_s=request.boot_timeout_s)
+        mode=request.mode, accel=request.accel, boot_timeout_s=request.boot_timeout_s,
+        extra_modules=request.kmod_files)
     guest = guest_session.run(spec, request.workdir, request.results_dir, on_result)
     return TopologyRun(guest, commands=[("QEMU", guest.argv)], files=["console.log", "guest.ktap", "qemu.log"])
