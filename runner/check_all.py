@@ -88,7 +88,9 @@ def kernel_matrix() -> tuple[int, int, int]:
     returncode = vsockcheck(["matrix", *(a for k in FIXTURE_KERNELS for a in ("--kernel", k)),
                              *(a for t in MATRIX_TOPOLOGIES for a in ("--topology", t)),
                              # g2h through our device: keep every packet, as guest_suite does.
-                             "--capture", "--results", str(results_dir)])
+                             "--capture",
+                             # The project's test module, built against each kernel's own headers.
+                             "--kmod", "--results", str(results_dir)])
     if returncode not in (0, 1):
         return 0, 1, 0  # the matrix itself could not run; its error line is above
     try:
