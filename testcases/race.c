@@ -32,22 +32,20 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
 }
 
-static int module_loaded(const char *name)
+/* Loaded or built in: either way its transport is registered. */
+static int module_present(const char *name)
 {
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
-	return access(path, F_OK) == 0;
+	return vsc_module_state(name) != VSC_MODULE_ABSENT;
 }
 
 /* The loopback transport and a guest-to-host one: connect() can move a socket between them. */
 static void need_two_transports(void)
 {
-	if (!module_loaded("vsock_loopback"))
-		vsc_skip("vsock_loopback is not loaded: only one transport to switch between");
-	if (!module_loaded("vmw_vsock_virtio_transport") && !module_loaded("hv_sock") &&
-	    !module_loaded("vmw_vsock_vmci_transport"))
-		vsc_skip("no guest-to-host transport loaded: only one transport to switch between");
+	if (!module_present("vsock_loopback"))
+		vsc_skip("vsock_loopback is neither loaded nor built in: only one transport to switch between");
+	if (!module_present("vmw_vsock_virtio_transport") && !module_present("hv_sock") &&
+	    !module_present("vmw_vsock_vmci_transport"))
+		vsc_skip("no guest-to-host transport loaded or built in: only one transport to switch between");
 }
 
 /* The echo server the race cases use to show, afterwards, that connections still work. */
@@ -277,12 +275,16 @@ static int load(int module_fd)
 static void reload_client(const struct vsc_env *env)
 {
 	struct reload_race r = { .dev_fd = -1 };
+	enum vsc_module_state state;
 	unsigned int cid_before = 0, cid_after = 0;
 	int module_fd, loaded = 1, cycles = 0, busy = 0, i, fd;
 	double deadline;
 	pthread_t threads[3];
 
-	if (!module_loaded(G2H_MODULE))
+	state = vsc_module_state(G2H_MODULE);
+	if (state == VSC_MODULE_BUILTIN)
+		vsc_skip(G2H_MODULE " is built in: cannot be unloaded");
+	if (state == VSC_MODULE_ABSENT)
 		vsc_skip(G2H_MODULE " is not loaded: no guest-to-host transport to reload");
 	if (g2h_drives_a_device())
 		vsc_skip(G2H_MODULE " drives a device here: unloading it would cut the guest off");
