@@ -17,6 +17,9 @@ BIN := $(BUILD)/bin
 # What a fresh Debian 12 machine lacks for building, booting and checking.
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
 	libnl-3-dev liburing-dev libjson-c-dev tshark socat
+# What make check-slow adds: building kernels from source (build-kernel, bisect); kmod for depmod
+# (without it build-kernel writes modules.dep itself).
+SLOW_DEBIAN_PACKAGES := flex bison bc libelf-dev libssl-dev ccache git kmod
 
 # sock_diag goes through libnl-3, the io_uring cases through liburing: both linked statically,
 # from Debian's -dev packages (libnl-3.a, liburing.a), so the guest needs no shared library.
@@ -137,7 +140,7 @@ ifneq ($(FX_OBJS),)
 PROGRAMS += $(BIN)/vsock-fixtures-guest
 endif
 
-.PHONY: all deps run check bench clean static-libs asan fuzz
+.PHONY: all deps deps-slow run check check-slow bench clean static-libs asan fuzz
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -222,20 +225,32 @@ static-libs:
 		fi; \
 	done
 
-deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+# $(call install_missing,PACKAGES): apt-get install those of PACKAGES that are not installed.
+define install_missing
+	@missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing" $$missing; \
+		echo "make $@: installing" $$missing; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEBIAN_PACKAGES))
+
+deps-slow: deps
+	$(call install_missing,$(SLOW_DEBIAN_PACKAGES))
 
 run: deps all
 	$(VSOCKCHECK) run
 
 check: deps all asan
 	$(PYTHON) runner/check_all.py
+
+# The tests that build kernels from source (runner/slow_tests): tens of minutes on a cold ccache.
+check-slow: deps-slow all
+	$(PYTHON) runner/check_slow.py
 
 bench: deps all
 	$(PYTHON) runner/bench.py

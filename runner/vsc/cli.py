@@ -1,4 +1,4 @@
-"""The vsockcheck command line: kernels, list, parity, run, exec, fixtures."""
+"""The vsockcheck command line: kernels, build-kernel, list, parity, run, exec, fixtures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kernels,
-                 parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
+from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kbuild,
+                 kconfig_fragments, kernel_source, kernels, parity, qemu, results, topology_g2g, topology_g2h,
+                 topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -54,6 +55,23 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("spec", metavar="SPEC",
                        help="debian:bullseye, debian:bookworm, debian:trixie or debian:sid; a local path is checked")
     fetch.set_defaults(func=_cmd_fetch)
+
+    build = commands.add_parser(
+        "build-kernel", help="build a kernel from source with kconfig fragments; prints the SPEC for --kernel",
+        description="Builds SRC (tinyconfig + the fragments, merged with merge_config.sh, then olddefconfig) "
+                    "in an object tree inside SRC named after the fragments, incrementally, with ccache when "
+                    "it is installed. The last line printed is the output directory, a SPEC for --kernel.")
+    build.add_argument("src", metavar="SRC", help="a kernel source tree, or debian:<suite> (its linux-source, "
+                                                  "downloaded once)")
+    build.add_argument("--config", action="append", default=[], metavar="FRAGMENT",
+                       help="a fragment of kconfig/ by name (" + ", ".join(kconfig_fragments.names())
+                            + ") or a path; repeatable, later ones win (default: "
+                            + " + ".join(kbuild.DEFAULT_FRAGMENTS) + ")")
+    build.add_argument("--out", type=Path, metavar="DIR",
+                       help="where boot/, lib/modules/ and the build link go "
+                            "(default SRC/vsockcheck-kernel-<hash of the fragments>)")
+    build.add_argument("--jobs", type=int, metavar="N", help="make -jN (default: the number of CPUs)")
+    build.set_defaults(func=_cmd_build_kernel)
 
     list_cmd = commands.add_parser("list", help="print the case catalogue: name, type, roles, needs, tags")
     _add_selection(list_cmd)
@@ -159,6 +177,20 @@ def _cmd_fetch(args) -> int:
     kernel = kernels.resolve(args.spec, fetch=False)
     modules_dir = kernel.modules_dir or "none (modules built in, or no modules)"
     print(f"{args.spec}: local kernel {kernel.release}, image {kernel.vmlinuz}, modules {modules_dir}")
+    return 0
+
+
+def _cmd_build_kernel(args) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: must be at least 1")
+    src = kernel_source.source_tree(args.src)
+    try:
+        built = kbuild.build_kernel(src, args.config or kbuild.DEFAULT_FRAGMENTS, args.out, jobs=args.jobs)
+    except KeyboardInterrupt:
+        print("vsockcheck build-kernel: interrupted; make stopped", file=sys.stderr)
+        return 130
+    print(f"build-kernel: {built.release} in {built.seconds:.1f} s")
+    print(built.spec)
     return 0
 
 
