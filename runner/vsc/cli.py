@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kbuild,
-                 kconfig_fragments, kernel_source, kernels, parity, qemu, results, topology_g2g, topology_g2h,
-                 topology_loopback, topology_nested)
+                 kconfig_fragments, kernel_roles, kernel_source, kernels, parity, qemu, results, topology_g2g,
+                 topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -224,6 +224,7 @@ def _cmd_run(args) -> int:
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kernel_roles.require_topology(args.topology, kernel, l2_kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{topology_module.NAME}"
     results.make_results_dir(results_dir)
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
@@ -272,6 +273,7 @@ def _cmd_exec(args) -> int:
         raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kernel_roles.require_topology(args.topology, kernel, l2_kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{args.topology}-exec"
     results.make_results_dir(results_dir)
     control_port = exec_net.free_tcp_port()
