@@ -76,16 +76,21 @@ struct switch_race {
 	unsigned int port;	/* nobody listens there */
 	double deadline;
 	unsigned long rounds;
+	atomic_int done;	/* the switcher has stopped: so do the pokers */
 	int last_errno[2];	/* what connect() to each CID said last, for the log */
 	int odd_errno;		/* a connect error no transport should give; -1: it connected */
 };
 
-/* Moves the socket between the loopback and the guest-to-host transport, over and over. */
+/*
+ * Moves the socket between the loopback and the guest-to-host transport, over and over: for
+ * HAMMER_MS and one round at least. Under load (TCG inside TCG) the thread can start after the
+ * deadline, which left the race with no round at all (measured in nested's L2a).
+ */
 static void *switcher(void *arg)
 {
 	struct switch_race *r = arg;
 
-	while (now_ms() < r->deadline) {
+	while (now_ms() < r->deadline || r->rounds == 0) {
 		static const unsigned int cids[] = { VMADDR_CID_LOCAL, VMADDR_CID_HOST };
 		int i;
 
@@ -101,6 +106,7 @@ static void *switcher(void *arg)
 		}
 		r->rounds++;
 	}
+	atomic_store(&r->done, 1);
 	return NULL;
 }
 
@@ -110,7 +116,7 @@ static void *poker(void *arg)
 	struct switch_race *r = arg;
 	unsigned long i;
 
-	for (i = 0; now_ms() < r->deadline; i++) {
+	for (i = 0; !atomic_load(&r->done); i++) {
 		uint64_t size = i & 1 ? 65536 : 131072, got;
 		socklen_t len = sizeof(got);
 		struct pollfd pfd = { .fd = r->fd, .events = POLLIN | POLLOUT };
@@ -149,7 +155,6 @@ static void switch_client(const struct vsc_env *env)
 		ASSERT_EQ(pthread_join(threads[i], NULL), 0);
 	vsc_diag("%lu rounds of transport switching; last connect errors: local %s, host %s",
 		 r.rounds, vsc_errname(r.last_errno[0]), vsc_errname(r.last_errno[1]));
-	EXPECT_TRUE(r.rounds > 0);
 	if (r.odd_errno < 0)
 		vsc_fail_at(__FILE__, __LINE__, "connect() succeeded where nobody listens");
 	else if (r.odd_errno)
