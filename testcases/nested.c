@@ -362,8 +362,8 @@ static void bind_client(const struct vsc_env *env)
 	require_level(env, 2);
 	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
 	/* L2a has only a guest transport: CID 2 is its host's, not its own. */
-	if (access("/sys/module/vhost_vsock", F_OK) == 0)
-		vsc_diag("vhost_vsock is loaded in L2a too: it may bind CID 2, not checked");
+	if (vsc_module_state("vhost_vsock") != VSC_MODULE_ABSENT)
+		vsc_diag("vhost_vsock is loaded or built in in L2a too: it may bind CID 2, not checked");
 	else
 		EXPECT_ERRNO(vsc_bind(fd, VMADDR_CID_HOST, env->port + 4),
 			     vsc_expected_errno("bind_foreign_cid"));
@@ -681,7 +681,7 @@ static void expect_sibling_answers(const struct vsc_env *env, const struct times
 static void reload_server(const struct vsc_env *env)
 {
 	char holder[128] = "", unload_failed[256] = "";
-	int ko, to_l0, closing, orphan, unloaded, sibling;
+	int ko = -1, to_l0, closing, orphan, unloaded = 0, sibling, builtin;
 	struct vsc_qmp *qa, *qb = NULL;
 	struct timespec start;
 
@@ -690,7 +690,10 @@ static void reload_server(const struct vsc_env *env)
 		vsc_skip("no --l2-qmp: L2a's vsock device cannot be unplugged");
 	/* Without its QMP socket L2b's QEMU keeps /dev/vhost-vsock open: the unload is skipped. */
 	sibling = env->sibling_cid != VMADDR_CID_ANY && env->sibling_qmp;
-	ko = SAFE(open(VHOST_VSOCK_KO, O_RDONLY | O_CLOEXEC));
+	/* Built in, it cannot be unloaded: the unplug, the resets and the replug are still checked. */
+	builtin = vsc_module_state("vhost_vsock") == VSC_MODULE_BUILTIN;
+	if (!builtin)
+		ko = SAFE(open(VHOST_VSOCK_KO, O_RDONLY | O_CLOEXEC));
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	/* Its unplug needs L2b's pciehp: wait for L2b to be up first (it boots during pass l1). */
 	if (sibling)
@@ -704,7 +707,8 @@ static void reload_server(const struct vsc_env *env)
 	orphan = vsc_connect_to(SOCK_STREAM, env->l2_cid, env->port);
 	vsc_ident_expect(orphan, "L2a");
 	/* Sockets assigned to vhost and QEMU's /dev/vhost-vsock hold the module: try_stop_module(). */
-	EXPECT_ERRNO(delete_vhost_vsock(), EWOULDBLOCK);
+	if (!builtin)
+		EXPECT_ERRNO(delete_vhost_vsock(), EWOULDBLOCK);
 
 	SAFE(close(closing));
 	vsc_wait("closed");
@@ -724,14 +728,16 @@ static void reload_server(const struct vsc_env *env)
 	EXPECT_EQ(sock_error(to_l0), 0);
 	SAFE(close(orphan));
 
-	unloaded = unload_vhost_vsock(unload_failed, sizeof(unload_failed)) == 0;
-	if (!unloaded)
-		vhost_vsock_holder(holder, sizeof(holder));
-	else
-		EXPECT_TRUE(syscall(SYS_finit_module, ko, "", 0) == 0);
+	if (!builtin) {
+		unloaded = unload_vhost_vsock(unload_failed, sizeof(unload_failed)) == 0;
+		if (!unloaded)
+			vhost_vsock_holder(holder, sizeof(holder));
+		else
+			EXPECT_TRUE(syscall(SYS_finit_module, ko, "", 0) == 0);
+		SAFE(close(ko));
+	}
 	plug_l2_device(qa, env->l2_cid);
 	vsc_qmp_close(qa);
-	SAFE(close(ko));
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	vsc_signal("replugged");
 	if (qb) {
@@ -750,6 +756,9 @@ static void reload_server(const struct vsc_env *env)
 		expect_sibling_answers(env, &start, REPLUG_MS, "L2b after the replug");
 	check_echo(to_l0, CHUNK);
 	SAFE(close(to_l0));
+	if (builtin)
+		vsc_skip("vhost_vsock is built in: cannot be unloaded (the unplug, resets and replug "
+			 "around it passed)");
 	if (!unloaded && holder[0])
 		vsc_skip("%s; %s holds /dev/vhost-vsock (another L2 guest?), so the unload and "
 			 "reload were not tested", unload_failed, holder);

@@ -32,22 +32,20 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
 }
 
-static int module_loaded(const char *name)
+/* Loaded or built in: either way its transport is registered. */
+static int module_present(const char *name)
 {
-	char path[128];
-
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
-	return access(path, F_OK) == 0;
+	return vsc_module_state(name) != VSC_MODULE_ABSENT;
 }
 
 /* The loopback transport and a guest-to-host one: connect() can move a socket between them. */
 static void need_two_transports(void)
 {
-	if (!module_loaded("vsock_loopback"))
-		vsc_skip("vsock_loopback is not loaded: only one transport to switch between");
-	if (!module_loaded("vmw_vsock_virtio_transport") && !module_loaded("hv_sock") &&
-	    !module_loaded("vmw_vsock_vmci_transport"))
-		vsc_skip("no guest-to-host transport loaded: only one transport to switch between");
+	if (!module_present("vsock_loopback"))
+		vsc_skip("vsock_loopback is neither loaded nor built in: only one transport to switch between");
+	if (!module_present("vmw_vsock_virtio_transport") && !module_present("hv_sock") &&
+	    !module_present("vmw_vsock_vmci_transport"))
+		vsc_skip("no guest-to-host transport loaded or built in: only one transport to switch between");
 }
 
 /* The echo server the race cases use to show, afterwards, that connections still work. */
@@ -78,16 +76,21 @@ struct switch_race {
 	unsigned int port;	/* nobody listens there */
 	double deadline;
 	unsigned long rounds;
+	atomic_int done;	/* the switcher has stopped: so do the pokers */
 	int last_errno[2];	/* what connect() to each CID said last, for the log */
 	int odd_errno;		/* a connect error no transport should give; -1: it connected */
 };
 
-/* Moves the socket between the loopback and the guest-to-host transport, over and over. */
+/*
+ * Moves the socket between the loopback and the guest-to-host transport, over and over: for
+ * HAMMER_MS and one round at least. Under load (TCG inside TCG) the thread can start after the
+ * deadline, which left the race with no round at all (measured in nested's L2a).
+ */
 static void *switcher(void *arg)
 {
 	struct switch_race *r = arg;
 
-	while (now_ms() < r->deadline) {
+	while (now_ms() < r->deadline || r->rounds == 0) {
 		static const unsigned int cids[] = { VMADDR_CID_LOCAL, VMADDR_CID_HOST };
 		int i;
 
@@ -103,6 +106,7 @@ static void *switcher(void *arg)
 		}
 		r->rounds++;
 	}
+	atomic_store(&r->done, 1);
 	return NULL;
 }
 
@@ -112,7 +116,7 @@ static void *poker(void *arg)
 	struct switch_race *r = arg;
 	unsigned long i;
 
-	for (i = 0; now_ms() < r->deadline; i++) {
+	for (i = 0; !atomic_load(&r->done); i++) {
 		uint64_t size = i & 1 ? 65536 : 131072, got;
 		socklen_t len = sizeof(got);
 		struct pollfd pfd = { .fd = r->fd, .events = POLLIN | POLLOUT };
@@ -151,7 +155,6 @@ static void switch_client(const struct vsc_env *env)
 		ASSERT_EQ(pthread_join(threads[i], NULL), 0);
 	vsc_diag("%lu rounds of transport switching; last connect errors: local %s, host %s",
 		 r.rounds, vsc_errname(r.last_errno[0]), vsc_errname(r.last_errno[1]));
-	EXPECT_TRUE(r.rounds > 0);
 	if (r.odd_errno < 0)
 		vsc_fail_at(__FILE__, __LINE__, "connect() succeeded where nobody listens");
 	else if (r.odd_errno)
@@ -277,12 +280,16 @@ static int load(int module_fd)
 static void reload_client(const struct vsc_env *env)
 {
 	struct reload_race r = { .dev_fd = -1 };
+	enum vsc_module_state state;
 	unsigned int cid_before = 0, cid_after = 0;
 	int module_fd, loaded = 1, cycles = 0, busy = 0, i, fd;
 	double deadline;
 	pthread_t threads[3];
 
-	if (!module_loaded(G2H_MODULE))
+	state = vsc_module_state(G2H_MODULE);
+	if (state == VSC_MODULE_BUILTIN)
+		vsc_skip(G2H_MODULE " is built in: cannot be unloaded");
+	if (state == VSC_MODULE_ABSENT)
 		vsc_skip(G2H_MODULE " is not loaded: no guest-to-host transport to reload");
 	if (g2h_drives_a_device())
 		vsc_skip(G2H_MODULE " drives a device here: unloading it would cut the guest off");

@@ -18,8 +18,13 @@ from vsc.fixture_schema import Schema
 from vsc.guest_session import GuestRun
 from vsc.ktap_report import CaseResult, Report
 
-KERNEL = SimpleNamespace(name="debian:bookworm 6.1.0-56-cloud-amd64", release="6.1.0-56-cloud-amd64",
-                         version="6.1.192-2")
+KERNEL_NAME = "debian:bookworm 6.1.0-56-cloud-amd64"
+
+
+def fake_kernel(config: Path, name: str = KERNEL_NAME) -> SimpleNamespace:
+    """What the command needs of a kernel; `config` says whether it has vhost_vsock (engine 2)."""
+    return SimpleNamespace(name=name, release="6.1.0-56-cloud-amd64", version="6.1.192-2",
+                           modules_dir=None, config=config, modules_builtin=None)
 
 
 def fixture_text(name: str, target: str) -> str:
@@ -58,6 +63,9 @@ class FixturesCommand(unittest.TestCase):
         self.fixtures = self.top / "fixtures"
         self.results = self.top / "results"
         self.files = {}
+        self.config = self.top / "config"
+        self.config.write_text("CONFIG_VHOST_VSOCK=y\n")
+        self.kernel = fake_kernel(self.config)
         for area, name, text in (("connect", "both_sides", fixture_text("both_sides", "both")),
                                  ("connect", "host_only", fixture_text("host_only", "virtio_transport")),
                                  ("credit", "guest_only", fixture_text("guest_only", "vhost_vsock")),
@@ -75,7 +83,7 @@ class FixturesCommand(unittest.TestCase):
                       mock.patch.object(fixture_check, "discover",
                                         lambda root=None: sorted(self.fixtures.glob("*/*.json"))),
                       mock.patch.object(fixture_check, "load_schema", lambda path=None: schema),
-                      mock.patch.object(kernels, "resolve", lambda spec, fetch: KERNEL),
+                      mock.patch.object(kernels, "resolve", lambda spec, fetch: self.kernel),
                       mock.patch.object(qemu, "qemu_version", lambda binary: "7.2.0"),
                       mock.patch.dict(sys.modules, {"vsc.fixtures_host": self.host.module,
                                                     "vsc.fixtures_guest": self.guest.module})):
@@ -90,6 +98,17 @@ class FixturesCommand(unittest.TestCase):
 
     def results_json(self) -> dict:
         return json.loads((self.results / "results.json").read_text())
+
+    def test_vhost_engine_refused_up_front_on_a_kernel_without_vhost_vsock(self):
+        self.config.write_text("# CONFIG_VHOST_VSOCK is not set\n")
+        status, out, err = self.vsockcheck("fixtures", "--results", str(self.results))
+        self.assertEqual((status, out, self.host.calls, self.guest.calls), (2, "", [], []))
+        self.assertRegex(err, "^vsockcheck: error: the fixtures' vhost_vsock engine hosts guests through vhost_vsock: "
+                              f"kernel {KERNEL_NAME}: .*CONFIG_VHOST_VSOCK=y or =m; build the kernel with "
+                              "kconfig/vsock-host.config, or run --target virtio_transport\n$")
+        self.assertFalse(self.results.exists())
+        status, _, _ = self.vsockcheck("fixtures", "--target", "virtio_transport", "--results", str(self.results))
+        self.assertEqual((status, self.host.calls, self.guest.calls), (1, [["both_sides", "host_only"]], []))
 
     def test_both_targets_run_and_bad_files_count_as_failed(self):
         status, out, _ = self.vsockcheck("fixtures", "--results", str(self.results))

@@ -8,6 +8,7 @@ from unittest import mock
 
 from tests.test_initramfs import read_image
 from vsc import guest_session
+from vsc.kernels import Kernel
 
 
 class BuildImageTest(unittest.TestCase):
@@ -25,7 +26,10 @@ class BuildImageTest(unittest.TestCase):
         return path
 
     def build(self, planned: list[Path] = (), **changes) -> dict:
-        fields = dict(kernel=object(), modules=(), test_program=self.program, test_args=["--list"], cases=[])
+        config = self.tmp / "config"
+        config.write_text("CONFIG_VSOCKETS_LOOPBACK=y\nCONFIG_VIRTIO_VSOCKETS=m\n")
+        kernel = Kernel("test-kernel", "6.12.0", "6.12.0", self.tmp / "vmlinuz", None, config)
+        fields = dict(kernel=kernel, modules=(), test_program=self.program, test_args=["--list"], cases=[])
         fields.update(changes)
         spec = guest_session.GuestSpec(**fields)
         with mock.patch.object(guest_session, "BUSYBOX", self.busybox), \
@@ -34,6 +38,10 @@ class BuildImageTest(unittest.TestCase):
             image = guest_session.build_image(spec, self.tmp, cache_dir=self.tmp / "cache")
         members, _ = read_image(image)
         return members
+
+    def test_builtin_modules_are_listed_for_the_guest(self):
+        """testcases/lib/module.c reads the list: a built-in module may have no /sys/module entry."""
+        self.assertEqual(self.build()["lib/modules/vsockcheck/builtin"]["data"], b"vsock_loopback\n")
 
     def test_guest_tools_ship_next_to_the_test_program(self):
         members = self.build(guest_tools=(self.tool,))

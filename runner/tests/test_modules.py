@@ -194,6 +194,32 @@ class NoModulesDir(TreeTest):
         self.assertEqual(modules.plan(self.kernel(None, None, builtin), ["vsock-diag"]).builtin, ("vsock_diag",))
 
 
+class BuiltinNames(TreeTest):
+    """What the guest is told is built in (modules.BUILTIN_LIST), from modules.builtin and .config."""
+
+    def test_modules_builtin_and_config_together(self):
+        builtin = self.write("modules.builtin", "kernel/drivers/vhost/vhost-net.ko\n")
+        config = self.write(".config", "CONFIG_VSOCKETS_LOOPBACK=y\nCONFIG_VIRTIO_VSOCKETS=m\nCONFIG_VIRTIO_NET=y\n"
+                                       "CONFIG_NET_FAILOVER=y\nCONFIG_FAILOVER=y\n")
+        self.assertEqual(modules.builtin_names(self.kernel(None, config, builtin)),
+                         {"vhost_net", "vsock_loopback", "virtio_net", "net_failover", "failover"})
+
+    def test_list_entry_one_name_a_line(self):
+        config = self.write(".config", "CONFIG_VSOCKETS=y\nCONFIG_VHOST_VSOCK=y\n")
+        path, data = modules.builtin_list_entry(self.kernel(None, config))
+        self.assertEqual((path, data), ("lib/modules/vsockcheck/builtin", b"vhost_vsock\nvsock\n"))
+
+    def test_a_modular_kernel_lists_none_of_ours(self):
+        config = self.write(".config", "CONFIG_VSOCKETS=m\nCONFIG_VHOST_VSOCK=m\n")
+        self.assertEqual(modules.builtin_list_entry(self.kernel(None, config))[1], b"")
+
+    def test_exec_network_modules_built_in(self):
+        """exec --network wants failover and net_failover, which VIRTIO_NET=y selects as =y."""
+        config = self.write(".config", "CONFIG_VIRTIO_NET=y\nCONFIG_NET_FAILOVER=y\nCONFIG_FAILOVER=y\n")
+        plan = modules.plan(self.kernel(None, config), ["failover", "net_failover", "virtio_net"])
+        self.assertEqual((plan.load, plan.builtin), ((), ("failover", "net_failover", "virtio_net")))
+
+
 class Materialize(TreeTest):
     def test_every_compression_becomes_the_same_plain_ko(self):
         plain = fake_kernel.elf_module("vsock", [])

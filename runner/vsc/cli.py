@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from vsc import (catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run, fixtures_cmd, kbuild,
-                 kconfig_fragments, kernel_source, kernels, kmod, matrix_cmd, parity, qemu, results, topology_g2g,
-                 topology_g2h, topology_loopback, topology_nested)
+                 kconfig_fragments, kernel_roles, kernel_source, kernels, kmod, matrix_cmd, parity, qemu, results,
+                 topology_g2g, topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
@@ -246,6 +246,7 @@ def _cmd_run(args) -> int:
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kernel_roles.require_topology(args.topology, kernel, l2_kernel)
     kmod_files = _kmod_files(args, kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{topology_module.NAME}"
     results.make_results_dir(results_dir)
@@ -295,6 +296,7 @@ def _cmd_exec(args) -> int:
         raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
+    kernel_roles.require_topology(args.topology, kernel, l2_kernel)
     kmod_files = _kmod_files(args, kernel)
     results_dir = args.results or Path("vsockcheck-results") / f"{results.label(args.kernel)}-{args.topology}-exec"
     results.make_results_dir(results_dir)

@@ -88,7 +88,8 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
                                 cache_dir or cache_root() / "initramfs",
                                 libraries=shared_libs.libraries_of(programs),
-                                extra=[_guest_lib(), *spec.image_files])
+                                extra=[_guest_lib(), cpio.file(*modules.builtin_list_entry(spec.kernel), 0o644),
+                                       *spec.image_files])
     settings = {"MODE": spec.mode, "TEST_BIN": f"/usr/bin/{spec.test_program.name}",
                 "TEST_ARGS": " ".join(spec.test_args)}
     if spec.script:

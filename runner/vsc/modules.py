@@ -27,7 +27,13 @@ CONFIG_OPTIONS = {
     "hv_sock": "CONFIG_HYPERV_VSOCKETS",
     "virtio_console": "CONFIG_VIRTIO_CONSOLE",
     "virtio_pci": "CONFIG_VIRTIO_PCI",
+    "virtio_net": "CONFIG_VIRTIO_NET",
+    "net_failover": "CONFIG_NET_FAILOVER",
+    "failover": "CONFIG_FAILOVER",
 }
+# Where the guest finds the names of the kernel's built-in modules (testcases/lib/module.c reads
+# it: a built-in module without parameters leaves no trace in /sys/module).
+BUILTIN_LIST = "lib/modules/vsockcheck/builtin"
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,26 @@ def _load_order(deps, names, done: set[str], order: list[str], stack: tuple[str,
     return order
 
 
+def kernel_config(kernel) -> dict[str, str]:
+    """The kernel's .config as option -> value, {} when it has none."""
+    return parse_config(kernel.config.read_text()) if kernel.config and kernel.config.is_file() else {}
+
+
+def builtin_names(kernel) -> set[str]:
+    """Every module the kernel has built in: its modules.builtin, and each module of
+    CONFIG_OPTIONS whose option is =y (a kernel without modules.builtin still has a .config)."""
+    modules_dir = kernel.modules_dir
+    builtin_file = kernel.modules_builtin or (modules_dir / "modules.builtin" if modules_dir else None)
+    builtin = parse_modules_builtin(builtin_file.read_text()) if builtin_file and builtin_file.is_file() else set()
+    config = kernel_config(kernel)
+    return builtin | {name for name, option in CONFIG_OPTIONS.items() if config.get(option) == "y"}
+
+
+def builtin_list_entry(kernel) -> tuple[str, bytes]:
+    """BUILTIN_LIST's path in the guest and its text: one built-in module name a line."""
+    return BUILTIN_LIST, "".join(name + "\n" for name in sorted(builtin_names(kernel))).encode()
+
+
 def plan(kernel, wanted: list[str]) -> ModulePlan:
     """Order the wanted modules (and their dependencies) for loading; built-in ones are skipped."""
     modules_dir = kernel.modules_dir
@@ -141,16 +167,15 @@ def plan(kernel, wanted: list[str]) -> ModulePlan:
     if modules_dir is not None:
         dep_file = modules_dir / "modules.dep"
         deps = parse_modules_dep(dep_file.read_text(), modules_dir) if dep_file.is_file() else scan_modules(modules_dir)
-    builtin_file = kernel.modules_builtin or (modules_dir / "modules.builtin" if modules_dir else None)
-    builtin = parse_modules_builtin(builtin_file.read_text()) if builtin_file and builtin_file.is_file() else set()
-    config = parse_config(kernel.config.read_text()) if kernel.config and kernel.config.is_file() else {}
+    builtin = builtin_names(kernel)
+    config = kernel_config(kernel)
 
     to_load, skipped = [], []
     for name in dict.fromkeys(module_name(w) for w in wanted):
         option = CONFIG_OPTIONS.get(name)
         if name in deps:
             to_load.append(name)
-        elif name in builtin or (option and config.get(option) == "y"):
+        elif name in builtin:
             skipped.append(name)
         else:
             raise UserError(_missing_message(kernel, name, option, config))

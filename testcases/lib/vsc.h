@@ -160,6 +160,14 @@ int vsc_kernel_at_least(const char *min_kver);	/* "5.14" */
 const char *vsc_kernel_release(void);		/* uname -r */
 const char *vsc_kernel_version_text(void);	/* "6.1.192 (6.1.0-56-cloud-amd64)" */
 
+/* A kernel module in the running kernel (the name with '_' or '-'). */
+enum vsc_module_state {
+	VSC_MODULE_ABSENT,	/* neither loaded nor built in */
+	VSC_MODULE_LOADED,	/* loaded from a file: it can be unloaded */
+	VSC_MODULE_BUILTIN,	/* part of the kernel image: always there, never unloaded */
+};
+enum vsc_module_state vsc_module_state(const char *name);
+
 /* Expectations that differ between kernel versions, looked up in expectations.c's one table. */
 int vsc_expected_errno(const char *behaviour);
 

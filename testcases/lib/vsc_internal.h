@@ -56,6 +56,9 @@ void vsc_set_nested_level(unsigned int level);
 /* NULL when this run is nested, else why a VSC_NEED_NESTED case skips. */
 const char *vsc_nested_unmet(void);
 
+/* vsc_module_state() with /sys and /lib under root ("" for the real ones), for the unit test. */
+enum vsc_module_state vsc_module_state_at(const char *root, const char *release, const char *name);
+
 /* The version that decides expectations, as "6.1.192". */
 const char *vsc_kernel_version_short(void);
 /*

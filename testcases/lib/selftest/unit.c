@@ -1,7 +1,9 @@
 /* unit.c: the test library's pure functions, checked on the build machine (no vsock used). */
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -202,6 +204,56 @@ static void need_nested(const struct vsc_env *env)
 }
 VSC_CASE(lib_need_nested, .summary = "the nested need is met at levels 1 and 2 only, with the reason at 0",
 	 .run = need_nested);
+
+/* Writes root/rel (creating its directories), holding text; NULL text: a directory. */
+static void fake_file(const char *root, const char *rel, const char *text)
+{
+	char path[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0755);
+		*slash = '/';
+	}
+	if (!text) {
+		mkdir(path, 0755);
+		return;
+	}
+	f = fopen(path, "we");
+	ASSERT_TRUE(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void module_states(const struct vsc_env *env)
+{
+	char root[] = "/tmp/vsc-module-state-XXXXXX", cmd[128];
+
+	(void)env;
+	ASSERT_TRUE(mkdtemp(root) != NULL);
+	fake_file(root, "sys/module/vsock/initstate", "live\n");
+	fake_file(root, "sys/module/vsock_diag", NULL);		/* built in, with parameters */
+	fake_file(root, "lib/modules/vsockcheck/builtin", "vsock_loopback\nvhost_vsock\n");
+	fake_file(root, "lib/modules/6.12.0/modules.builtin",
+		  "kernel/net/vmw_vsock/vmw_vsock_virtio_transport.ko\nkernel/drivers/vhost/vhost-net.ko\n");
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vsock"), VSC_MODULE_LOADED);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vsock_diag"), VSC_MODULE_BUILTIN);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vsock_loopback"), VSC_MODULE_BUILTIN);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vsock-loopback"), VSC_MODULE_BUILTIN);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vmw_vsock_virtio_transport"), VSC_MODULE_BUILTIN);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vhost_net"), VSC_MODULE_BUILTIN);
+	/* a prefix of a listed name is not that name */
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "vhost"), VSC_MODULE_ABSENT);
+	EXPECT_EQ(vsc_module_state_at(root, "6.12.0", "hv_sock"), VSC_MODULE_ABSENT);
+	/* modules.builtin of another release does not count */
+	EXPECT_EQ(vsc_module_state_at(root, "6.1.0", "vmw_vsock_virtio_transport"), VSC_MODULE_ABSENT);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	EXPECT_EQ(system(cmd), 0);
+}
+VSC_CASE(lib_module_states, .summary = "a module is loaded (initstate), built in (/sys/module or a list) or absent",
+	 .run = module_states);
 
 static void ident_names(const struct vsc_env *env)
 {
