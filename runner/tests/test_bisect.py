@@ -3,7 +3,6 @@ step, the step's verdict mapping with the build and the run faked, and the parsi
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vsc import bisect_step
+from vsc import bisect_step, results
 from vsc.errors import UserError
 
 EXIT_FOUND, EXIT_UNDECIDED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -26,6 +26,7 @@ FIRST_BAD = re.compile(r"^([0-9a-f]{40}) is the first bad commit$", re.M)
 # git's words when skipped commits leave more than one candidate.
 COULD_BE_ANY = re.compile(r"^The first bad commit could be any of:\n((?:[0-9a-f]{40}\n)+)", re.M)
 STOP_GRACE_S = 30.0
+EXCERPT_LINES = 40  # of the failing case's diagnostics
 
 
 @dataclass
@@ -54,7 +55,7 @@ def run(src: Path, good: str, bad: str, test: str, results_root: Path, step_argv
         raise UserError(f"--good {good} and --bad {bad} are the same commit {good_sha[:12]}")
     if _git(src, "merge-base", "--is-ancestor", good_sha, bad_sha, check=False).returncode != 0:
         raise UserError(f"--good {good} ({good_sha[:12]}) is not an ancestor of --bad {bad} ({bad_sha[:12]})")
-    results_root.mkdir(parents=True, exist_ok=True)
+    results.make_results_dir(results_root)
     log_path = results_root / LOG_FILE
     print(f"vsockcheck bisect: {test} in {src}, good {good_sha[:12]}, bad {bad_sha[:12]}; "
           f"results under {results_root}/", flush=True)
@@ -126,6 +127,7 @@ def exclude_build_output(src: Path, paths: list[Path]) -> None:
 def _bisect(src: Path, good_sha: str, bad_sha: str, step_argv: list[str], results_root: Path, log) -> Outcome:
     for sha, wanted, name in ((good_sha, bisect_step.GOOD, "--good"), (bad_sha, bisect_step.BAD, "--bad")):
         _git(src, "checkout", "-q", "--detach", sha)
+        print(f"checking {name} {sha[:12]}: build, boot, run (the first build takes longest)", flush=True)
         step = _check_end(src, sha, step_argv, results_root, log)
         if step.verdict != wanted:
             if step.verdict == bisect_step.SKIPPED:
@@ -248,7 +250,9 @@ def case_excerpt(step_dir: Path, test: str) -> list[str]:
     for case in cases:
         if isinstance(case, dict) and case.get("name") == test:
             head = f"{test}: {case.get('status')}" + (f" ({case['reason']})" if case.get("reason") else "")
-            return [head, *[str(d) for d in case.get("diagnostics") or []]]
+            diagnostics = [str(d) for d in case.get("diagnostics") or []]
+            more = len(diagnostics) - EXCERPT_LINES
+            return [head, *diagnostics[:EXCERPT_LINES], *([f"... {more} more lines in {path}"] if more > 0 else [])]
     return [f"(case {test} is not in {path})"]
 
 

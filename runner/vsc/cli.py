@@ -327,8 +327,7 @@ def _cmd_exec(args) -> int:
 
 
 def _cmd_bisect(args) -> int:
-    cases = [c.name for c in catalogue.read(TEST_PROGRAM, [args.test])]
-    if args.test not in cases:
+    if args.test not in {c.name for c in catalogue.read(TEST_PROGRAM)}:
         raise UserError(f"--test {args.test}: no case of that name (vsockcheck list shows them)")
     # Checked here, and absolute: the step runs in SRC, not in the caller's directory.
     fragments = [str(kbuild.fragment_path(f).resolve()) for f in args.config or kbuild.DEFAULT_FRAGMENTS]
