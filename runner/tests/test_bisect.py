@@ -253,19 +253,22 @@ class StepTest(unittest.TestCase):
             (step_dir / "results.json").write_text(json.dumps(
                 {"cases": [{"name": name, "status": status, "reason": "why", "diagnostics": []}]}))
 
-    def step(self, run_exit: int = 0, build_error: bool = False, status: str | None = "pass") -> tuple[int, dict, str]:
+    def step(self, run_exit: int = 0, build_error: bool = False,
+             status: str | None = "pass") -> tuple[int, dict | None, str]:
         """Run the step; the fake `vsockcheck run` writes results.json with the status and exits run_exit."""
         fake_run = self.tmp / "fake_vsockcheck"
         payload = json.dumps({"cases": [{"name": "case_x", "status": status, "reason": "why",
                                          "diagnostics": []}]}) if status else None
         fake_run.write_text(textwrap.dedent(f"""\
-            import sys
+            import os, sys
             results = sys.argv[sys.argv.index("--results") + 1]
             assert sys.argv[1:6] == ["run", "--kernel", {str(self.tmp / "spec")!r}, "--topology", "loopback"], sys.argv
             assert sys.argv[6:8] == ["--pick", "case_x"], sys.argv
             if {payload!r} is not None:
                 open(results + "/results.json", "w").write({payload!r})
-            print("the run's own output")
+            print("the run's own output", flush=True)
+            if {run_exit} < 0:
+                os.kill(os.getpid(), -{run_exit})
             sys.exit({run_exit})
         """))
         built = kbuild.BuiltKernel(spec=self.tmp / "spec", release="6.12.117", seconds=3.0, log=self.log)
@@ -277,7 +280,8 @@ class StepTest(unittest.TestCase):
                 mock.patch.object(bisect_step, "VSOCKCHECK", fake_run), redirect_stdout(out):
             code = bisect_step.main(self.repo.path, "case_x", "loopback", ["minimal"], self.results)
         build.assert_called_once_with(self.repo.path, ["minimal"], quiet=True)
-        record = json.loads((self.results / self.sha / "step.json").read_text())
+        step_file = self.results / self.sha / "step.json"
+        record = json.loads(step_file.read_text()) if step_file.exists() else None
         return code, record, out.getvalue()
 
     def test_verdicts(self):
@@ -301,6 +305,14 @@ class StepTest(unittest.TestCase):
         code, record, _ = self.step(run_exit=2, status=None)
         self.assertEqual(code, 125)
         self.assertEqual(record["reason"], "vsockcheck run exited 2: the run's own output")
+
+    def test_run_killed_skips_and_interrupted_run_stops(self):
+        code, record, _ = self.step(run_exit=-9, status=None)
+        self.assertEqual(code, 125)
+        self.assertEqual(record["reason"], "vsockcheck run was killed by signal 9: the run's own output")
+        code, _, out = self.step(run_exit=130, status=None)
+        self.assertEqual(code, bisect_step.EXIT_INTERRUPTED)
+        self.assertIn("interrupted", out)
 
     def test_missing_result_skips(self):
         code, record, _ = self.step(run_exit=1, status=None)

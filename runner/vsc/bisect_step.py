@@ -115,8 +115,9 @@ def _judge(step: Step, src: Path, test: str, topology: str, fragments: list[str]
         raise KeyboardInterrupt
     if done.returncode not in (0, 1):
         # 2: the run could not happen (the kernel did not boot, bad input); a signal: it was killed.
-        step.verdict, step.reason = SKIPPED, (f"vsockcheck run exited {done.returncode}: "
-                                              f"{_last_line(step_dir / RUN_LOG)}")
+        how = (f"was killed by signal {-done.returncode}" if done.returncode < 0
+               else f"exited {done.returncode}")
+        step.verdict, step.reason = SKIPPED, f"vsockcheck run {how}: {_last_line(step_dir / RUN_LOG)}"
         return
     step.verdict, step.reason = verdict_of(step_dir / RESULTS_FILE, test)
 
