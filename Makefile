@@ -252,7 +252,7 @@ check: deps all asan
 check-slow: deps-slow all
 	$(PYTHON) runner/check_slow.py
 
-bench: deps all
+bench: deps-slow all
 	$(PYTHON) runner/bench.py
 
 clean:

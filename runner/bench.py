@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsc import bench_vsock, guest_session, kernels, topology_loopback  # noqa: E402
+from vsc import bench_kbuild, bench_vsock, guest_session, kernels, topology_loopback  # noqa: E402
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM  # noqa: E402
 from vsc.errors import UserError  # noqa: E402
 from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
@@ -59,11 +59,14 @@ def timed_run(index: int, topology: str = "loopback") -> dict:
 
 def main() -> int:
     # --vsock: only the vsock figures (one guest, about a minute), for work on the device;
-    # --nested: only the nested suite (one run, a few minutes).
-    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"]) else None
+    # --nested: only the nested suite (one run, a few minutes); --kbuild: only the kernel builds
+    # (two full builds: tens of minutes on a loaded machine).
+    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"], ["--kbuild"]) else None
     if sys.argv[1:] and only is None:
-        print("usage: bench.py [--vsock | --nested]", file=sys.stderr)
+        print("usage: bench.py [--vsock | --nested | --kbuild]", file=sys.stderr)
         return 2
+    if only == "--kbuild":
+        return kbuild_figures()
     try:
         kernel = kernels.resolve(DEFAULT_KERNEL, fetch=True)
         if only == "--vsock":
@@ -85,7 +88,19 @@ def main() -> int:
         print("  " + "  ".join(cells))
     median = statistics.median(r["wall_s"] for r in runs)
     print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)", flush=True)
-    return vsock_figures(kernel) or nested_figures(kernel)
+    return vsock_figures(kernel) or nested_figures(kernel) or kbuild_figures()
+
+
+def kbuild_figures() -> int:
+    print(f"vsockcheck bench: build-kernel from {bench_kbuild.SOURCE}'s linux-source, two copies of the "
+          "source, one build at a time", flush=True)
+    try:
+        figures = bench_kbuild.figures()
+    except UserError as e:
+        print(f"make bench: error: kbuild figures: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(bench_kbuild.lines(figures)))
+    return 0
 
 
 def nested_figures(kernel) -> int:

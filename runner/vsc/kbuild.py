@@ -248,7 +248,8 @@ def _install(steps: _Steps, out: Path, release: str, with_modules: bool) -> None
         if not (moddir / "modules.dep").is_file():
             modules.write_modules_dep(moddir)  # no depmod on this machine: Kbuild only warned
     link = out / "build"
-    target = os.path.relpath(steps.obj, out)
+    # Relative beside the object tree (the default out), so a copied source tree keeps working.
+    target = os.path.relpath(steps.obj, out) if out.parent == steps.src else str(steps.obj)
     if not (link.is_symlink() and os.readlink(link) == target):
         if link.is_symlink() or link.exists():
             link.unlink()

@@ -115,11 +115,15 @@ def kconfig_depends(src: Path, symbol: str) -> str | None:
                 text = Path(dirpath, name).read_text(errors="replace")
             except OSError:
                 continue
-            for line in text.splitlines():
+            # A line ending in a backslash goes on in the next one.
+            for line in re.sub(r"\\\n\s*", " ", text).splitlines():
                 if start.match(line):
                     inside = True
                 elif inside and stop.match(line):
                     inside = False
                 elif inside and (m := re.match(r"^\s*depends\s+on\s+(.+?)\s*$", line)):
-                    found.append(m.group(1))
-    return " && ".join(dict.fromkeys(found)) or None
+                    found.append(" ".join(m.group(1).split()))
+    found = list(dict.fromkeys(found))
+    if len(found) > 1:
+        found = [f"({d})" if "||" in d else d for d in found]
+    return " && ".join(found) or None
