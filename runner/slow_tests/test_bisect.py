@@ -74,6 +74,20 @@ def linked_copy(src: Path, dest: Path) -> None:
     subprocess.run(["cp", "-al", *entries, str(dest)], check=True)
 
 
+def run_bisect(argv: list[str]) -> subprocess.CompletedProcess:
+    """argv to its end. Interrupted or out of time, the driver gets SIGTERM, not subprocess.run's
+    SIGKILL: only then does it stop its build and QEMU and reset the repository."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        stdout, stderr = proc.communicate(timeout=BISECT_TIMEOUT_S)
+    except BaseException:
+        proc.terminate()
+        proc.communicate(timeout=120)
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
 class BisectFindsPlantedRevert(unittest.TestCase):
     def setUp(self):
         self.repo = WORK / "repo"
@@ -121,8 +135,7 @@ class BisectFindsPlantedRevert(unittest.TestCase):
                 "--good", base, "--bad", BRANCH, "--test", CASE, "--topology", "loopback",
                 "--results", str(self.results), str(self.repo)]
         t = time.monotonic()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=BISECT_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        done = run_bisect(argv)
         times["vsockcheck bisect"] = time.monotonic() - t
         output = done.stdout + done.stderr
         print(f"\n$ {' '.join(argv)}\n{output}", end="")

@@ -324,6 +324,12 @@ class StepTest(unittest.TestCase):
         code, record, _ = self.step(run_exit=1, status=None)
         self.assertEqual(code, 125, record)
 
+    def test_reason_falls_back_to_the_last_diagnostic(self):
+        results = self.tmp / "r.json"
+        results.write_text(json.dumps({"cases": [{"name": "case_x", "status": "fail", "reason": "",
+                                                  "diagnostics": ["queued 9 bytes", "credit.c:157: too many"]}]}))
+        self.assertEqual(bisect_step.verdict_of(results, "case_x"), ("bad", "fail: credit.c:157: too many"))
+
     def test_case_not_in_results(self):
         results = self.tmp / "r.json"
         results.write_text(json.dumps({"cases": [{"name": "other", "status": "pass"}]}))

@@ -264,10 +264,18 @@ def _git_path(src: Path, name: str) -> Path:
 
 def _git(src: Path, *args: str, check: bool = True, log=None) -> subprocess.CompletedProcess:
     try:
-        done = subprocess.run(["git", "-C", str(src), *args], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(["git", "-C", str(src), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, stdin=subprocess.DEVNULL)
     except OSError as e:
         raise UserError(f"cannot run git: {e.strerror}; install git") from None
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        # Interrupted: let git finish (these commands are short). A killed git checkout can leave
+        # .git/index.lock behind, and then git bisect reset could not put the tree back.
+        proc.communicate()
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     if log is not None:
         log.write(f"$ git {' '.join(args)}\n{done.stdout}{done.stderr}")
         log.flush()

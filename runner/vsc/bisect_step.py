@@ -94,7 +94,9 @@ def verdict_of(results_json: Path, test: str) -> tuple[str, str]:
     status = found[0].get("status")
     if status not in VERDICTS:
         return SKIPPED, f"case {test} has unknown status {status!r}"
-    detail = found[0].get("reason") or ""
+    # The case's reason, or else its last diagnostic line, which for a failure is where it failed.
+    diagnostics = found[0].get("diagnostics") or [""]
+    detail = found[0].get("reason") or str(diagnostics[-1])
     reason = "" if VERDICTS[status] == GOOD and status == PASS else f"{status}{': ' + detail if detail else ''}"
     return VERDICTS[status], reason
 
