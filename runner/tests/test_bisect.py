@@ -3,6 +3,7 @@ step, the step's verdict mapping with the build and the run faked, and the parsi
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ GIT = ["git", "-c", "user.name=vsockcheck test", "-c", "user.email=test@vsockche
 # The fake step: the commit's file `verdict` says what to answer (good, bad, skip, exit N, hang),
 # the way the real step answers (its line, step.json, a results.json for a bad commit).
 FAKE_STEP = textwrap.dedent("""\
-    import json, os, subprocess, sys, time
+    import json, os, signal, subprocess, sys, time
     results = sys.argv[1]
     sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     subject = subprocess.run(["git", "log", "-1", "--format=%s"], capture_output=True, text=True).stdout.strip()
@@ -34,6 +35,15 @@ FAKE_STEP = textwrap.dedent("""\
     if what[0] == "exit":
         sys.exit(int(what[1]))
     if what[0] == "hang":
+        # Like a build: a child in a session of its own, which the step stops, taking a moment.
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+        def stop(signum, frame):
+            time.sleep(1)
+            child.terminate()
+            child.wait()
+            sys.exit(130)
+        signal.signal(signal.SIGTERM, stop)
+        open(os.path.join(results, "child.pid"), "w").write(str(child.pid))
         open(os.path.join(results, "step.pid"), "w").write(str(os.getpid()))
         time.sleep(60)
         sys.exit(0)
@@ -58,6 +68,11 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+def stop_if_alive(pid: int) -> None:
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 class FakeRepo:
@@ -207,12 +222,16 @@ class DriverTest(unittest.TestCase):
         while not pid_file.exists() and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         self.assertTrue(pid_file.exists(), "the hanging step never started")
+        for name in ("step.pid", "child.pid"):
+            self.addCleanup(stop_if_alive, int((self.results / name).read_text()))
         time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
         self.assertEqual(proc.returncode, bisect.EXIT_INTERRUPTED, out + err)
         self.assertIn("interrupted; the tree is back where it was", err)
         self.assertFalse(alive(int(pid_file.read_text())), "the step outlived the bisect")
+        self.assertFalse(alive(int((self.results / "child.pid").read_text())),
+                         "the step's child (its build) outlived the bisect")
         self.assertEqual(repo.branch(), "main")
         self.assertFalse(repo.bisecting())
 

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,23 +198,37 @@ def _stream(argv: list[str], cwd: Path, log, chunks: list[str] | None = None) ->
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the group, then wait until none of it runs, not only git: the step must have
+    time to stop its make (a session of its own) and its QEMU. SIGKILL what is left after that."""
+    pgid = proc.pid
     for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
         try:
-            os.killpg(proc.pid, sig)
+            os.killpg(pgid, sig)
         except ProcessLookupError:
             pass
-        try:
-            proc.wait(timeout=wait_s)
-            break
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                proc.poll()
+                if proc.returncode is not None and not group_alive(pgid):
+                    return
+                time.sleep(0.1)
+            except KeyboardInterrupt:
+                break  # a second Ctrl-C: go straight to SIGKILL
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group pgid still runs (zombies do not count: nobody may reap them)."""
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit():
             continue
-        except KeyboardInterrupt:
-            continue  # a second Ctrl-C: go straight to SIGKILL
-    # The group may outlive its leader for a moment (make's children): make sure it is gone.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+        try:
+            fields = (proc_dir / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def _reset(src: Path) -> None:
