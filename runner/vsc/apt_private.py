@@ -107,6 +107,16 @@ def download(suite: str, packages: list[tuple[str, str]], dest: Path) -> list[Pa
     return debs
 
 
+def extract(suite: str, deb: Path, root: Path) -> None:
+    """dpkg-deb -x one downloaded package into root."""
+    try:
+        proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
+    except OSError as e:
+        raise UserError(f"debian:{suite}: cannot run dpkg-deb to unpack {deb.name}: {e.strerror}") from None
+    if proc.returncode != 0:
+        raise UserError(f"debian:{suite}: dpkg-deb could not unpack {deb.name}: {error_line(proc.stderr)}")
+
+
 def parse_record(text: str) -> dict[str, str]:
     """The first stanza of deb822 text (apt-cache show output) as field -> value, continuation lines joined."""
     fields: dict[str, str] = {}

@@ -2,13 +2,11 @@
 downloaded through the private apt and unpacked once into the cache."""
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-from vsc import apt_private, kernels
+from vsc import apt_private, cache_entry, kernels
 from vsc.errors import UserError
 
 META_PACKAGE = "linux-source"   # Debian's meta package: Depends on linux-source-X.Y of the suite
@@ -74,12 +72,11 @@ def _download(suite: str) -> Path:
     apt_private.update(suite)
     name, version = package_for(suite)
     final = sources_root() / suite / version
-    final.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=final.parent))
-    try:
+    cache_entry.remove_abandoned(final.parent)
+    with cache_entry.filling(final, MARKER) as work:
         print(f"vsockcheck: downloading {name} {version} (debian:{suite}) into {final}", flush=True)
         (deb,) = apt_private.download(suite, [(name, version)], work)
-        _run(["dpkg-deb", "-x", str(deb), str(work / "deb")], f"unpack {deb.name}")
+        apt_private.extract(suite, deb, work / "deb")
         tarballs = sorted((work / "deb/usr/src").glob(f"{name}.tar.*"))
         if not tarballs:
             raise UserError(f"debian:{suite}: {deb.name} holds no usr/src/{name}.tar.*")
@@ -88,17 +85,7 @@ def _download(suite: str) -> Path:
         deb.unlink()
         check_tree(work / name)
         (work / MARKER).write_text(json.dumps({"package": name, "version": version, "tree": name}) + "\n")
-        work.chmod(0o755)
-        try:
-            os.rename(work, final)
-        except OSError:
-            if not (final / MARKER).is_file():
-                raise
-            shutil.rmtree(work)  # another vsockcheck unpacked the same version first
-        return check_tree(final / name)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    return check_tree(final / name)
 
 
 def _run(argv: list[str], what: str) -> None:

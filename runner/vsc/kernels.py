@@ -3,13 +3,11 @@
 import json
 import os
 import shutil
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from vsc import apt_private, kernelspec, modules
+from vsc import apt_private, cache_entry, kernelspec, modules
 from vsc.errors import UserError
 from vsc.paths import cache_root
 
@@ -144,22 +142,11 @@ def _download(suite: str, refresh: bool) -> Kernel:
     if (final / MANIFEST).is_file():
         return read_manifest(final)[0]
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned(final.parent)
-    work = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=final.parent))
-    try:
+    cache_entry.remove_abandoned(final.parent)
+    with cache_entry.filling(final, MANIFEST) as work:
         kernel = _unpack(suite, version, packages, work)
         write_manifest(work, kernel, suite, packages)
-        work.chmod(0o755)  # mkdtemp made it private; the finished entry is an ordinary directory
-        try:
-            os.rename(work, final)
-        except OSError:
-            if not (final / MANIFEST).is_file():
-                raise
-            shutil.rmtree(work)  # another vsockcheck finished the same kernel first
-        return read_manifest(final)[0]
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    return read_manifest(final)[0]
 
 
 def _unpack(suite: str, version: str, packages: list[tuple[str, str]], work: Path) -> Kernel:
@@ -167,13 +154,7 @@ def _unpack(suite: str, version: str, packages: list[tuple[str, str]], work: Pat
     debs_dir.mkdir()
     # packages[0] is the meta package: it holds no files, and bullseye-security's mirror answers 404 for it.
     for deb in apt_private.download(suite, packages[1:], debs_dir):
-        try:
-            proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
-        except OSError as e:
-            raise UserError(f"debian:{suite}: cannot run dpkg-deb to unpack {deb.name}: {e.strerror}") from None
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            raise UserError(f"debian:{suite}: dpkg-deb could not unpack {deb.name}: {tail}")
+        apt_private.extract(suite, deb, root)
     shutil.rmtree(debs_dir)
     found = kernelspec.find_in_tree(root)
     if found is None:
@@ -182,15 +163,3 @@ def _unpack(suite: str, version: str, packages: list[tuple[str, str]], work: Pat
         modules.write_modules_dep(found.modules_dir)
     return Kernel(f"debian:{suite} {found.release}", found.release, version, found.vmlinuz,
                   found.modules_dir, found.config, found.modules_builtin)
-
-
-def _remove_abandoned(suite_dir: Path) -> None:
-    """Delete partial downloads whose process is gone (an interrupted fetch); never those still being written."""
-    for partial in suite_dir.glob(".partial-*"):
-        try:
-            pid = int(partial.name.split("-")[1])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(partial, ignore_errors=True)
-        except (ValueError, IndexError, PermissionError):
-            continue

@@ -5,12 +5,10 @@ import os
 import re
 import shutil
 import struct
-import subprocess
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from vsc import apt_private
+from vsc import apt_private, cache_entry
 from vsc.errors import UserError
 from vsc.paths import cache_root
 
@@ -165,8 +163,8 @@ def _prepare(suite: str, release: str, version: str, entry: Path) -> None:
         # Unpinned (kbuild for 5.10 and 6.1 is ">="): the version built with this kernel, else the candidate.
         packages.append((package, pinned or _available(suite, package, version)))
     shutil.rmtree(entry, ignore_errors=True)  # a half-prepared entry of an interrupted run
-    work = Path(tempfile.mkdtemp(prefix=f".{release}.", dir=entry.parent))
-    try:
+    cache_entry.remove_abandoned(entry.parent)
+    with cache_entry.filling(entry, READY) as work:
         root = work / "root"
         _unpack(suite, packages, work, root)
         headers = root / "usr/src" / name
@@ -176,11 +174,6 @@ def _prepare(suite: str, release: str, version: str, entry: Path) -> None:
         if tools:
             wrap_tools(tools, _runtime_libdir(), entry, work)
         (work / READY).write_text("".join(f"{n} {v}\n" for n, v in packages))
-        work.chmod(0o755)
-        os.rename(work, entry)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
 
 
 def _available(suite: str, package: str, wanted: str) -> str:
@@ -194,10 +187,7 @@ def _unpack(suite: str, packages: list[tuple[str, str]], work: Path, root: Path)
     debs = work / "debs"
     debs.mkdir()
     for deb in apt_private.download(suite, packages, debs):
-        proc = subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-            raise UserError(f"debian:{suite}: dpkg-deb could not unpack {deb.name}: {tail}")
+        apt_private.extract(suite, deb, root)
     shutil.rmtree(debs)
 
 
@@ -210,15 +200,9 @@ def _runtime_libdir() -> Path:
             packages = [(p, apt_private.parse_record(apt_private.show(RUNTIME_SUITE, p))["Version"])
                         for p in RUNTIME_PACKAGES]
             shutil.rmtree(entry, ignore_errors=True)
-            work = Path(tempfile.mkdtemp(prefix=".runtime.", dir=entry.parent))
-            try:
+            with cache_entry.filling(entry, READY) as work:
                 _unpack(RUNTIME_SUITE, packages, work, work / "root")
                 (work / READY).write_text("".join(f"{n} {v}\n" for n, v in packages))
-                work.chmod(0o755)
-                os.rename(work, entry)
-            except BaseException:
-                shutil.rmtree(work, ignore_errors=True)
-                raise
     loaders = [p for p in sorted((entry / "root").rglob(LOADER)) if (p.parent / "libc.so.6").exists()]
     if not loaders:
         raise UserError(f"{entry}: debian:{RUNTIME_SUITE}'s libc6 holds no {LOADER}")
