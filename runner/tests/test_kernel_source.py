@@ -1,14 +1,13 @@
 """Tests for vsc.kernel_source: a path is checked; debian:<suite> is downloaded (apt faked, no network),
 unpacked once, and found again in the cache without asking apt."""
 
-import os
 import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 from unittest import mock
 
-from tests import fake_kernel_tree
+from tests import fake_debs, fake_kernel_tree
 from vsc import apt_private, kernel_source
 from vsc.errors import UserError
 
@@ -40,31 +39,17 @@ class PathTest(unittest.TestCase):
 
 class DebianTest(unittest.TestCase):
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        patcher = mock.patch.dict(os.environ, {"XDG_CACHE_HOME": str(self.tmp / "cache")})
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        self.tmp = fake_debs.temp_cache(self)
         self.deb = self._source_deb()
         self.downloads = 0
-
-    def tearDown(self):
-        self._tmp.cleanup()
 
     def _source_deb(self) -> Path:
         """linux-source-6.12_..._all.deb holding usr/src/linux-source-6.12.tar.xz of a stand-in tree."""
         tree = fake_kernel_tree.make_tree(self.tmp / "tar" / "linux-source-6.12")
-        root = self.tmp / "pkg"
-        (root / "usr/src").mkdir(parents=True)
-        subprocess.run(["tar", "-cJf", str(root / "usr/src/linux-source-6.12.tar.xz"), "-C", str(tree.parent),
-                        tree.name], check=True)
-        (root / "DEBIAN").mkdir()
-        (root / "DEBIAN/control").write_text("Package: linux-source-6.12\nVersion: 6.12.117-1\nArchitecture: all\n"
-                                             "Maintainer: Test <test@example.org>\nDescription: test source\n")
-        deb = self.tmp / "linux-source-6.12_6.12.117-1_all.deb"
-        subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True,
-                       capture_output=True)
-        return deb
+        tarball = self.tmp / "linux-source-6.12.tar.xz"
+        subprocess.run(["tar", "-cJf", str(tarball), "-C", str(tree.parent), tree.name], check=True)
+        return fake_debs.build_deb(self.tmp, "linux-source-6.12", {"usr/src/linux-source-6.12.tar.xz": tarball.read_bytes()},
+                                   "6.12.117-1", arch="all")
 
     def _download(self, suite, packages, dest):
         self.assertEqual((suite, packages), ("trixie", [("linux-source-6.12", "6.12.117-1")]))

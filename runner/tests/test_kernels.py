@@ -2,13 +2,12 @@
 
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 from unittest import mock
 
-from tests import fake_kernel
+from tests import fake_debs, fake_kernel
 from vsc import apt_private, kernels
 from vsc.errors import UserError
 
@@ -22,27 +21,9 @@ RECORDS = {
 }
 
 
-def build_deb(work: Path, name: str, files: dict[str, bytes]) -> Path:
-    root = work / name
-    for relpath, data in files.items():
-        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
-        (root / relpath).write_bytes(data)
-    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
-    (root / "DEBIAN/control").write_text(f"Package: {name}\nVersion: 7.2.13-1\nArchitecture: amd64\n"
-                                         "Maintainer: Test <test@example.org>\nDescription: test kernel package\n")
-    deb = work / f"{name}_7.2.13-1_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True, capture_output=True)
-    return deb
-
-
 class CacheTest(unittest.TestCase):
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory()
-        self.tmp = Path(self._tmp.name)
-        patcher = mock.patch.dict(os.environ, {"XDG_CACHE_HOME": str(self.tmp / "cache")})
-        patcher.start()
-        self.addCleanup(patcher.stop)
-        self.addCleanup(self._tmp.cleanup)
+        self.tmp = fake_debs.temp_cache(self)
         # Any use of apt in these tests is a bug: a cached kernel must resolve without the network.
         for name in ("update", "show", "download"):
             patcher = mock.patch.object(apt_private, name, side_effect=AssertionError(f"apt_private.{name} called"))
@@ -148,9 +129,9 @@ class FetchWithFakeApt(CacheTest):
         modules = work / "modules-tree"
         fake_kernel.modules_tree(modules, ".xz")
         cls.debs = [
-            build_deb(work, f"linux-binary-{R}", {f"usr/lib/modules/{R}/vmlinuz": fake_kernel.bzimage(R)}),
-            build_deb(work, f"linux-modules-{R}", {
-                f"usr/lib/modules/{R}/{p.relative_to(modules)}": p.read_bytes() for p in modules.rglob("*.ko.xz")}),
+            fake_debs.build_deb(work, f"linux-binary-{R}", {f"usr/lib/modules/{R}/vmlinuz": fake_kernel.bzimage(R)}, "7.2.13-1"),
+            fake_debs.build_deb(work, f"linux-modules-{R}", {
+                f"usr/lib/modules/{R}/{p.relative_to(modules)}": p.read_bytes() for p in modules.rglob("*.ko.xz")}, "7.2.13-1"),
         ]
 
     @classmethod

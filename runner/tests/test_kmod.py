@@ -10,6 +10,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from tests import fake_debs
 from vsc import apt_private, kernels, kmod, kmod_headers
 from vsc.errors import UserError
 
@@ -299,21 +300,6 @@ class BuildModules(FakeTrees):
         self.assertEqual(self.make_calls(), 2, "a failed build is not cached")
 
 
-def build_deb(work: Path, name: str, files: dict[str, tuple[bytes, int]]) -> Path:
-    """A .deb of `name` holding files (path -> (bytes, mode))."""
-    root = work / name
-    for relpath, (data, mode) in files.items():
-        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
-        (root / relpath).write_bytes(data)
-        (root / relpath).chmod(mode)
-    (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
-    (root / "DEBIAN/control").write_text(f"Package: {name}\nVersion: 6.1.192-2\nArchitecture: amd64\n"
-                                         "Maintainer: Test <test@example.org>\nDescription: test package\n")
-    deb = work / f"{name}_6.1.192-2_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(root), str(deb)], check=True, capture_output=True)
-    return deb
-
-
 class DebianHeaders(FakeTrees):
     """debian_headers with apt faked by locally built .deb files."""
 
@@ -321,18 +307,16 @@ class DebianHeaders(FakeTrees):
 
     def setUp(self):
         super().setUp()
-        patcher = mock.patch.dict(os.environ, {"XDG_CACHE_HOME": str(self.tmp / "cache")})
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        self.tmp = fake_debs.temp_cache(self)
         r = self.RELEASE
         self.debs = {
-            f"linux-headers-{r}": build_deb(self.tmp, f"linux-headers-{r}", {
+            f"linux-headers-{r}": fake_debs.build_deb(self.tmp, f"linux-headers-{r}", {
                 f"usr/src/linux-headers-{r}/Makefile": (b"include /usr/src/linux-headers-6.1.0-56-common/Makefile\n", 0o644),
-                f"usr/src/linux-headers-{r}/.config": (b"CONFIG_MODULES=y\nCONFIG_VSOCKETS=m\n", 0o644)}),
-            "linux-headers-6.1.0-56-common": build_deb(self.tmp, "linux-headers-6.1.0-56-common", {
-                "usr/src/linux-headers-6.1.0-56-common/Makefile": (b"all:\n", 0o644)}),
-            "linux-kbuild-6.1": build_deb(self.tmp, "linux-kbuild-6.1", {
-                "usr/lib/linux-kbuild-6.1/scripts/mod/modpost": (Path(shutil.which("echo")).read_bytes(), 0o755)}),
+                f"usr/src/linux-headers-{r}/.config": (b"CONFIG_MODULES=y\nCONFIG_VSOCKETS=m\n", 0o644)}, "6.1.192-2"),
+            "linux-headers-6.1.0-56-common": fake_debs.build_deb(self.tmp, "linux-headers-6.1.0-56-common", {
+                "usr/src/linux-headers-6.1.0-56-common/Makefile": (b"all:\n", 0o644)}, "6.1.192-2"),
+            "linux-kbuild-6.1": fake_debs.build_deb(self.tmp, "linux-kbuild-6.1", {
+                "usr/lib/linux-kbuild-6.1/scripts/mod/modpost": (Path(shutil.which("echo")).read_bytes(), 0o755)}, "6.1.192-2"),
         }
         records = {
             f"linux-headers-{r}": flavour_record("bookworm"),
