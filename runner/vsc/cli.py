@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import (bisect, bisect_step, catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run,
+from vsc import (bisect_cmd, catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run,
                  fixtures_cmd, kbuild, kconfig_fragments, kernel_roles, kernel_source, kernels, kmod, matrix_cmd,
                  parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
 from vsc.errors import UserError
@@ -150,37 +150,8 @@ def _parser() -> argparse.ArgumentParser:
     fixtures_cmd.add_commands(commands, DEFAULT_KERNEL)
     matrix_cmd.add_command(commands, DEFAULT_KERNEL, TOPOLOGIES)
 
-    bisect_cmd = commands.add_parser(
-        "bisect", help="find the commit of a kernel git tree that makes one case fail (git bisect run)",
-        description="Checks that the case passes at --good and fails at --bad, then lets git bisect run "
-                    "build each commit it picks (build-kernel, incremental), boot it and run the case: "
-                    "pass/xfail is good, fail/timeout bad, skip/error/boot or build failure skips the "
-                    "commit. Prints the first bad commit and the case's log. The tree goes back to where "
-                    "it was (git bisect reset). Exits 0 found, 1 no single commit (skips), 2 bad input, "
-                    "130 interrupted.")
-    bisect_cmd.add_argument("--good", required=True, metavar="REV", help="a commit where the case passes")
-    bisect_cmd.add_argument("--bad", required=True, metavar="REV", help="a later commit where it fails")
-    _add_bisect_case(bisect_cmd)
-    bisect_cmd.add_argument("src", type=Path, metavar="SRC", help="the kernel source: the top of a git work tree")
-    bisect_cmd.set_defaults(func=_cmd_bisect)
-    # The step git bisect run calls; not for users, so it has no help line.
-    step_cmd = commands.add_parser("bisect-step")
-    _add_bisect_case(step_cmd)
-    step_cmd.add_argument("src", type=Path, metavar="SRC")
-    step_cmd.set_defaults(func=_cmd_bisect_step)
+    bisect_cmd.add_commands(commands, TOPOLOGIES)
     return parser
-
-
-def _add_bisect_case(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--test", required=True, metavar="NAME", help="the one case to run (its exact name)")
-    cmd.add_argument("--topology", default=topology_loopback.NAME, choices=list(TOPOLOGIES),
-                     help="where the case runs (default loopback)")
-    cmd.add_argument("--config", action="append", default=[], metavar="FRAGMENT",
-                     help="a kconfig fragment, by name (kconfig/NAME.config) or path; repeatable "
-                          "(default: " + " ".join(kbuild.DEFAULT_FRAGMENTS) + ")")
-    cmd.add_argument("--results", type=Path, metavar="DIR",
-                     help="where each step's results go, one directory per commit "
-                          "(default vsockcheck-results/bisect-<test>)")
 
 
 def _add_selection(cmd: argparse.ArgumentParser) -> None:
@@ -349,21 +320,3 @@ def _cmd_exec(args) -> int:
     print(f"results: {results_dir}/ ({' '.join(done.files)})")
     print(exec_report.verdict(done))
     return 0 if done.ok else 1
-
-
-
-def _cmd_bisect(args) -> int:
-    if args.test not in {c.name for c in catalogue.read(TEST_PROGRAM)}:
-        raise UserError(f"--test {args.test}: no case of that name (vsockcheck list shows them)")
-    # Checked here, and absolute: the step runs in SRC, not in the caller's directory.
-    fragments = [str(kbuild.fragment_path(f).resolve()) for f in args.config or kbuild.DEFAULT_FRAGMENTS]
-    results_dir = (args.results or Path("vsockcheck-results") / f"bisect-{args.test}").resolve()
-    step = [sys.executable, str(bisect_step.VSOCKCHECK), "bisect-step", "--test", args.test,
-            "--topology", args.topology, "--results", str(results_dir)]
-    step += [arg for fragment in fragments for arg in ("--config", fragment)]
-    return bisect.run(args.src, args.good, args.bad, args.test, results_dir, step + [str(args.src.resolve())])
-
-
-def _cmd_bisect_step(args) -> int:
-    return bisect_step.main(args.src, args.test, args.topology, args.config or list(kbuild.DEFAULT_FRAGMENTS),
-                            args.results or Path("vsockcheck-results") / f"bisect-{args.test}")
