@@ -131,6 +131,9 @@ def kbuild_figures() -> int:
     except UserError as e:
         print(f"make bench: error: kbuild figures: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("make bench: interrupted; make stopped and the source copies removed", file=sys.stderr)
+        return 130
     print("\n".join(bench_kbuild.lines(figures)))
     return 0
 

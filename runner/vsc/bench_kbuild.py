@@ -31,11 +31,20 @@ class Figure:
 
 
 def copy_source(src: Path, dest: Path) -> Path:
-    """A copy of the source tree without its object trees and outputs (cp -a, reflinked when it can)."""
+    """A copy of the source tree without its object trees and outputs. Hard links: seconds instead of
+    minutes for 1.7 GB, and Kbuild only reads sources (touch() below unshares the file it changes)."""
     dest.mkdir(parents=True)
     entries = [str(p) for p in src.iterdir() if not p.name.startswith(("vsockcheck-", ".vsockcheck"))]
-    subprocess.run(["cp", "-a", "--reflink=auto", *entries, str(dest)], check=True)
+    subprocess.run(["cp", "-al", *entries, str(dest)], check=True)
     return dest
+
+
+def touch(path: Path) -> None:
+    """A new time on path alone: the file is replaced by its own copy first, so the tree it was
+    hard-linked from keeps its time (and its objects)."""
+    shutil.copy2(path, path.with_name(path.name + ".vsockcheck-tmp"))
+    os.replace(path.with_name(path.name + ".vsockcheck-tmp"), path)
+    os.utime(path)
 
 
 def timed_build(what: str, src: Path, work: Path, env: dict[str, str]) -> Figure:
@@ -65,7 +74,7 @@ def figures() -> list[Figure]:
         b = copy_source(src, work / "b" / src.name)
         results = [timed_build("first build (every object compiled)", a, work, {"CCACHE_RECACHE": "1"}),
                    timed_build("no-op rebuild", a, work, {})]
-        os.utime(a / "net/vmw_vsock/af_vsock.c")
+        touch(a / "net/vmw_vsock/af_vsock.c")
         results.append(timed_build("rebuild after touching af_vsock.c", a, work, {}))
         results.append(timed_build("first build in a second copy (warm ccache)", b, work, {}))
         return results
