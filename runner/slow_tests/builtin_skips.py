@@ -17,6 +17,8 @@ BUILTIN_VHOST = "vhost_vsock is built in: cannot be unloaded"
 BRIDGE = "g2h: the host end is a Unix socket through the hybrid bridge"
 HOST_DIAG = "g2h: sock_diag here would list this machine's own vsock sockets"
 NO_LOOPBACK_HERE = "vsock_loopback is neither loaded nor built in"
+# the guest kernel has no modules (MODULES=n): the test module cannot be loaded (--kmod)
+NO_KMOD = "vsc_probe not loaded"
 # fixtures
 NO_RESET_EVENT = "engine 1 cannot send TRANSPORT_RESET"
 RX_LAYOUT = "is not how the guest's receive buffers"
@@ -30,6 +32,7 @@ KERNEL = {
     "leak_accept_queue": NO_KMEMLEAK, "linger_close_unread": NEEDS_6_16,
     "race_transport_module_reload": BUILTIN_G2H, "socket_seqpacket_before_5_14": HAS_SEQPACKET,
     "zerocopy_leak_errqueue": NO_KMEMLEAK, "zerocopy_leak_completion_skb": NO_KMEMLEAK,
+    "kmod_probe_loaded": NO_KMOD, "kmod_bound_table": NO_KMOD, "kmod_connected_table": NO_KMOD,
 }
 NOT_NESTED = {name: NESTED_ONLY for name in (
     "nested_l0_and_l2_at_once", "nested_to_host_flag", "nested_local_cid_and_names", "nested_bind_cids",
