@@ -3,12 +3,13 @@ temporary directory beside it and published with one rename: a reader never sees
 and an interrupted fill leaves nothing behind (or a .partial-<pid>-* directory that
 remove_abandoned() deletes once its process is gone)."""
 
+import fcntl
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -44,3 +45,18 @@ def remove_abandoned(parent: Path) -> None:
             shutil.rmtree(partial, ignore_errors=True)
         except (ValueError, IndexError, PermissionError):
             continue
+
+
+@contextmanager
+def locked(lock_file: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Holds lock_file (created if need be) for the block: parallel vsockcheck runs (a matrix, two
+    builds of one kernel) fill or build one thing one at a time. on_wait is called if another holds it."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -7,7 +7,6 @@ The object tree is a direct child of the source tree named after a hash of the f
 then writes relative paths (srctree := ..), so ccache hits across copies of the same source, and
 the same fragments always find their earlier objects (only what changed rebuilds)."""
 
-import fcntl
 import filecmp
 import hashlib
 import os
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from vsc import kernel_source, kernelspec, modules
+from vsc import cache_entry, kernel_source, kernelspec, modules
 from vsc import kconfig_fragments as fragments_mod
 from vsc.errors import UserError
 from vsc.kconfig_fragments import fragment_path  # noqa: F401  (part of this module's interface)
@@ -110,7 +109,7 @@ def build_kernel(src: Path, fragments: Sequence[str], out: Path | None = None, *
     say = (lambda message: None) if quiet else (lambda message: print(f"build-kernel: {message}", flush=True))
     obj.mkdir(exist_ok=True)
     log = obj / LOG_NAME
-    with _locked(obj, say):
+    with cache_entry.locked(obj / LOCK_NAME, lambda: say(f"waiting for another build in {obj}")):
         log.write_text("")
         steps = _Steps(src, obj, log, compiler(), jobs or os.cpu_count() or 1)
         names = " + ".join(fragments_mod.display(p) if "/" in f or f.endswith(".config") else f
@@ -201,25 +200,6 @@ def _stop(proc: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
-
-
-class _locked:
-    """One build at a time per object tree (two callers building the same kernel share its objects)."""
-
-    def __init__(self, obj: Path, say):
-        self.path, self.say = obj / LOCK_NAME, say
-
-    def __enter__(self):
-        self.file = open(self.path, "w")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.say(f"waiting for another build in {self.path.parent}")
-            fcntl.flock(self.file, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        self.file.close()
 
 
 def _check_out(out: Path) -> None:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from vsc import kernelspec, kmod_headers, modules
+from vsc import cache_entry, kernelspec, kmod_headers, modules
 from vsc.errors import UserError
 from vsc.paths import BUILD_DIR, PROJECT_ROOT
 
@@ -36,7 +36,7 @@ def build_modules(kernel, out_dir: Path = DEFAULT_OUT_DIR) -> list[Path]:
     cc = compiler(tree)
     sources = source_files()
     copy = Path(out_dir) / cache_key(kernel.release, sources, tree, cc)
-    with kmod_headers.locked(copy):
+    with cache_entry.locked(copy.with_name(copy.name + ".lock")):
         built = _cached(copy)
         if built is None:
             built = _build(kernel, tree, cc, sources, copy)

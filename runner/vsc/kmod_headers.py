@@ -1,11 +1,9 @@
 """A Debian kernel's linux-headers tree, ready for out-of-tree builds on this machine: fetched once, paths and host tools fixed."""
 
-import fcntl
 import os
 import re
 import shutil
 import struct
-from contextlib import contextmanager
 from pathlib import Path
 
 from vsc import apt_private, cache_entry
@@ -33,7 +31,7 @@ def headers_root() -> Path:
 def debian_headers(suite: str, release: str, version: str) -> Path:
     """The usr/src/linux-headers-<release> directory for make -C, from the cache or fetched now."""
     entry = headers_root() / release
-    with locked(entry):
+    with cache_entry.locked(entry.with_name(entry.name + ".lock")):
         if not (entry / READY).is_file():
             _prepare(suite, release, version, entry)
     return entry / "root/usr/src" / f"linux-headers-{release}"
@@ -140,15 +138,6 @@ def wrap_tools(tools: list[tuple[Path, tuple[int, ...]]], libdir: Path, final: P
         path.chmod(0o755)
 
 
-@contextmanager
-def locked(entry: Path):
-    """Holds entry's lock file: parallel runs (a matrix) prepare a cache entry once, one at a time."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    with open(entry.with_name(entry.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def _prepare(suite: str, release: str, version: str, entry: Path) -> None:
     """Download the three packages, unpack, rewrite the Makefiles, wrap the host tools; mark ready."""
     apt_private.update(suite)
@@ -194,7 +183,7 @@ def _unpack(suite: str, packages: list[tuple[str, str]], work: Path, root: Path)
 def _runtime_libdir() -> Path:
     """usr/lib/x86_64-linux-gnu of sid's libc6 and libelf, unpacked once under the headers cache."""
     entry = headers_root() / ".runtime-sid"
-    with locked(entry):
+    with cache_entry.locked(entry.with_name(entry.name + ".lock")):
         if not (entry / READY).is_file():
             apt_private.update(RUNTIME_SUITE)
             packages = [(p, apt_private.parse_record(apt_private.show(RUNTIME_SUITE, p))["Version"])
