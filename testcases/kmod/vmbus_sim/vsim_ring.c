@@ -19,6 +19,12 @@
 #define VSIM_OUT 0	/* guest to host: channel->outbound */
 #define VSIM_IN 1	/* host to guest: channel->inbound */
 
+/* hyperv_transport.c's struct vmpipe_proto_header (private to it): after the descriptor. */
+struct vsim_pipe_hdr {
+	u32 pkt_type;		/* 1 */
+	u32 data_size;		/* payload bytes; 0 is the FIN */
+} __packed;
+
 static struct hv_ring_buffer_info *vsim_rbi(struct vsim_chan *c, int dir)
 {
 	return dir == VSIM_OUT ? &c->channel.outbound : &c->channel.inbound;
@@ -328,7 +334,7 @@ int vsim_host_send(struct vsim_chan *c, const void *pkt, u32 len, bool raw)
 {
 	struct hv_ring_buffer_info *rbi = &c->channel.inbound;
 	struct vmpacket_descriptor desc = { 0 };
-	struct vmpipe_proto_header hdr = { 0 };
+	struct vsim_pipe_hdr hdr = { 0 };
 	u32 body = raw ? len : sizeof(desc) + sizeof(hdr) + ALIGN(len, 8);
 	u32 total = body + VSIM_PKT_TRAILER;
 	u32 write, next;
@@ -381,7 +387,7 @@ int vsim_host_recv(struct vsim_chan *c, void *buf, u32 room, bool raw, struct vs
 {
 	struct hv_ring_buffer_info *rbi = &c->channel.outbound;
 	const struct vmpacket_descriptor *desc;
-	const struct vmpipe_proto_header *hdr;
+	const struct vsim_pipe_hdr *hdr;
 	u32 read, write, used, len, off, n, dsize = rbi->ring_datasize;
 	const u8 *p;
 
