@@ -32,7 +32,6 @@ static void vsim_chan_release(struct kref *ref)
 	mutex_unlock(&c->lock);
 	kfree(c->hdev);
 	kfree(c);
-	atomic_dec(&vsim_nchannels);
 	module_put(THIS_MODULE);
 }
 
@@ -58,7 +57,10 @@ struct vsim_chan *vsim_chan_get(struct vsim_session *s, u32 id)
 	return found;
 }
 
-/* Drop the registry's reference once the channel is rescinded and its device gone. */
+/*
+ * Drop the registry's reference once the channel is rescinded and its device gone: it no longer
+ * counts as alive (VSIM_IOC_INFO), though queued events may hold the memory a while.
+ */
 static void vsim_chan_maybe_free(struct vsim_chan *c)
 {
 	bool done;
@@ -66,8 +68,10 @@ static void vsim_chan_maybe_free(struct vsim_chan *c)
 	mutex_lock(&vsim_lock);
 	mutex_lock(&c->lock);
 	done = c->rescinded && c->device_removed && !list_empty(&c->node);
-	if (done)
+	if (done) {
 		list_del_init(&c->node);
+		atomic_dec(&vsim_nchannels);
+	}
 	mutex_unlock(&c->lock);
 	mutex_unlock(&vsim_lock);
 	if (done)

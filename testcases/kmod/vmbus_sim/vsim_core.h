@@ -74,7 +74,7 @@ enum vsim_attach vsim_attach_mode(void);
 extern struct mutex vsim_lock;
 extern spinlock_t vsim_owner_lock;
 extern struct list_head vsim_channels;
-extern atomic_t vsim_nchannels;
+extern atomic_t vsim_nchannels;	/* in vsim_channels */
 u32 vsim_default_proto(void);
 struct hv_driver *vsim_driver(void);
 
