@@ -209,8 +209,10 @@ int vsim_offer(struct vsim_session *s, struct vsim_offer *o)
 	mutex_unlock(&vsim_lock);
 
 	/* vmbus_probe(): synchronously, like vmbus_device_register() from the offer work. */
+	mutex_lock(&vsim_drv_lock);
 	ret = drv->probe(c->hdev, NULL);
 	WRITE_ONCE(c->channel.probe_done, true);
+	mutex_unlock(&vsim_drv_lock);
 	if (ret)
 		pr_info("vmbus_sim: chan %u: probe returned %d\n", c->id, ret);
 
@@ -231,10 +233,11 @@ int vsim_offer(struct vsim_session *s, struct vsim_offer *o)
  */
 void vsim_rescind(struct vsim_chan *c)
 {
-	bool first, removed;
+	bool first, removed, waiting;
 
 	mutex_lock(&c->lock);
 	first = !c->rescinded;
+	waiting = c->waits_rescind;
 	c->rescinded = true;
 	removed = c->device_removed;
 	if (first && c->state != VSIM_CHAN_CLOSED)
@@ -246,7 +249,8 @@ void vsim_rescind(struct vsim_chan *c)
 	WRITE_ONCE(c->channel.rescind, true);
 	vsim_host_wake(c);
 	wake_up_all(&c->rescind_wq);
-	if (!removed) {
+	/* hv_sock destroying its socket already (it waits for us): no callback into it. */
+	if (!removed && !waiting) {
 		if (c->channel.chn_rescind_callback)
 			c->channel.chn_rescind_callback(&c->channel);
 		else
