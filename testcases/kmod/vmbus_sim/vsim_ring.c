@@ -212,6 +212,7 @@ int vsim_vmbus_sendpacket(struct vmbus_channel *channel, void *buffer, u32 buffe
 		next = vsim_ring_put(rbi, next, &zero, aligned - pktlen);
 	prev = (u64)write << 32;
 	next = vsim_ring_put(rbi, next, &prev, sizeof(prev));
+	/* The packet is in the ring before the host can see the new write index. */
 	virt_mb();
 	WRITE_ONCE(rbi->ring_buffer->write_index, next);
 	spin_unlock_irqrestore(&rbi->ring_lock, irqf);
@@ -228,6 +229,7 @@ int vsim_vmbus_sendpacket(struct vmbus_channel *channel, void *buffer, u32 buffe
 static u32 vsim_iter_avail(const struct hv_ring_buffer_info *rbi)
 {
 	u32 priv = rbi->priv_read_index;
+	/* Pairs with the host's store-release of write_index: packet bytes after it. */
 	u32 write = virt_load_acquire(&rbi->ring_buffer->write_index);
 
 	if (write >= rbi->ring_datasize)
@@ -312,8 +314,10 @@ void vsim_hv_pkt_iter_close(struct vmbus_channel *channel)
 
 	if (!rbi->ring_buffer)
 		return;
+	/* All reads of the packets are done before the host may overwrite them. */
 	virt_rmb();
 	WRITE_ONCE(rbi->ring_buffer->read_index, rbi->priv_read_index);
+	/* The new read index is visible before the host is woken. */
 	virt_mb();
 	/* The host's SEND blocks on room; wake it whatever pending_send_sz says. */
 	vsim_host_wake(c);
@@ -370,6 +374,7 @@ int vsim_host_send(struct vsim_chan *c, const void *pkt, u32 len, bool raw)
 	}
 	prev = (u64)write << 32;
 	next = vsim_ring_put(rbi, next, &prev, sizeof(prev));
+	/* Pairs with the guest's load-acquire in hv_pkt_iter_avail(). */
 	virt_store_release(&rbi->ring_buffer->write_index, next);
 	vsim_signal_guest(c);
 	return 0;
@@ -398,6 +403,7 @@ int vsim_host_recv(struct vsim_chan *c, void *buf, u32 room, bool raw, struct vs
 	const u8 *p;
 
 	read = READ_ONCE(rbi->ring_buffer->read_index);
+	/* The guest's packet bytes are read after its write index. */
 	write = virt_load_acquire(&rbi->ring_buffer->write_index);
 	if (read >= dsize || write >= dsize)
 		return -EIO;
@@ -431,8 +437,10 @@ int vsim_host_recv(struct vsim_chan *c, void *buf, u32 room, bool raw, struct vs
 		n = min(n, room);
 		memcpy(buf, p + off + sizeof(*hdr), n);
 	}
+	/* Done reading the packet before the guest may reuse its bytes. */
 	virt_mb();
 	WRITE_ONCE(rbi->ring_buffer->read_index, (read + len + VSIM_PKT_TRAILER) % dsize);
+	/* The read index before pending_send_sz, as hv_pkt_iter_close() orders them. */
 	virt_mb();
 	/* hv_sock set pending_send_sz and waits for room: signal it as the host does. */
 	if (READ_ONCE(rbi->ring_buffer->pending_send_sz))
