@@ -479,6 +479,49 @@ static void set_proto(int fd)
 	       info.proto_version);
 }
 
+/* A TL connect nobody listens for is dropped: the guest's connect() times out. */
+static void no_listener(int fd)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+				 .svm_port = PORT_CONNECT + 2 };
+	struct vsim_event ev;
+	int s = socket(AF_VSOCK, SOCK_STREAM, 0);
+	int ret, err, ok;
+
+	ret = connect(s, (struct sockaddr *)&a, sizeof(a));
+	err = errno;
+	ok = ret < 0 && err == ETIMEDOUT;
+	while (read(fd, &ev, sizeof(ev)) == (ssize_t)sizeof(ev))
+		if (ev.type == VSIM_EV_TL_CONNECT)
+			ok = 0;
+	result(ok, "connect() to an unlistened host service times out (%s), no TL_CONNECT event",
+	       ret ? strerror(err) : "connected");
+	close(s);
+}
+
+/* An offer nobody takes (no guest listener) stays OFFERED until the host rescinds it. */
+static void unopened(int fd)
+{
+	struct vsim_chan_info ci = { 0 };
+	struct vsim_offer o;
+	struct vsim_xfer x;
+	int ok;
+
+	memset(&o, 0, sizeof(o));
+	port_guid(&o.if_type, PORT_LISTEN + 1);
+	port_guid(&o.if_instance, PORT_HOST + 20);
+	o.flags = VSIM_OFFER_HOST_INITIATED;
+	ok = ioctl(fd, VSIM_IOC_OFFER, &o) == 0 && o.state == VSIM_CHAN_OFFERED;
+	result(ok, "offer to a port nobody listens on stays OFFERED (state %u)", o.state);
+	ci.chan = o.chan;
+	ok = ioctl(fd, VSIM_IOC_CHAN_INFO, &ci) == 0 && ci.guest_send_ring == 0 &&
+	     xfer(fd, VSIM_IOC_SEND, o.chan, "x", 1, VSIM_XFER_NONBLOCK, &x) < 0 &&
+	     errno == ENOTCONN;
+	result(ok, "SEND on an unopened channel: ENOTCONN");
+	ok = rescind(fd, o.chan) == 0 && ioctl(fd, VSIM_IOC_CHAN_INFO, &ci) < 0 && errno == ENOENT;
+	result(ok, "its rescind frees it (CHAN_INFO: %s)", strerror(errno));
+}
+
 static void more(int fd)
 {
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
@@ -494,6 +537,8 @@ static void more(int fd)
 	malformed(fd, lfd);
 	session_close(lfd);
 	close(lfd);
+	no_listener(fd);
+	unopened(fd);
 	unload_refused();
 	set_proto(fd);
 }
