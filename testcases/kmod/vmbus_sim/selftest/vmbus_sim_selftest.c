@@ -522,6 +522,57 @@ static void unopened(int fd)
 	result(ok, "its rescind frees it (CHAN_INFO: %s)", strerror(errno));
 }
 
+struct writer {
+	pthread_t thread;
+	int fd;
+	long sent;
+};
+
+static void *writer_thread(void *arg)
+{
+	static char chunk[8192];
+	struct writer *w = arg;
+	ssize_t n;
+
+	while ((n = send(w->fd, chunk, sizeof(chunk), MSG_NOSIGNAL)) > 0)
+		w->sent += n;
+	return NULL;
+}
+
+/*
+ * Races: the guest writes without pause while the host reads, then rescinds (or closes its
+ * session) under it; the guest's send() must end, the kernel must not oops.
+ */
+static void rescind_race(int lfd)
+{
+	unsigned long before = taint();
+	static char buf[65536];
+	struct vsim_xfer x;
+	struct writer w;
+	unsigned int chan;
+	int i, fd2, ok = 1;
+
+	for (i = 0; i < 20 && ok; i++) {
+		fd2 = open(VSIM_DEVICE, O_RDWR | O_CLOEXEC);
+		memset(&w, 0, sizeof(w));
+		w.fd = fd2 < 0 ? -1 : host_connect(fd2, lfd, PORT_HOST + 30 + i, &chan);
+		if (w.fd < 0) {
+			ok = 0;
+			break;
+		}
+		pthread_create(&w.thread, NULL, writer_thread, &w);
+		xfer(fd2, VSIM_IOC_RECV, chan, buf, sizeof(buf), 0, &x);
+		xfer(fd2, VSIM_IOC_RECV, chan, buf, sizeof(buf), VSIM_XFER_NONBLOCK, &x);
+		if (i % 2)
+			rescind(fd2, chan);
+		close(fd2);
+		pthread_join(w.thread, NULL);
+		close(w.fd);
+	}
+	result(ok && (taint() & 0x80) == (before & 0x80),
+	       "rescind / session close under a writing guest, %d rounds: send() ends, no oops", i);
+}
+
 static void more(int fd)
 {
 	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
@@ -536,6 +587,7 @@ static void more(int fd)
 	host_full(fd, lfd);
 	malformed(fd, lfd);
 	session_close(lfd);
+	rescind_race(lfd);
 	close(lfd);
 	no_listener(fd);
 	unopened(fd);
