@@ -159,6 +159,7 @@ $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(BUILD)/testcases/hvsock%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itestcases/kmod/vmbus_sim
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
