@@ -54,6 +54,26 @@ static void require_module(const char *name)
 		     line[0] ? line : "insmod reported no error");
 }
 
+/*
+ * The kernel's taint letters for one module (/sys/module/NAME/taint), e.g. "OE"; "" if unreadable.
+ * F means it was loaded without its modversions: the runner does that only when hv_sock.ko's CRCs
+ * differ from vmbus_sim's, which is a failure of the attachment (its note names each symbol).
+ */
+static void module_taint(const char *name, char *out, size_t size)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/taint", name);
+	out[0] = '\0';
+	f = fopen(path, "re");
+	if (f && !fgets(out, (int)size, f))
+		out[0] = '\0';
+	if (f)
+		fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
 /* The service GUID of vsock port `port`: 00000000-facb-11e6-bd58-64006a7986d3 with Data1 = port. */
 static struct vsim_guid port_guid(unsigned int port)
 {
@@ -77,11 +97,16 @@ static void attached(const struct vsc_env *env)
 	struct vsim_info info;
 	struct vsim_event ev;
 	struct pollfd pfd;
+	char taint[16];
 	int dev, fd, rc;
 
 	vsc_step_at(__FILE__, __LINE__, "vmbus_sim and hv_sock in /proc/modules");
 	require_module("vmbus_sim");
 	require_module("hv_sock");
+	module_taint("hv_sock", taint, sizeof(taint));
+	if (strchr(taint, 'F'))
+		vsc_fail_at(__FILE__, __LINE__, "hv_sock was force-loaded (taint %s): its modversions CRCs differ "
+			    "from vmbus_sim's (the run's notes and hv_modules.txt name the symbols)", taint);
 
 	vsc_step_at(__FILE__, __LINE__, "VSIM_IOC_INFO on " VSIM_DEVICE);
 	dev = SAFE(open(VSIM_DEVICE, O_RDWR | O_CLOEXEC));
@@ -114,6 +139,6 @@ static void attached(const struct vsc_env *env)
 }
 
 VSC_CASE(vmbus_sim_attached, .sock_type = SOCK_STREAM,
-	 .summary = "the packaged hv_sock.ko runs on vmbus_sim: both loaded, hv_sock's driver registered, and a "
-		    "connect to CID 2 reaches the simulated host as a TL connect request",
+	 .summary = "the packaged hv_sock.ko runs on vmbus_sim: both loaded (hv_sock with matching modversions), "
+		    "hv_sock's driver registered, and a connect to CID 2 reaches the simulated host as a TL connect request",
 	 .needs = VSC_NEED_HVSOCK, .run = attached);
