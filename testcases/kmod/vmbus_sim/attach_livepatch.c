@@ -7,6 +7,11 @@
  * these functions. vmbus_proto_version is vmlinux's variable: the core sets it through
  * hyperv.h's extern.
  *
+ * klp_enable_patch returns with the transition under way; a task calls the new functions once
+ * it was switched. The guest's init shell sleeps in wait() while insmod runs, so the first
+ * transition pass switches it, and the insmod of hv_sock it forks next inherits the patched
+ * state (measured on sid: hv_sock registered on vmbus_sim before "patching complete").
+ *
  * The patch holds a reference on this module: it can be removed only after
  * /sys/kernel/livepatch/vmbus_sim/enabled was set to 0 and the transition finished.
  */
