@@ -158,7 +158,7 @@ $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
-$(BUILD)/testcases/hvsock%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o: CFLAGS += -Itools/hvsock-peer
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
