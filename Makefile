@@ -143,6 +143,8 @@ PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes 
 # Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
 # fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
 PROGRAMS += $(BIN)/fxg-unit
+# The vmbus_sim module smoke test (testcases/kmod/vmbus_sim/selftest), run as root in a guest.
+PROGRAMS += $(BIN)/vmbus-sim-selftest
 ifneq ($(FX_OBJS),)
 PROGRAMS += $(BIN)/vsock-fixtures-guest
 endif
@@ -159,6 +161,7 @@ $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itestcases/kmod/vmbus_sim
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
@@ -179,6 +182,7 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
+$(BIN)/vmbus-sim-selftest: $(BUILD)/testcases/kmod/vmbus_sim/selftest/vmbus_sim_selftest.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmbus-sim-selftest: the smoke test of the vmbus_sim module with the kernel's real hv_sock.ko,
+ * run as root in a guest where vmbus_sim is loaded and no other G2H vsock transport is:
+ *
+ *   vmbus-sim-selftest [--load /path/to/hv_sock.ko]
+ *
+ * --load loads hv_sock.ko first (finit_module; if the modversions CRCs are refused, again with
+ * MODULE_INIT_IGNORE_MODVERSIONS, said in a comment line). Then, playing the host through
+ * /dev/vmbus_sim: hv_sock's driver is registered; a guest connect() to CID 2 port P reaches the
+ * host as a TL connect request with the right GUIDs; the host's offer completes it; data both
+ * ways; FIN both ways; the guest's close waits for the rescind; a host-initiated connection is
+ * accepted by a guest listener and a host rescind ends it. KTAP on stdout, exit 0 if all pass.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/module.h>
+#include <linux/vm_sockets.h>
+
+#include "../vmbus_sim_uapi.h"
+
+#define PORT_CONNECT 0x5000		/* the host service the guest connects to */
+#define PORT_LISTEN 0x5001		/* the guest's listener for the host-initiated case */
+#define PORT_HOST 0x6000		/* the host's endpoint of that connection */
+#define EVENT_WAIT_MS 10000
+
+static const unsigned char tmpl[16] = { 0x00, 0x00, 0x00, 0x00, 0xcb, 0xfa, 0xe6, 0x11,
+					0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3 };
+static int ntest, nfail;
+
+static void result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d - ", ok ? "ok" : "not ok", ++ntest);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		nfail++;
+}
+
+static void port_guid(struct vsim_guid *g, unsigned int port)
+{
+	memcpy(g->b, tmpl, 16);
+	memcpy(g->b, &port, 4);		/* Data1, little-endian (x86) */
+}
+
+static int guid_port(const struct vsim_guid *g, unsigned int *port)
+{
+	memcpy(port, g->b, 4);
+	return memcmp(g->b + 4, tmpl + 4, 12) == 0;
+}
+
+/* The next event of type `type` (others are skipped and printed), or -1 after EVENT_WAIT_MS. */
+static int wait_event(int fd, unsigned int type, unsigned int chan, struct vsim_event *ev)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		if (poll(&p, 1, EVENT_WAIT_MS) <= 0)
+			return -1;
+		if (read(fd, ev, sizeof(*ev)) != (ssize_t)sizeof(*ev)) {
+			if (errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		if (ev->type == type && (!chan || ev->chan == chan))
+			return 0;
+		printf("# (event %u chan %u skipped)\n", ev->type, ev->chan);
+	}
+}
+
+static int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		printf("# open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (syscall(SYS_finit_module, fd, "", 0) == 0) {
+		printf("# %s loaded (modversions CRCs accepted)\n", path);
+	} else if (errno == ENOEXEC || errno == EINVAL) {
+		printf("# %s refused (%s): loading with MODULE_INIT_IGNORE_MODVERSIONS\n", path,
+		       strerror(errno));
+		if (syscall(SYS_finit_module, fd, "", MODULE_INIT_IGNORE_MODVERSIONS) != 0) {
+			printf("# forced load of %s: %s\n", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	} else if (errno != EEXIST) {
+		printf("# finit_module %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct connector {
+	pthread_t thread;
+	int fd;
+	int ret, err;
+};
+
+static void *connect_thread(void *arg)
+{
+	struct connector *c = arg;
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+				 .svm_port = PORT_CONNECT };
+
+	c->ret = connect(c->fd, (struct sockaddr *)&a, sizeof(a));
+	c->err = errno;
+	return NULL;
+}
+
+static int xfer(int fd, unsigned long cmd, unsigned int chan, void *buf, unsigned int len,
+		unsigned int flags, struct vsim_xfer *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->chan = chan;
+	x->flags = flags;
+	x->buf = (unsigned long)buf;
+	x->len = len;
+	return ioctl(fd, cmd, x);
+}
+
+static void guest_initiated(int fd)
+{
+	struct vsim_listen l;
+	struct vsim_event ev;
+	struct vsim_offer o;
+	struct vsim_xfer x;
+	struct vsim_chan_ref r;
+	struct connector c = { 0 };
+	unsigned int gport = 0, hport = 0;
+	char buf[64];
+	ssize_t n;
+
+	port_guid(&l.service, PORT_CONNECT);
+	result(ioctl(fd, VSIM_IOC_LISTEN, &l) == 0, "LISTEN on port 0x%x", PORT_CONNECT);
+	c.fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (c.fd < 0) {
+		result(0, "socket(AF_VSOCK): %s", strerror(errno));
+		return;
+	}
+	pthread_create(&c.thread, NULL, connect_thread, &c);
+	if (wait_event(fd, VSIM_EV_TL_CONNECT, 0, &ev)) {
+		result(0, "guest connect to CID 2 port 0x%x gives VSIM_EV_TL_CONNECT", PORT_CONNECT);
+		pthread_join(c.thread, NULL);
+		close(c.fd);
+		return;
+	}
+	result(guid_port(&ev.b, &hport) && hport == PORT_CONNECT && guid_port(&ev.a, &gport),
+	       "TL_CONNECT GUIDs: host service port 0x%x (want 0x%x), guest endpoint port 0x%x",
+	       hport, PORT_CONNECT, gport);
+
+	memset(&o, 0, sizeof(o));
+	o.if_type = ev.b;
+	o.if_instance = ev.a;
+	result(ioctl(fd, VSIM_IOC_OFFER, &o) == 0 && o.state == VSIM_CHAN_OPEN,
+	       "OFFER answer: chan %u state %u (want %u), rings %u/%u", o.chan, o.state,
+	       VSIM_CHAN_OPEN, o.guest_send_ring, o.guest_recv_ring);
+	pthread_join(c.thread, NULL);
+	result(c.ret == 0, "guest connect() returns 0 (%s)", c.ret ? strerror(c.err) : "ok");
+	if (c.ret) {
+		close(c.fd);
+		return;
+	}
+
+	n = write(c.fd, "hello", 5);
+	result(n == 5 && xfer(fd, VSIM_IOC_RECV, o.chan, buf, sizeof(buf), 0, &x) == 0 &&
+	       x.done == 5 && !memcmp(buf, "hello", 5), "guest to host: 5 bytes (done %u)", x.done);
+	result(xfer(fd, VSIM_IOC_SEND, o.chan, "world!", 6, 0, &x) == 0 &&
+	       read(c.fd, buf, sizeof(buf)) == 6 && !memcmp(buf, "world!", 6),
+	       "host to guest: 6 bytes");
+
+	shutdown(c.fd, SHUT_WR);
+	result(xfer(fd, VSIM_IOC_RECV, o.chan, buf, sizeof(buf), 0, &x) == 0 && x.fin == 1,
+	       "guest shutdown(SHUT_WR) reaches the host as FIN (fin %u done %u)", x.fin, x.done);
+	result(xfer(fd, VSIM_IOC_SEND, o.chan, NULL, 0, 0, &x) == 0 && read(c.fd, buf, sizeof(buf)) == 0,
+	       "host FIN: guest read() returns 0");
+
+	close(c.fd);
+	result(wait_event(fd, VSIM_EV_WAIT_RESCIND, o.chan, &ev) == 0,
+	       "guest close(): VSIM_EV_WAIT_RESCIND for chan %u", o.chan);
+	r.chan = o.chan;
+	r.reserved = 0;
+	result(ioctl(fd, VSIM_IOC_RESCIND, &r) == 0, "RESCIND chan %u", o.chan);
+	result(wait_event(fd, VSIM_EV_GUEST_CLOSED, o.chan, &ev) == 0,
+	       "after the rescind the guest closes chan %u", o.chan);
+	ioctl(fd, VSIM_IOC_UNLISTEN, &l);
+}
+
+static void host_initiated(int fd)
+{
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				 .svm_port = PORT_LISTEN };
+	socklen_t alen = sizeof(a);
+	struct vsim_chan_ref r;
+	struct vsim_offer o;
+	struct vsim_xfer x;
+	char buf[64];
+	int lfd, cfd;
+
+	lfd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 4)) {
+		result(0, "guest listener on port 0x%x: %s", PORT_LISTEN, strerror(errno));
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	port_guid(&o.if_type, PORT_LISTEN);
+	port_guid(&o.if_instance, PORT_HOST);
+	o.flags = VSIM_OFFER_HOST_INITIATED;
+	result(ioctl(fd, VSIM_IOC_OFFER, &o) == 0 && o.state == VSIM_CHAN_OPEN,
+	       "host-initiated OFFER: chan %u state %u", o.chan, o.state);
+	cfd = accept(lfd, (struct sockaddr *)&a, &alen);
+	result(cfd >= 0 && a.svm_cid == VMADDR_CID_HOST && a.svm_port == PORT_HOST,
+	       "guest accept(): peer CID %u port 0x%x (want 2, 0x%x)", a.svm_cid, a.svm_port,
+	       PORT_HOST);
+	if (cfd < 0) {
+		close(lfd);
+		return;
+	}
+	result(xfer(fd, VSIM_IOC_SEND, o.chan, "ping", 4, 0, &x) == 0 &&
+	       read(cfd, buf, sizeof(buf)) == 4 && !memcmp(buf, "ping", 4), "host to guest: 4 bytes");
+	result(write(cfd, "pong", 4) == 4 && xfer(fd, VSIM_IOC_RECV, o.chan, buf, sizeof(buf), 0, &x) == 0 &&
+	       x.done == 4 && !memcmp(buf, "pong", 4), "guest to host: 4 bytes");
+	r.chan = o.chan;
+	r.reserved = 0;
+	result(ioctl(fd, VSIM_IOC_RESCIND, &r) == 0, "host RESCIND chan %u", o.chan);
+	result(read(cfd, buf, sizeof(buf)) == 0, "after the rescind the guest's read() returns 0");
+	close(cfd);
+	close(lfd);
+}
+
+int main(int argc, char **argv)
+{
+	struct vsim_info info;
+	int fd;
+
+	printf("TAP version 13\n");
+	if (argc == 3 && !strcmp(argv[1], "--load") && load_module(argv[2]))
+		printf("# loading %s failed\n", argv[2]);
+	fd = open(VSIM_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		printf("1..0 # SKIP %s: %s (is vmbus_sim loaded?)\n", VSIM_DEVICE, strerror(errno));
+		return 0;
+	}
+	memset(&info, 0, sizeof(info));
+	result(ioctl(fd, VSIM_IOC_INFO, &info) == 0 && info.abi == VSIM_ABI && info.driver_registered == 1,
+	       "INFO: abi %u proto 0x%x attach %u driver_registered %u channels %u", info.abi,
+	       info.proto_version, info.attach, info.driver_registered, info.channels);
+	if (info.driver_registered) {
+		guest_initiated(fd);
+		host_initiated(fd);
+		usleep(200000);
+		memset(&info, 0, sizeof(info));
+		ioctl(fd, VSIM_IOC_INFO, &info);
+		result(info.channels == 0, "no channel left (%u)", info.channels);
+	}
+	close(fd);
+	printf("1..%d\n", ntest);
+	return nfail ? 1 : 0;
+}
