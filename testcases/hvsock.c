@@ -323,6 +323,11 @@ static void check_ring(const char *what, uint32_t proto, int buf, uint32_t got)
 		vsc_fail_at(__FILE__, __LINE__, "%s ring %u outside %u..%u", what, got, lo, hi);
 }
 
+/*
+ * hvs_open_connection() sizes the rings from the listener's buffers: a connecting socket's own
+ * SO_SNDBUF is reset by hvs_sock_init() when connect() assigns the transport, so the options are
+ * set on a guest listener and the host connects to it.
+ */
 static void ring_sizes(const struct vsc_env *env)
 {
 	static const uint32_t protos[] = { HVP_PROTO_WIN10, HVP_PROTO_WIN10_V5 };
@@ -330,25 +335,32 @@ static void ring_sizes(const struct vsc_env *env)
 	struct hvp_conn c;
 	struct vsim_event ev;
 	size_t i;
-	int fd;
+	int listener, fd;
 
 	hvh_open(&s);
+	listener = SAFE(socket(AF_VSOCK, SOCK_STREAM, 0));
+	set_bufs(listener);
+	SAFE(vsc_bind(listener, VMADDR_CID_ANY, GUEST_PORT(env)));
+	SAFE(listen(listener, 1));
 	for (i = 0; i < 2; i++) {
 		HVP_SAFE(&s, hvp_set_proto(&s, protos[i]));
-		fd = hvh_pair(env, &s, HOST_PORT(env) + (unsigned int)i, &c, set_bufs);
+		HVP_SAFE(&s, hvp_connect(&s, GUEST_PORT(env), HOST_FROM_PORT(env) + (unsigned int)i, &c));
+		ASSERT_EQ(c.state, VSIM_CHAN_OPEN);
 		HVP_SAFE(&s, hvp_wait_event(&s, VSIM_EV_OPENED, c.chan, VSC_SETTLE_MS, &ev));
 		EXPECT_EQ(ev.value, c.guest_send_ring);
 		EXPECT_EQ(ev.value2, c.guest_recv_ring);
-		check_ring("SO_SNDBUF", protos[i], sockbuf(fd, SO_SNDBUF), c.guest_send_ring);
-		check_ring("SO_RCVBUF", protos[i], sockbuf(fd, SO_RCVBUF), c.guest_recv_ring);
+		check_ring("SO_SNDBUF", protos[i], sockbuf(listener, SO_SNDBUF), c.guest_send_ring);
+		check_ring("SO_RCVBUF", protos[i], sockbuf(listener, SO_RCVBUF), c.guest_recv_ring);
+		fd = SAFE(accept(listener, NULL, NULL));
 		HVP_SAFE(&s, hvp_rescind(&c));
 		SAFE(close(fd));
 	}
 	HVP_SAFE(&s, hvp_set_proto(&s, 0));
+	SAFE(close(listener));
 	hvp_close(&s);
 }
 VSC_CASE(hvsock_ring_sizes, .sock_type = SOCK_STREAM,
-	 .summary = "rings follow SO_SNDBUF/SO_RCVBUF from VMBus WIN10_V5 on and stay 6 pages before",
+	 .summary = "rings follow the listener's SO_SNDBUF/SO_RCVBUF from VMBus WIN10_V5 on and stay 6 pages before",
 	 .run = ring_sizes, .needs = VSC_NEED_HVSOCK, .timeout_s = 30,
 	 .tags = VSC_TAGS("hv_sock: perf: Allow the socket buffer size options to influence the actual socket buffers"));
 
