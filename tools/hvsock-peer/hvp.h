@@ -81,7 +81,10 @@ void hvp_close(struct hvp_session *s);
 const char *hvp_error(const struct hvp_session *s);
 int hvp_info(struct hvp_session *s, struct vsim_info *info);
 int hvp_set_proto(struct hvp_session *s, uint32_t version);
-/* The next event of `type` (and `chan`, unless 0) within timeout_ms; others stay queued. */
+/*
+ * The next event of `type` (and `chan`, unless 0) within timeout_ms; others stay queued, except
+ * VSIM_EV_PACKET, which is dropped (hvp_recv_packet polls the ring itself).
+ */
 int hvp_wait_event(struct hvp_session *s, uint32_t type, uint32_t chan, int timeout_ms,
 		   struct vsim_event *ev);
 /* 1 when an event of `type` for chan is queued or readable now, else 0. */
