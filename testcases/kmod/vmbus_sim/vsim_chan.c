@@ -32,7 +32,6 @@ static void vsim_chan_release(struct kref *ref)
 	mutex_unlock(&c->lock);
 	kfree(c->hdev);
 	kfree(c);
-	atomic_dec(&vsim_nchannels);
 	module_put(THIS_MODULE);
 }
 
@@ -58,7 +57,10 @@ struct vsim_chan *vsim_chan_get(struct vsim_session *s, u32 id)
 	return found;
 }
 
-/* Drop the registry's reference once the channel is rescinded and its device gone. */
+/*
+ * Drop the registry's reference once the channel is rescinded and its device gone: it no longer
+ * counts as alive (VSIM_IOC_INFO), though queued events may hold the memory a while.
+ */
 static void vsim_chan_maybe_free(struct vsim_chan *c)
 {
 	bool done;
@@ -66,8 +68,10 @@ static void vsim_chan_maybe_free(struct vsim_chan *c)
 	mutex_lock(&vsim_lock);
 	mutex_lock(&c->lock);
 	done = c->rescinded && c->device_removed && !list_empty(&c->node);
-	if (done)
+	if (done) {
 		list_del_init(&c->node);
+		atomic_dec(&vsim_nchannels);
+	}
 	mutex_unlock(&c->lock);
 	mutex_unlock(&vsim_lock);
 	if (done)
@@ -205,8 +209,10 @@ int vsim_offer(struct vsim_session *s, struct vsim_offer *o)
 	mutex_unlock(&vsim_lock);
 
 	/* vmbus_probe(): synchronously, like vmbus_device_register() from the offer work. */
+	mutex_lock(&vsim_drv_lock);
 	ret = drv->probe(c->hdev, NULL);
 	WRITE_ONCE(c->channel.probe_done, true);
+	mutex_unlock(&vsim_drv_lock);
 	if (ret)
 		pr_info("vmbus_sim: chan %u: probe returned %d\n", c->id, ret);
 
@@ -227,10 +233,11 @@ int vsim_offer(struct vsim_session *s, struct vsim_offer *o)
  */
 void vsim_rescind(struct vsim_chan *c)
 {
-	bool first, removed;
+	bool first, removed, waiting;
 
 	mutex_lock(&c->lock);
 	first = !c->rescinded;
+	waiting = c->waits_rescind;
 	c->rescinded = true;
 	removed = c->device_removed;
 	if (first && c->state != VSIM_CHAN_CLOSED)
@@ -242,7 +249,8 @@ void vsim_rescind(struct vsim_chan *c)
 	WRITE_ONCE(c->channel.rescind, true);
 	vsim_host_wake(c);
 	wake_up_all(&c->rescind_wq);
-	if (!removed) {
+	/* hv_sock destroying its socket already (it waits for us): no callback into it. */
+	if (!removed && !waiting) {
 		if (c->channel.chn_rescind_callback)
 			c->channel.chn_rescind_callback(&c->channel);
 		else

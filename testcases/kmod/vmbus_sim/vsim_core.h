@@ -71,10 +71,11 @@ void vsim_attach_exit(void);
 enum vsim_attach vsim_attach_mode(void);
 
 /* vsim_main.c */
-extern struct mutex vsim_lock;
+extern struct mutex vsim_lock;		/* the lists, the driver pointer; before any c->lock */
+extern struct mutex vsim_drv_lock;	/* a probe vs. the driver's unregister */
 extern spinlock_t vsim_owner_lock;
 extern struct list_head vsim_channels;
-extern atomic_t vsim_nchannels;
+extern atomic_t vsim_nchannels;	/* in vsim_channels */
 u32 vsim_default_proto(void);
 struct hv_driver *vsim_driver(void);
 

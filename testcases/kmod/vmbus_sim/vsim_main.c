@@ -14,6 +14,7 @@
 #include "vsim_core.h"
 
 DEFINE_MUTEX(vsim_lock);
+DEFINE_MUTEX(vsim_drv_lock);
 DEFINE_SPINLOCK(vsim_owner_lock);
 LIST_HEAD(vsim_channels);
 atomic_t vsim_nchannels = ATOMIC_INIT(0);
@@ -69,10 +70,13 @@ void vsim_vmbus_driver_unregister(struct hv_driver *hv_driver)
 		return;
 	}
 	mutex_unlock(&vsim_lock);
+	/* No probe runs while the devices go (an offer's probe holds vsim_drv_lock). */
+	mutex_lock(&vsim_drv_lock);
 	vsim_remove_all_devices(hv_driver);
 	mutex_lock(&vsim_lock);
 	vsim_drv = NULL;
 	mutex_unlock(&vsim_lock);
+	mutex_unlock(&vsim_drv_lock);
 	module_put(THIS_MODULE);
 	pr_info("vmbus_sim: driver %s unregistered\n", hv_driver->name);
 }

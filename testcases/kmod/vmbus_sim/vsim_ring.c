@@ -86,12 +86,18 @@ fail:
 static void vsim_ring_cleanup(struct vsim_chan *c, int dir)
 {
 	struct hv_ring_buffer_info *rbi = vsim_rbi(c, dir);
+	struct hv_ring_buffer *ring;
+	unsigned long flags;
 	u32 i;
 
+	/* vmbus_sendpacket() tests ring_buffer under ring_lock. */
 	mutex_lock(&rbi->ring_buffer_mutex);
-	if (rbi->ring_buffer)
-		vunmap(rbi->ring_buffer);
+	spin_lock_irqsave(&rbi->ring_lock, flags);
+	ring = rbi->ring_buffer;
 	rbi->ring_buffer = NULL;
+	spin_unlock_irqrestore(&rbi->ring_lock, flags);
+	if (ring)
+		vunmap(ring);
 	mutex_unlock(&rbi->ring_buffer_mutex);
 #if VSIM_PKT_COPY
 	kfree(rbi->pkt_buffer);
