@@ -160,7 +160,7 @@ $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
-$(BUILD)/testcases/hvsock%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o: CFLAGS += -Itools/hvsock-peer
 $(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itestcases/kmod/vmbus_sim
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c

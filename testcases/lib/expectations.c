@@ -35,6 +35,41 @@ static const struct expectation table[] = {
 	  "vsock_diag_handler_dump(): nlmsg_len < sizeof(struct vsock_diag_req); same in 5.10-7.2" },
 	{ "diag_request_without_dump", "4.14", EOPNOTSUPP,
 	  "vsock_diag_handler_dump() serves NLM_F_DUMP only; same in 5.10-7.2" },
+	{ "hvsock_msg_peek", "4.0", ENOMEM,
+	  "hvs_stream_dequeue() refuses MSG_PEEK with -EOPNOTSUPP, which vsock_stream_recvmsg() "
+	  "turns into -ENOMEM (5.10, 6.1 sources)" },
+	{ "hvsock_msg_peek", "6.4", EOPNOTSUPP,
+	  "vsock: return errors other than -ENOMEM to socket: the -EOPNOTSUPP comes through (6.12, 7.2)" },
+	{ "hvsock_oversized_packet", "4.0", ENOMEM,
+	  "hvs_update_recv_data(): data_size > HVS_MTU_SIZE is -EIO, turned into -ENOMEM by "
+	  "vsock_stream_recvmsg() (5.10, 6.1 sources)" },
+	{ "hvsock_oversized_packet", "6.4", EIO,
+	  "the same -EIO, passed through since \"vsock: return errors other than -ENOMEM to socket\" (6.12)" },
+	{ "hvsock_oversized_packet", "6.17", ENOMEM,
+	  "hv_sock: Return the readable bytes in hvs_stream_has_data(): the check runs in has_data, "
+	  "whose error vsock_connectible_wait_data() turns into -ENOMEM (7.2 sources)" },
+	{ "hvsock_read_at_fin", "4.0", 0,
+	  "hvs_stream_has_data() answers 0 at the FIN packet: read() returns 0 (5.10, 6.1, 6.12 sources)" },
+	{ "hvsock_read_at_fin", "6.17", ENOMEM,
+	  "hv_sock: Return the readable bytes in hvs_stream_has_data() (f0c5827d07cb): data then FIN "
+	  "in the ring makes has_data -EIO, which vsock_connectible_wait_data() turns into -ENOMEM" },
+	{ "hvsock_read_at_fin", "7.1", 0,
+	  "hv_sock: Report EOF instead of -EIO for FIN (f63152958994; stable 7.0.y, 6.18.y; 7.2 sources)" },
+	{ "hvsock_short_packet", "4.0", 0,
+	  "hvs_update_recv_data() checks data_size only against HVS_MTU_SIZE: the read copies what "
+	  "follows the packet in the ring (5.10 sources)" },
+	{ "hvsock_short_packet", "5.17", ENOMEM,
+	  "hv_sock: Add validation for untrusted Hyper-V values: data_size beyond the packet is -EIO, "
+	  "turned into -ENOMEM by vsock_stream_recvmsg() (6.1 sources)" },
+	{ "hvsock_short_packet", "6.4", EIO,
+	  "the same -EIO, passed through since \"vsock: return errors other than -ENOMEM to socket\" (6.12)" },
+	{ "hvsock_short_packet", "6.17", ENOMEM,
+	  "hv_sock: Return the readable bytes in hvs_stream_has_data(): the check runs in has_data, "
+	  "whose error vsock_connectible_wait_data() turns into -ENOMEM (7.2 sources)" },
+	{ "hvsock_so_rcvlowat", "4.0", 0,
+	  "5.10's af_vsock has no set_rcvlowat hook: sock_setsockopt() takes SO_RCVLOWAT" },
+	{ "hvsock_so_rcvlowat", "5.15", EOPNOTSUPP,
+	  "hv_sock: disable SO_RCVLOWAT support (hvs_set_rcvlowat / hvs_notify_set_rcvlowat; 6.1, 6.12, 7.2)" },
 	{ "nested_g2h_connect_unrouted_cid", "4.8", ETIMEDOUT,
 	  "vhost_vsock_handle_tx_kick() drops a guest's packet unless dst_cid is the host's (2), "
 	  "so nothing answers an L2 guest's REQUEST to another CID; same in 5.10-7.2" },

@@ -24,6 +24,7 @@
 #define HVP_PKT_DATA_INBAND 6u		/* VM_PKT_DATA_INBAND */
 #define HVP_FIXED_RING (6u * HVP_PAGE)	/* RINGBUFFER_HVS_{SND,RCV}_SIZE */
 #define HVP_MAX_RING (64u * HVP_PAGE)	/* RINGBUFFER_HVS_MAX_SIZE */
+#define HVP_RAW_MAX (0xffffu * 8u - HVP_DESC_LEN - HVP_PIPE_HDR_LEN)	/* what len8 can describe */
 #define HVP_PROTO_WIN10 0x40000u
 #define HVP_PROTO_WIN10_V5 0x50000u
 
@@ -65,7 +66,8 @@ int hvp_guid_parse(const char *text, struct vsim_guid *g);	/* -1 when malformed 
 uint32_t hvp_pkt_ring_len(uint32_t payload);	/* 16 + 8 + ALIGN(payload, 8) + 8 */
 /*
  * A raw in-band packet (for VSIM_XFER_RAW): descriptor, pipe header {1, data_size}, `payload_len`
- * bytes of payload padded to 8. len8 covers what is written, so data_size may lie about it.
+ * bytes (up to HVP_RAW_MAX, past the MTU on purpose) of payload padded to 8. len8 covers what is
+ * written, so data_size may lie about it.
  * Returns the length written (a multiple of 8), or -1 when out is too small.
  */
 int hvp_frame_raw(void *out, size_t size, uint32_t data_size, const void *payload,
@@ -81,7 +83,10 @@ void hvp_close(struct hvp_session *s);
 const char *hvp_error(const struct hvp_session *s);
 int hvp_info(struct hvp_session *s, struct vsim_info *info);
 int hvp_set_proto(struct hvp_session *s, uint32_t version);
-/* The next event of `type` (and `chan`, unless 0) within timeout_ms; others stay queued. */
+/*
+ * The next event of `type` (and `chan`, unless 0) within timeout_ms; others stay queued, except
+ * VSIM_EV_PACKET, which is dropped (hvp_recv_packet polls the ring itself).
+ */
 int hvp_wait_event(struct hvp_session *s, uint32_t type, uint32_t chan, int timeout_ms,
 		   struct vsim_event *ev);
 /* 1 when an event of `type` for chan is queued or readable now, else 0. */

@@ -39,7 +39,8 @@ int hvp_frame_raw(void *out, size_t size, uint32_t data_size, const void *payloa
 	uint32_t total = HVP_DESC_LEN + HVP_PIPE_HDR_LEN + ALIGN8(payload_len);
 	uint8_t *p = out;
 
-	if (payload_len > HVP_MTU || total > size)
+	/* Any payload len8 can describe: oversized packets are what some cases send on purpose. */
+	if (payload_len > HVP_RAW_MAX || total > size)
 		return -1;
 	memset(p, 0, total);
 	put16(p, HVP_PKT_DATA_INBAND);		/* type */

@@ -13,5 +13,6 @@ int hvp_ioctl(struct hvp_session *s, unsigned long req, void *arg, const char *n
 int hvp_drain_events(struct hvp_session *s);
 void hvp_deadline(struct timespec *deadline, int timeout_ms);
 long hvp_ms_left(const struct timespec *deadline);
+void hvp_pause(struct hvp_session *s, long left);
 
 #endif

@@ -97,7 +97,11 @@ int hvp_set_proto(struct hvp_session *s, uint32_t version)
 	return hvp_ioctl(s, VSIM_IOC_SET_PROTO, &p, "VSIM_IOC_SET_PROTO", 0);
 }
 
-/* Moves whatever events the device holds into the queue; -errno on a read error. */
+/*
+ * Moves whatever events the device holds into the queue; -errno on a read error. VSIM_EV_PACKET
+ * is only a hint to RECV, which hvp_recv_packet does anyway: it is not kept, so a long transfer
+ * cannot fill the queue.
+ */
 int hvp_drain_events(struct hvp_session *s)
 {
 	struct vsim_event ev;
@@ -109,7 +113,8 @@ int hvp_drain_events(struct hvp_session *s)
 			return errno == EAGAIN ? 0 : hvp_fail(s, errno, "read(%s)", VSIM_DEVICE);
 		if (n != (ssize_t)sizeof(ev))
 			return hvp_fail(s, EPROTO, "read(%s): %zd bytes, not one event", VSIM_DEVICE, n);
-		s->queue[s->queued++] = ev;
+		if (ev.type != VSIM_EV_PACKET)
+			s->queue[s->queued++] = ev;
 	}
 	return 0;
 }
@@ -142,14 +147,22 @@ int hvp_event_pending(struct hvp_session *s, uint32_t type, uint32_t chan)
 }
 
 /*
- * poll() also reports POLLIN while a channel has a packet nobody took yet, so the wait sleeps in
- * short slices rather than trusting POLLIN to mean an event.
+ * Waits for the device to have something, at most `left` ms and a short slice. poll() also
+ * reports POLLIN while any channel of the session holds a packet nobody took yet, so a wake-up
+ * is followed by a short sleep: a caller waiting for something else must not spin.
  */
+void hvp_pause(struct hvp_session *s, long left)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, left < 20 ? (int)left : 20) > 0)
+		usleep(2000);
+}
+
 int hvp_wait_event(struct hvp_session *s, uint32_t type, uint32_t chan, int timeout_ms,
 		   struct vsim_event *ev)
 {
 	struct timespec deadline;
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
 	long left;
 	int ret;
 
@@ -167,6 +180,6 @@ int hvp_wait_event(struct hvp_session *s, uint32_t type, uint32_t chan, int time
 		if (s->queued == HVP_EVENT_QUEUE)
 			return hvp_fail(s, ENOBUFS, "waiting for event %u: %u other events queued",
 					type, s->queued);
-		poll(&pfd, 1, left < 20 ? (int)left : 20);
+		hvp_pause(s, left);
 	}
 }

@@ -1,6 +1,5 @@
 /* hvp_xfer.c: packets on an open channel, FIN, rescind and the channel's state. */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "hvp.h"
@@ -50,7 +49,6 @@ int hvp_recv_packet(struct hvp_conn *c, void *buf, uint32_t len, uint32_t flags,
 		    struct hvp_packet *p)
 {
 	struct timespec deadline;
-	struct pollfd pfd = { .fd = c->s->fd, .events = POLLIN };
 	struct vsim_xfer x;
 	long left;
 	int ret;
@@ -76,7 +74,7 @@ int hvp_recv_packet(struct hvp_conn *c, void *buf, uint32_t len, uint32_t flags,
 		ret = hvp_drain_events(c->s);
 		if (ret < 0)
 			return ret;
-		poll(&pfd, 1, left < 20 ? (int)left : 20);
+		hvp_pause(c->s, left);
 	}
 }
 

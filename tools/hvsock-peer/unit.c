@@ -64,6 +64,7 @@ static void framing(const struct vsc_env *env)
 	EXPECT_EQ(hvp_check_raw(pkt, (size_t)n, &why), -1);
 	EXPECT_TRUE(why && strstr(why, "data_size"));
 	EXPECT_EQ(hvp_frame_raw(pkt, 16, 0, NULL, 0), -1);
+	EXPECT_EQ(hvp_frame_raw(pkt, sizeof(pkt), 0, NULL, HVP_RAW_MAX + 1), -1);
 	n = hvp_frame_raw(pkt, sizeof(pkt), 0, NULL, 0);
 	pkt[4] = 1;	/* len8 shorter than the descriptor's offset */
 	EXPECT_EQ(hvp_check_raw(pkt, (size_t)n, &why), -1);
