@@ -65,8 +65,8 @@ VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
 # -Itools/vsock-fixtures for fx_engine.h.
 FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_arena.c fx_load.c \
 	fx_json_util.c fx_json_fixture.c fx_json_step.c fx_json_packet.c fx_json_agent.c \
-	fx_json_result.c fx_setup_steps.c fx_legacy.c \
-	fx_value.c fx_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
+	fx_json_result.c fx_json_hv.c fx_setup_steps.c fx_legacy.c \
+	fx_value.c fx_steps.c fx_hv_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
 FX_LIBS := $(VSC_LIB_ARCHIVE) -ljson-c
 FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/unit/,fx_unit.c \
 	unit_wire.c unit_agent.c))
