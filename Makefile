@@ -70,7 +70,7 @@ FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_aren
 	fx_agent_proc.c))
 FX_LIBS := $(VSC_LIB_ARCHIVE) -ljson-c
 FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/unit/,fx_unit.c \
-	unit_wire.c unit_agent.c))
+	unit_wire.c unit_agent.c unit_hv.c))
 # The agent the fixtures drive, in the guest under test: socket calls by request on stdin.
 FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-agent/,main.c \
 	calls.c names.c))
