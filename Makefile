@@ -74,6 +74,11 @@ FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/uni
 # The agent the fixtures drive, in the guest under test: socket calls by request on stdin.
 FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-agent/,main.c \
 	calls.c names.c))
+# The host-peer library of the hv_sock cases (tools/hvsock-peer/hvp.h): in the test program, the
+# hvsock-peer tool and its unit test.
+HVP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-peer/,hvp_addr.c hvp_frame.c \
+	hvp_session.c hvp_conn.c hvp_xfer.c))
+HVP_UNIT_OBJS := $(BUILD)/tools/hvsock-peer/unit.o
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
 	vu_mem.c vu_device.c vu_queue.c vu_loop.c vu_vm.c vu_conn.c vu_bridge.c vu_vsock.c \
@@ -137,11 +142,14 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
-	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit
+	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit \
+	$(BIN)/hvsock-peer $(BIN)/hvp-unit
 
 # Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
 # fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
 PROGRAMS += $(BIN)/fxg-unit
+# The vmbus_sim module smoke test (testcases/kmod/vmbus_sim/selftest), run as root in a guest.
+PROGRAMS += $(BIN)/vmbus-sim-selftest
 ifneq ($(FX_OBJS),)
 PROGRAMS += $(BIN)/vsock-fixtures-guest $(BIN)/vsock-fixtures-hv
 endif
@@ -157,17 +165,21 @@ $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
+$(BUILD)/testcases/hvsock%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itestcases/kmod/vmbus_sim
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DVSC_HOST_PROGRAM -Itestcases/lib -c -o $@ $<
 
-$(BIN)/vsockcheck-tests: $(LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
+$(BIN)/vsockcheck-tests: $(LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS) $(HVP_OBJS)
+$(BIN)/hvsock-peer: $(HVP_OBJS) $(BUILD)/tools/hvsock-peer/main.o
+$(BIN)/hvp-unit: $(LIB_OBJS) $(HVP_OBJS) $(HVP_UNIT_OBJS)
 $(BIN)/vsockcheck-tests: LDLIBS += $(NL_LIBS) $(URING_LIBS)
 $(BIN)/vsc-lib-unit: $(LIB_OBJS) $(SELFTEST_UNIT_OBJS)
 $(BIN)/vsc-lib-outcomes: $(LIB_OBJS) $(SELFTEST_OUTCOME_OBJS)
 $(BIN)/vsc-split-pair: $(SPLIT_PAIR_OBJS)
-$(BIN)/vsockcheck-host: $(HOST_LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS)
+$(BIN)/vsockcheck-host: $(HOST_LIB_OBJS) $(SOCKDIAG_OBJ) $(CASE_OBJS) $(HVP_OBJS)
 $(BIN)/vsockcheck-host: LDLIBS += $(NL_LIBS) $(URING_LIBS)
 $(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest: LDFLAGS += $(HOST_LDFLAGS)
 $(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
@@ -175,6 +187,7 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
+$(BIN)/vmbus-sim-selftest: $(BUILD)/testcases/kmod/vmbus_sim/selftest/vmbus_sim_selftest.o
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
@@ -273,4 +286,5 @@ clean:
 	$(HOSTWRAP_OBJS:.o=.d) $(HOSTWRAP_PEER_OBJS:.o=.d) \
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) $(ASAN_FX_UNIT_OBJS:.o=.d) \
-	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d)
+	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d) \
+	$(HVP_OBJS:.o=.d) $(HVP_UNIT_OBJS:.o=.d) $(BUILD)/tools/hvsock-peer/main.d

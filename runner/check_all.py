@@ -3,7 +3,7 @@
 
 Layers: the runner's unit tests (Python), the C unit tests on the build machine (test library,
 vhost-user device), the kernel matrix (the vsock suite on the four Debian kernels, loopback and
-g2h), the suite on the default kernel in the other topologies (g2g, nested), and the packet
+g2h, and the hv_sock cases on each kernel's packaged hv_sock.ko in topology hvsock), the suite on the default kernel in the other topologies (g2g, nested), and the packet
 fixtures on the four Debian kernels. Exits 1 if anything failed.
 The vhost-user device runs as its sanitizer build (build/asan/bin) throughout: its unit tests,
 and the backend every guest of the run talks to (VSC_BACKEND_PROGRAM)."""
@@ -26,12 +26,14 @@ from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_BIN_DIR / "fx-unit",
-                 GUEST_BIN_DIR / "fxg-unit")
+                 GUEST_BIN_DIR / "fxg-unit", GUEST_BIN_DIR / "hvp-unit")
 
 
 # The whole suite on every Debian kernel, in one guest over loopback and guest to this machine
-# through our device's bridge: the kernel matrix (its own layer, kernels in parallel).
-MATRIX_TOPOLOGIES = ("loopback", "g2h")
+# through our device's bridge, and the cases that need hv_sock on each kernel's own hv_sock.ko over
+# vmbus_sim (hvsock: about 15 s of guest per kernel beyond the others): the kernel matrix (its own
+# layer, kernels in parallel).
+MATRIX_TOPOLOGIES = ("loopback", "g2h", "hvsock")
 # The whole suite on the default kernel in the remaining topologies: guest to guest through our
 # device, and between an L1 guest and its own L2 guest through the kernel's vhost_vsock (both
 # ways, plus the nested-CID cases).

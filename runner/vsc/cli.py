@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 from vsc import (bisect_cmd, catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run,
-                 fixtures_cmd, kbuild, kconfig_fragments, kernel_roles, kernel_source, kernels, kmod, matrix_cmd,
-                 parity, qemu, results, topology_g2g, topology_g2h, topology_loopback, topology_nested)
+                 fixtures_cmd, hv_modules, kbuild, kconfig_fragments, kernel_roles, kernel_source, kernels, kmod,
+                 matrix_cmd, parity, qemu, results, topology_g2g, topology_g2h, topology_hvsock,
+                 topology_loopback, topology_nested)
 from vsc.errors import UserError
 from vsc.topology import TEST_PROGRAM, PeerModes, RunRequest
 
 DEFAULT_KERNEL = "debian:bookworm"
 DEFAULT_EXEC_TIMEOUT_S = 300.0
-TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g, topology_nested)}
+TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g, topology_nested, topology_hvsock)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +175,7 @@ def _kmod_files(args, kernel) -> tuple[Path, ...]:
     if args.topology == topology_nested.NAME:
         # Its L2 guests may run another kernel, and its L1 runs the suite from a script of its own.
         raise UserError("--kmod: topology nested does not load test modules; use loopback, g2h or g2g")
-    files = tuple(kmod.build_modules(kernel))
+    files = hv_modules.test_modules(kmod.build_modules(kernel))
     print(f"vsockcheck: test modules for {kernel.release}: {' '.join(p.name for p in files)} "
           f"({files[0].parent})", flush=True)
     return files

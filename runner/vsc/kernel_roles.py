@@ -43,6 +43,7 @@ TOPOLOGY_GUESTS = {
     "g2h": (("topology g2h's guest", GUEST, False),),
     "g2g": (("topology g2g's guests", GUEST, False),),
     "nested": (("nested L1", HOST, False), ("nested L2", GUEST, True)),
+    "hvsock": (),  # its guest's transport is hv_sock: topology_hvsock checks the modules it needs
 }
 
 

@@ -80,6 +80,13 @@ def parse_config(text: str) -> dict[str, str]:
 
 def modinfo(data: bytes) -> dict[str, str]:
     """The key=value strings of an ELF64 module's .modinfo section ('depends', 'name', ...)."""
+    raw = elf_section(data, b".modinfo") or b""
+    pairs = (s.partition(b"=") for s in raw.split(b"\0") if b"=" in s)
+    return {k.decode(): v.decode(errors="replace") for k, _, v in pairs}
+
+
+def elf_section(data: bytes, wanted: bytes) -> bytes | None:
+    """The contents of an ELF64 file's section named `wanted`, None when it has none."""
     if data[:4] != b"\x7fELF" or data[4] != 2:
         raise ValueError("not an ELF64 file")
     order = "<" if data[5] == 1 else ">"
@@ -93,10 +100,9 @@ def modinfo(data: bytes) -> dict[str, str]:
     names_at = section(shstrndx)[1]
     for i in range(shnum):
         name, offset, size = section(i)
-        if data[names_at + name: data.index(b"\0", names_at + name)] == b".modinfo":
-            pairs = (s.partition(b"=") for s in data[offset: offset + size].split(b"\0") if b"=" in s)
-            return {k.decode(): v.decode(errors="replace") for k, _, v in pairs}
-    return {}
+        if data[names_at + name: data.index(b"\0", names_at + name)] == wanted:
+            return data[offset: offset + size]
+    return None
 
 
 def scan_modules(modules_dir: Path) -> dict[str, tuple[Path, tuple[str, ...]]]:

@@ -127,6 +127,18 @@ const char *vsc_nested_unmet(void)
 	return nested_level ? NULL : "needs the nested topology (an L1 guest hosting an L2 guest)";
 }
 
+static int hvsock_topology;
+
+void vsc_set_hvsock(int on)
+{
+	hvsock_topology = on;
+}
+
+const char *vsc_hvsock_unmet(void)
+{
+	return hvsock_topology ? NULL : "needs --topology hvsock";
+}
+
 const char *vsc_unmet_need(const struct vsc_case *c)
 {
 	static char reason[VSC_TEXT_MAX];
@@ -144,6 +156,8 @@ const char *vsc_unmet_need(const struct vsc_case *c)
 	if ((c->needs & VSC_NEED_KMEMLEAK) && (why = vsc_kmemleak_unavailable()))
 		return why;
 	if ((c->needs & VSC_NEED_NESTED) && (why = vsc_nested_unmet()))
+		return why;
+	if ((c->needs & VSC_NEED_HVSOCK) && (why = vsc_hvsock_unmet()))
 		return why;
 	return NULL;
 }

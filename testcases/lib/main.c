@@ -34,6 +34,7 @@ struct options {
 	unsigned int level, l2_cid, sibling_cid, ident_port;
 	const char *l2_qmp, *sibling_qmp;
 	const char *ident;		/* --ident NAME: run the identity service, no cases */
+	int hvsock;			/* --hvsock: the hvsock topology (VSC_NEED_HVSOCK) */
 };
 
 /* The port the runner gives the identity services (CONTRACTS5.md). */
@@ -49,7 +50,7 @@ struct options {
 #define NESTED_USAGE \
 	"          [--level 0|1|2 --l2-cid CID [--sibling-cid CID] [--l2-qmp PATH]\n" \
 	"           [--sibling-qmp PATH]]\n" \
-	"          [--ident-port PORT]\n" \
+	"          [--ident-port PORT] [--hvsock]\n" \
 	"   or: %s --ident NAME [--ident-port PORT]\n"
 #endif
 
@@ -94,6 +95,8 @@ static void usage(FILE *out, const char *prog)
 		"  --l2-qmp PATH     level 1: the QMP socket of the L2 guest's QEMU\n"
 		"  --sibling-qmp PATH level 1: the QMP socket of the second L2 guest's QEMU\n"
 		"  --ident-port PORT the vsock port of the identity services (default %d)\n"
+		"  --hvsock          the hvsock topology: hv_sock runs on vmbus_sim and the cases that\n"
+		"                    need \"hvsock\" play the host through /dev/vmbus_sim\n"
 		"  --ident NAME      run only the identity service: listen on --ident-port, answer\n"
 		"                    each connection with \"vsockcheck-ident NAME\", then echo it\n"
 #endif
@@ -200,6 +203,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "sibling-qmp", required_argument, NULL, 'm' },
 		{ "ident-port", required_argument, NULL, 'i' },
 		{ "ident", required_argument, NULL, 'I' },
+		{ "hvsock", no_argument, NULL, 'H' },
 #endif
 		{ NULL, 0, NULL, 0 },
 	};
@@ -248,6 +252,7 @@ static void parse(int argc, char **argv, struct options *o)
 				die(argv[0], "bad --ident (1-32 letters, digits, '-', '_' or '.')", optarg);
 			o->ident = optarg;
 			break;
+		case 'H': o->hvsock = 1; break;
 		case 'h': usage(stdout, argv[0]); exit(0);
 		default: usage(stderr, argv[0]); exit(2);
 		}
@@ -333,6 +338,7 @@ int main(int argc, char **argv)
 	if (o.ident)
 		return vsc_ident_serve(o.ident, o.ident_port);
 	vsc_set_nested_level(o.level);
+	vsc_set_hvsock(o.hvsock);
 	for (c = vsc_cases_begin(); c < vsc_cases_end(); c++)
 		planned += selected(&o, c);
 	if (planned == 0) {

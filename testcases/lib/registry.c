@@ -64,6 +64,8 @@ static void needs_text(const struct vsc_case *c, char *out, size_t size)
 		append_item(out, size, "send-credit");
 	if (c->needs & VSC_NEED_NESTED)
 		append_item(out, size, "nested");
+	if (c->needs & VSC_NEED_HVSOCK)
+		append_item(out, size, "hvsock");
 	if (!out[0])
 		append_item(out, size, "-");
 }

@@ -39,6 +39,7 @@ enum vsc_need {
 	 */
 	VSC_NEED_SEND_CREDIT = 1 << 3,
 	VSC_NEED_NESTED = 1 << 4,	/* --level 1 or 2: an L1 guest hosting an L2 guest */
+	VSC_NEED_HVSOCK = 1 << 5,	/* --hvsock: hv_sock on vmbus_sim, the host through hvp */
 };
 
 struct vsc_case {

@@ -55,6 +55,10 @@ const char *vsc_unmet_need(const struct vsc_case *c);
 void vsc_set_nested_level(unsigned int level);
 /* NULL when this run is nested, else why a VSC_NEED_NESTED case skips. */
 const char *vsc_nested_unmet(void);
+/* --hvsock (main.c sets it): VSC_NEED_HVSOCK is met only then. */
+void vsc_set_hvsock(int on);
+/* NULL in the hvsock topology, else why a VSC_NEED_HVSOCK case skips. */
+const char *vsc_hvsock_unmet(void);
 
 /* vsc_module_state() with /sys and /lib under root ("" for the real ones), for the unit test. */
 enum vsc_module_state vsc_module_state_at(const char *root, const char *release, const char *name);

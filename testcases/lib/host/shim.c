@@ -97,6 +97,8 @@ const char *vsc_bridge_unmet_need(const struct vsc_case *c)
 		return "g2h: the build machine's kmemleak says nothing about the guest's kernel";
 	if (c->needs & VSC_NEED_NESTED)
 		return vsc_nested_unmet();	/* no --level here: the host is never L1 or L2 */
+	if (c->needs & VSC_NEED_HVSOCK)
+		return vsc_hvsock_unmet();	/* no --hvsock here: hv_sock lives in its own topology */
 	if (c->needs & VSC_NEED_SEND_CREDIT)
 		return UNMAPPABLE "a send() that stops on the receiver's credit has no equivalent "
 				  "(the device keeps draining or filling the Unix socket)";

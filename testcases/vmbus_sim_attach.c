@@ -1,0 +1,144 @@
+/*
+ * vmbus_sim_attach.c: the hvsock topology's set-up itself: the kernel's packaged hv_sock.ko runs on
+ * vmbus_sim (testcases/kmod/vmbus_sim) and is the guest-to-host transport, so a connect to CID 2
+ * reaches the simulated host as a TL connect request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "vsc.h"
+#include "vmbus_sim_uapi.h"
+
+#define INSMOD_FAILED "/run/vsockcheck/insmod-failed"
+#define TL_CONNECT_WAIT_MS 5000
+
+/* 1 when /proc/modules lists `name`. */
+static int module_listed(const char *name)
+{
+	FILE *f = fopen("/proc/modules", "re");
+	char line[512];
+	size_t len = strlen(name);
+	int found = 0;
+
+	if (!f)
+		vsc_fatal_at(__FILE__, __LINE__, "open(/proc/modules) failed: %s", vsc_errname(errno));
+	while (!found && fgets(line, sizeof(line), f))
+		found = strncmp(line, name, len) == 0 && line[len] == ' ';
+	fclose(f);
+	return found;
+}
+
+/* A module the runner shipped must be loaded; if not, fail with insmod's own message. */
+static void require_module(const char *name)
+{
+	char prefix[64], line[512] = "";
+	FILE *f;
+
+	if (module_listed(name))
+		return;
+	snprintf(prefix, sizeof(prefix), "%s.ko:", name);
+	f = fopen(INSMOD_FAILED, "re");
+	while (f && fgets(line, sizeof(line), f) && strncmp(line, prefix, strlen(prefix)) != 0)
+		line[0] = '\0';
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	vsc_fatal_at(__FILE__, __LINE__, "module %s is not in /proc/modules: %s", name,
+		     line[0] ? line : "insmod reported no error");
+}
+
+/*
+ * The kernel's taint letters for one module (/sys/module/NAME/taint), e.g. "OE"; "" if unreadable.
+ * F means it was loaded without its modversions: the runner does that only when hv_sock.ko's CRCs
+ * differ from vmbus_sim's, which is a failure of the attachment (its note names each symbol).
+ */
+static void module_taint(const char *name, char *out, size_t size)
+{
+	char path[96];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/taint", name);
+	out[0] = '\0';
+	f = fopen(path, "re");
+	if (f && !fgets(out, (int)size, f))
+		out[0] = '\0';
+	if (f)
+		fclose(f);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* The service GUID of vsock port `port`: 00000000-facb-11e6-bd58-64006a7986d3 with Data1 = port. */
+static struct vsim_guid port_guid(unsigned int port)
+{
+	static const unsigned char tail[12] = { 0xcb, 0xfa, 0xe6, 0x11, 0xbd, 0x58,
+						0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3 };
+	struct vsim_guid g;
+
+	g.b[0] = port & 0xff;
+	g.b[1] = (port >> 8) & 0xff;
+	g.b[2] = (port >> 16) & 0xff;
+	g.b[3] = (port >> 24) & 0xff;
+	memcpy(&g.b[4], tail, sizeof(tail));
+	return g;
+}
+
+static void attached(const struct vsc_env *env)
+{
+	struct vsim_listen listen_req = { .service = port_guid(env->port) };
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = env->peer_cid,
+				    .svm_port = env->port };
+	struct vsim_info info;
+	struct vsim_event ev;
+	struct pollfd pfd;
+	char taint[16];
+	int dev, fd, rc;
+
+	vsc_step_at(__FILE__, __LINE__, "vmbus_sim and hv_sock in /proc/modules");
+	require_module("vmbus_sim");
+	require_module("hv_sock");
+	module_taint("hv_sock", taint, sizeof(taint));
+	if (strchr(taint, 'F'))
+		vsc_fail_at(__FILE__, __LINE__, "hv_sock was force-loaded (taint %s): its modversions CRCs differ "
+			    "from vmbus_sim's (the run's notes and hv_modules.txt name the symbols)", taint);
+
+	vsc_step_at(__FILE__, __LINE__, "VSIM_IOC_INFO on " VSIM_DEVICE);
+	dev = SAFE(open(VSIM_DEVICE, O_RDWR | O_CLOEXEC));
+	SAFE(ioctl(dev, VSIM_IOC_INFO, &info));
+	EXPECT_EQ(info.abi, VSIM_ABI);
+	if (info.attach != VSIM_ATTACH_EXPORTS && info.attach != VSIM_ATTACH_LIVEPATCH)
+		vsc_fail_at(__FILE__, __LINE__, "VSIM_IOC_INFO attach is %u, neither exports (1) nor livepatch (2)",
+			    info.attach);
+	/* hv_sock's module_init registered its hv_driver through our __vmbus_driver_register. */
+	ASSERT_EQ(info.driver_registered, 1);
+
+	vsc_step_at(__FILE__, __LINE__, "a connect to CID 2 reaches vmbus_sim as a TL connect request");
+	SAFE(ioctl(dev, VSIM_IOC_LISTEN, &listen_req));
+	fd = SAFE(socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+	rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	if (rc == 0 || errno != EINPROGRESS)
+		vsc_fatal_at(__FILE__, __LINE__, "non-blocking connect to CID %u port %u: %s, not EINPROGRESS "
+			     "(no guest-to-host transport, or not hv_sock)", env->peer_cid, env->port,
+			     rc == 0 ? "success" : vsc_errname(errno));
+	pfd = (struct pollfd){ .fd = dev, .events = POLLIN };
+	rc = SAFE(poll(&pfd, 1, TL_CONNECT_WAIT_MS));
+	if (rc == 0)
+		vsc_fatal_at(__FILE__, __LINE__, "no event on %s within %d ms of the connect", VSIM_DEVICE,
+			     TL_CONNECT_WAIT_MS);
+	ASSERT_EQ(SAFE(read(dev, &ev, sizeof(ev))), (ssize_t)sizeof(ev));
+	ASSERT_EQ(ev.type, VSIM_EV_TL_CONNECT);
+	EXPECT_TRUE(memcmp(&ev.b, &listen_req.service, sizeof(ev.b)) == 0);
+	close(fd);
+	close(dev);
+}
+
+VSC_CASE(vmbus_sim_attached, .sock_type = SOCK_STREAM,
+	 .summary = "the packaged hv_sock.ko runs on vmbus_sim: both loaded (hv_sock with matching modversions), "
+		    "hv_sock's driver registered, and a connect to CID 2 reaches the simulated host as a TL connect request",
+	 .needs = VSC_NEED_HVSOCK, .run = attached);
