@@ -274,7 +274,7 @@ static void wire_end(void *ctx)
 {
 	struct hvf_wire *w = ctx;
 	uint64_t until = now_ms() + HVF_END_WAIT_MS;
-	struct vsim_info info;
+	struct vsim_info info = { 0 };
 	int fd;
 
 	if (w->fd >= 0)
