@@ -65,11 +65,12 @@ VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
 # -Itools/vsock-fixtures for fx_engine.h.
 FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_arena.c fx_load.c \
 	fx_json_util.c fx_json_fixture.c fx_json_step.c fx_json_packet.c fx_json_agent.c \
-	fx_json_result.c fx_setup_steps.c fx_legacy.c \
-	fx_value.c fx_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c))
+	fx_json_result.c fx_json_hv.c fx_setup_steps.c fx_legacy.c \
+	fx_value.c fx_steps.c fx_hv_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c \
+	fx_agent_proc.c))
 FX_LIBS := $(VSC_LIB_ARCHIVE) -ljson-c
 FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/unit/,fx_unit.c \
-	unit_wire.c unit_agent.c))
+	unit_wire.c unit_agent.c unit_hv.c))
 # The agent the fixtures drive, in the guest under test: socket calls by request on stdin.
 FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-agent/,main.c \
 	calls.c names.c))
@@ -101,6 +102,10 @@ FXG_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,
 	wire.c main.c))
 FXG_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-guest/,vring.c \
 	unit_vring.c))
+
+# Engine 3 of the packet fixtures (target hv_sock): the Hyper-V host of hv_sock.ko through
+# /dev/vmbus_sim (testcases/kmod/vmbus_sim/vmbus_sim_uapi.h), run in the hvsock guest.
+FXHV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-fixtures/,vsim_wire.c main.c))
 
 # The backend and its unit tests again with ASan and UBSan, for make check. Dynamic: the
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
@@ -146,7 +151,7 @@ PROGRAMS += $(BIN)/fxg-unit
 # The vmbus_sim module smoke test (testcases/kmod/vmbus_sim/selftest), run as root in a guest.
 PROGRAMS += $(BIN)/vmbus-sim-selftest
 ifneq ($(FX_OBJS),)
-PROGRAMS += $(BIN)/vsock-fixtures-guest
+PROGRAMS += $(BIN)/vsock-fixtures-guest $(BIN)/vsock-fixtures-hv
 endif
 
 .PHONY: all deps deps-slow run check check-slow bench clean static-libs asan fuzz
@@ -188,6 +193,9 @@ $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
 $(BIN)/vsock-fixtures-guest: $(FXG_OBJS) $(FX_OBJS)
 $(BIN)/vsock-fixtures-guest: LDLIBS += $(FX_LIBS)
+$(BIN)/vsock-fixtures-hv: $(FXHV_OBJS) $(FX_OBJS)
+$(BIN)/vsock-fixtures-hv: LDLIBS += $(FX_LIBS)
+$(FXHV_OBJS): CFLAGS += -Itestcases/kmod/vmbus_sim
 $(BIN)/vhost-user-vsock: $(VU_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/vhost-user-vsock: LDLIBS += $(FX_LIBS)
 $(BIN)/vu-unit: $(LIB_OBJS) $(VU_UNIT_OBJS)

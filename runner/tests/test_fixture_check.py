@@ -213,3 +213,49 @@ class RealFixtures(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+HV_GOOD = """{
+  "format": "vsockcheck-fixture/1",
+  "name": "hv",
+  "description": "target hv_sock: a host packet, the guest reads it",
+  "target": "hv_sock",
+  "connections": {"c": {"engine_port": 7001, "kernel_port": 6001, "setup": "kernel_listens"}},
+  "steps": [
+    {"send": {"conn": "c", "payload": "abc", "flags": 0}},
+    {"agent": {"do": "recv", "sock": "c", "len": 3, "result": {"data": "abc"}}},
+    {"expect_none": {"conn": "c"}, "for_ms": 100},
+    {"rescind": {"conn": "c"}},
+    {"expect_event": {"conn": "c", "event": "guest_closed"}}
+  ]
+}
+"""
+
+
+class HvSockFiles(unittest.TestCase):
+    """Target hv_sock against the real schema (testcases/fixtures/schema.json)."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def inspect(self, text: str) -> fixture_check.FixtureFile:
+        path = Path(self.tmp.name) / "hv_sock" / "hv.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return fixture_check.inspect(path)
+
+    def test_good_file_runs_on_engine_3_only(self):
+        checked = self.inspect(HV_GOOD)
+        self.assertEqual(checked.errors, [])
+        self.assertEqual(checked.targets, ("hv_sock",))
+
+    def test_hv_fields_have_their_own_widths(self):
+        # flags is 16 bits in a vmpacket_descriptor (32 in a virtio header).
+        errors = self.inspect(HV_GOOD.replace('"flags": 0', '"flags": 65536')).errors
+        self.assertEqual(len(errors), 1, errors)
+        self.assertIn("$.steps[0].send.flags: 65536 is wider than flags (at most 0xffff, 16 bits)", errors[0])
+
+    def test_virtio_keys_are_refused(self):
+        errors = self.inspect(HV_GOOD.replace('"flags": 0', '"op": "RW"')).errors
+        self.assertTrue(errors and "$.steps[0]" in errors[0], errors)

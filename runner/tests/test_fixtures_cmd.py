@@ -13,7 +13,7 @@ from unittest import mock
 
 from tests.fixture_schema_sample import SCHEMA
 from tests.test_fixture_check import GOOD, LEGACY
-from vsc import cli, fixture_check, kernels, qemu
+from vsc import cli, fixture_check, fixtures_cmd, kernels, qemu
 from vsc.fixture_schema import Schema
 from vsc.guest_session import GuestRun
 from vsc.ktap_report import CaseResult, Report
@@ -164,3 +164,21 @@ class FixturesCommand(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TargetSelection(unittest.TestCase):
+    """--target: "both" is the two virtio engines (as a fixture's "both"), "all" adds hv_sock."""
+
+    def test_targets_of(self):
+        self.assertEqual(fixtures_cmd.targets_of("both"), ("virtio_transport", "vhost_vsock"))
+        self.assertEqual(fixtures_cmd.targets_of("all"), ("virtio_transport", "vhost_vsock", "hv_sock"))
+        self.assertEqual(fixtures_cmd.targets_of("hv_sock"), ("hv_sock",))
+
+    def test_hv_fixtures_go_to_engine_3_only(self):
+        files = [fixture_check.FixtureFile(Path("a/v.json"), "v", "both"),
+                 fixture_check.FixtureFile(Path("hv_sock/h.json"), "h", "hv_sock")]
+        _, by_target = fixtures_cmd.select(files, [], "all")
+        self.assertEqual({t: [f.name for f in v] for t, v in by_target.items()},
+                         {"virtio_transport": ["v"], "vhost_vsock": ["v"], "hv_sock": ["h"]})
+        _, by_target = fixtures_cmd.select(files, [], "both")
+        self.assertNotIn("hv_sock", by_target)

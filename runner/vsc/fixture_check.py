@@ -17,7 +17,10 @@ from vsc.paths import PROJECT_ROOT
 
 FIXTURES_DIR = PROJECT_ROOT / "testcases" / "fixtures"
 SCHEMA_PATH = FIXTURES_DIR / "schema.json"
-TARGETS = ("virtio_transport", "vhost_vsock")
+# "both" in a fixture means the two virtio engines; hv_sock (engine 3) is a target of its own.
+VIRTIO_TARGETS = ("virtio_transport", "vhost_vsock")
+HV_TARGET = "hv_sock"
+TARGETS = (*VIRTIO_TARGETS, HV_TARGET)
 LEGACY_TARGET = "vhost_vsock"  # QEMU's files played the guest driver against vhost_vsock
 LEGACY_PREFIX = "qemu_"
 
@@ -25,6 +28,9 @@ LEGACY_PREFIX = "qemu_"
 HEADER_FIELD_MAX = {"src_cid": 2**64 - 1, "dst_cid": 2**64 - 1, "src_port": 2**32 - 1,
                     "dst_port": 2**32 - 1, "len": 2**32 - 1, "type": 2**16 - 1, "op": 2**16 - 1,
                     "flags": 2**32 - 1, "buf_alloc": 2**32 - 1, "fwd_cnt": 2**32 - 1}
+# A hv_sock packet's fields (vmpacket_descriptor, then hv_sock's vmpipe_proto_header).
+HV_FIELD_MAX = {"type": 2**16 - 1, "offset8": 2**16 - 1, "len8": 2**16 - 1, "flags": 2**16 - 1,
+                "trans_id": 2**64 - 1, "pkt_type": 2**32 - 1, "data_size": 2**32 - 1}
 PACKET_STEPS = ("send", "expect", "expect_none")
 
 
@@ -34,14 +40,14 @@ class FixtureFile:
 
     path: Path
     name: str              # format 1: its "name" (= the file stem); QEMU file: qemu_<stem>
-    target: str | None     # virtio_transport, vhost_vsock or both; None for a bad file
+    target: str | None     # virtio_transport, vhost_vsock, both or hv_sock; None for a bad file
     legacy: bool = False
     errors: list[str] = field(default_factory=list)
 
     @property
     def targets(self) -> tuple[str, ...]:
         """The engines it runs on."""
-        return TARGETS if self.target == "both" else (self.target,) if self.target else ()
+        return VIRTIO_TARGETS if self.target == "both" else (self.target,) if self.target else ()
 
 
 def discover(root: Path = FIXTURES_DIR) -> list[Path]:
@@ -113,12 +119,13 @@ def semantic_problems(root: Node, stem: str) -> list[Problem]:
     for key in ("steps", "ignore"):
         if key in doc:
             found += _connection_references(doc[key], f"$.{key}", connections)
+    widths = HV_FIELD_MAX if doc["target"].value == HV_TARGET else HEADER_FIELD_MAX
     for i, step in enumerate(doc["steps"].value):
         for kind in PACKET_STEPS:
             if kind in step.value:
-                found += _header_widths(step.value[kind], f"$.steps[{i}].{kind}")
+                found += _header_widths(step.value[kind], f"$.steps[{i}].{kind}", widths)
     for i, match in enumerate(doc["ignore"].value if "ignore" in doc else []):
-        found += _header_widths(match, f"$.ignore[{i}]")
+        found += _header_widths(match, f"$.ignore[{i}]", widths)
     found += _kernel_rows(root, "$")
     return sorted(found, key=lambda p: (p.line, p.col))
 
@@ -139,25 +146,24 @@ def _connection_references(node: Node, path: str, connections: set) -> list[Prob
     return found
 
 
-def _header_widths(packet: Node, path: str) -> list[Problem]:
+def _header_widths(packet: Node, path: str, widths: dict[str, int]) -> list[Problem]:
     found = []
     for key, member in packet.value.items():
-        if key in HEADER_FIELD_MAX:
-            found += _widths_in(member, key_path(path, key), key)
+        if key in widths:
+            found += _widths_in(member, key_path(path, key), key, widths[key])
     return found
 
 
-def _widths_in(node: Node, path: str, field_name: str) -> list[Problem]:
+def _widths_in(node: Node, path: str, field_name: str, maximum: int) -> list[Problem]:
     """Every number a matcher holds for this field (in one_of, range, by_kernel, by_target)."""
     value = node.value
     if isinstance(value, dict):
         return [p for key, member in value.items() if key not in ("from", "evidence", "capture", "credit")
-                for p in _widths_in(member, key_path(path, key), field_name)]
+                for p in _widths_in(member, key_path(path, key), field_name, maximum)]
     if isinstance(value, list):
-        return [p for i, item in enumerate(value) for p in _widths_in(item, f"{path}[{i}]", field_name)]
+        return [p for i, item in enumerate(value) for p in _widths_in(item, f"{path}[{i}]", field_name, maximum)]
     number = value if isinstance(value, int) and not isinstance(value, bool) else \
         int(value, 16) if isinstance(value, str) and re.fullmatch(r"0x[0-9a-fA-F]+", value) else None
-    maximum = HEADER_FIELD_MAX[field_name]
     if number is not None and number > maximum:
         return [Problem(node.line, node.col, path, width_message(value, field_name, maximum))]
     return []

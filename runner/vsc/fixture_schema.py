@@ -261,21 +261,31 @@ class Schema:
         return results[fitting[0]]
 
     def _object_alternative(self, node: Node, branches: list, results: list, path: str) -> list[Problem]:
-        """The form whose required keys the object has, and which knows most of its keys."""
+        """The form whose required keys the object has, whose fixed values (a "const", such as a
+        fixture's target) it holds, and which knows most of its keys."""
         keys = set(node.value)
 
-        def score(branch) -> tuple[bool, int]:
+        def fixed_values_held(properties: dict) -> int:
+            held = 0
+            for key, member in node.value.items():
+                prop = self._flat(properties[key]) if key in properties else {}
+                if "const" in prop:
+                    held += 1 if _same(member.value, prop["const"]) else -1
+            return held
+
+        def score(branch) -> tuple[bool, int, int]:
             schema = self._flat(branch)
             required = set(schema.get("required", []))
-            return required <= keys, len(keys & set(schema.get("properties", {})))
+            properties = schema.get("properties", {})
+            return required <= keys, fixed_values_held(properties), len(keys & set(properties))
 
         scores = [score(b) for b in branches]
-        if not any(has_required for has_required, _ in scores):
+        if not any(s[0] for s in scores):
             firsts = [self._flat(b).get("required", [None])[0] for b in branches]
             if all(firsts):
                 listed = ", ".join(f'"{k}"' for k in dict.fromkeys(firsts))
                 return [Problem(node.line, node.col, path, f"one of the keys {listed} expected")]
-        complete = [i for i, (has_required, _) in enumerate(scores) if has_required]
+        complete = [i for i, s in enumerate(scores) if s[0]]
         firsts = list(dict.fromkeys(k for i in complete for k in self._flat(branches[i]).get("required", [])[:1]))
         if len(firsts) > 1:
             listed = " and ".join(f'"{k}"' for k in firsts)

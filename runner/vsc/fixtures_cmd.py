@@ -18,9 +18,11 @@ from vsc.guest_session import GuestRun
 from vsc.ktap_report import Report, synthesize_result
 from vsc.ktap_syntax import ERROR, FAIL
 
-TARGET_CHOICES = (*fixture_check.TARGETS, "both")
+# "both": the two virtio engines (a fixture's "both" too); "all": those and hv_sock.
+TARGET_CHOICES = (*fixture_check.TARGETS, "both", "all")
 # The module that runs each target's engine: run(kernel, fixtures, results_dir, workdir) -> GuestRun.
-ENGINES = {"virtio_transport": "vsc.fixtures_host", "vhost_vsock": "vsc.fixtures_guest"}
+ENGINES = {"virtio_transport": "vsc.fixtures_host", "vhost_vsock": "vsc.fixtures_guest",
+           "hv_sock": "vsc.fixtures_hvsock"}
 # Engine 1's guest works on any kernel with the virtio transport (vhost_vsock built in too does
 # not matter: its sockets talk to CID 2); engine 2's guest hosts the fixture through vhost_vsock.
 VHOST_TARGET = "vhost_vsock"
@@ -86,7 +88,8 @@ def add_commands(commands, default_kernel: str) -> None:
 
 def _add_run_options(cmd: argparse.ArgumentParser, default_kernel: str) -> None:
     cmd.add_argument("--target", default="both", choices=TARGET_CHOICES,
-                     help="virtio_transport (engine 1), vhost_vsock (engine 2) or both (default both)")
+                     help="virtio_transport (engine 1), vhost_vsock (engine 2), both (default), hv_sock "
+                          "(engine 3: hv_sock.ko on vmbus_sim) or all")
     cmd.add_argument("--pick", action="append", default=[], metavar="GLOB",
                      help="only fixtures whose name matches (repeatable)")
     cmd.add_argument("--kernel", default=default_kernel, metavar="SPEC",
@@ -111,12 +114,17 @@ def cmd_check(args) -> int:
 
 # -- fixtures (run) -------------------------------------------------------------------------------
 
+def targets_of(target: str) -> tuple[str, ...]:
+    """The engines a --target runs."""
+    return {"both": fixture_check.VIRTIO_TARGETS, "all": fixture_check.TARGETS}.get(target, (target,))
+
+
 def select(files: list[fixture_check.FixtureFile], picks: list[str], target: str):
     """(bad files, {engine target: good files}) of the selection; a name matching no --pick is left out."""
     chosen = [f for f in files if not picks or any(fnmatch.fnmatchcase(f.name, g) for g in picks)]
     if picks and not chosen:
         raise UserError(f"--pick {' '.join(picks)}: no fixture matches")
-    wanted = fixture_check.TARGETS if target == "both" else (target,)
+    wanted = targets_of(target)
     bad = [f for f in chosen if f.errors]
     by_target = {t: [f for f in chosen if not f.errors and t in f.targets] for t in wanted}
     return bad, by_target
@@ -228,7 +236,7 @@ def cmd_diff(args) -> int:
             print(f"vsockcheck fixtures diff: {spec}: reading {results_dir}", flush=True)
             continue
         run_fixtures(spec, args.target, args.pick, results_dir)
-    targets = fixture_check.TARGETS if args.target == "both" else (args.target,)
+    targets = targets_of(args.target)
     a, b = (fixture_diff.Side.read(d) for d in dirs)
     if a.label == b.label:  # the same kernel twice (a flakiness check): keep the two apart
         a.label, b.label = f"{a.label}#1", f"{b.label}#2"

@@ -57,23 +57,23 @@ def run(kernel, fixtures: list[Path], results_dir: Path, workdir: Path) -> guest
     return guest
 
 
-def case_for(path: Path) -> Case:
+def case_for(path: Path, prefix: str = PREFIX) -> Case:
     """The result the engine reports for a fixture file: <prefix><stem>, with its timeout."""
-    return Case(name=PREFIX + path.stem, sock_type="", roles="", needs="",
+    return Case(name=prefix + path.stem, sock_type="", roles="", needs="",
                 timeout_s=int(timeout_ms(path) / 1000 + 0.999), summary="", tags=())
 
 
-def guest_script(fixtures: list[Path]) -> str:
+def guest_script(fixtures: list[Path], engine: Path = ENGINE, prefix: str = PREFIX) -> str:
     """Finds the trace port, then runs the engine over the fixtures in their order; stderr of
     the engine and its agent goes to the console, so the KTAP port carries KTAP only."""
     names = " ".join(shlex.quote(path.name) for path in fixtures)
     return (f". {guest_session.GUEST_LIB}\n"
             f"if ! trace=$(wait_port {TRACE_PORT}); then\n"
-            f"\techo '# vsock-fixtures-guest: no virtio-serial port named {TRACE_PORT}'\n"
+            f"\techo '# {engine.name}: no virtio-serial port named {TRACE_PORT}'\n"
             "\texit 1\n"
             "fi\n"
             f"cd /{FIXTURES_DIR} || exit 1\n"
-            f"{ENGINE.name} --prefix {PREFIX} --trace \"$trace\" {names} 2>/dev/console\n")
+            f"{engine.name} --prefix {prefix} --trace \"$trace\" {names} 2>/dev/console\n")
 
 
 def with_console_tail(report, console_log: Path) -> None:

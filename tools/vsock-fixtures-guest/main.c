@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../vsock-fixtures/fx_agent_proc.h"
 #include "wire.h"
 
 #define DEFAULT_ENGINE_CID 42
@@ -88,57 +89,6 @@ static int parse(int argc, char **argv, struct options *opts)
 	return 0;
 }
 
-/*
- * Starts the agent with a pipe each way. This comes before the device is ever opened: a child
- * forked later would hold the vhost fd, so closing it would no longer release the CID, and
- * vhost accepts ioctls only from its owner anyway.
- */
-static pid_t start_agent(const char *agent, int *replies, int *requests)
-{
-	int to_agent[2], from_agent[2];
-	pid_t pid;
-
-	if (pipe2(to_agent, O_CLOEXEC) || pipe2(from_agent, O_CLOEXEC)) {
-		fprintf(stderr, "vsock-fixtures-guest: pipe for the agent: %s\n", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "vsock-fixtures-guest: fork for the agent: %s\n", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		if (dup2(to_agent[0], STDIN_FILENO) < 0 || dup2(from_agent[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execvp(agent, (char *[]){ (char *)agent, NULL });
-		fprintf(stderr, "vsock-fixtures-guest: cannot run the agent %s: %s\n", agent,
-			strerror(errno));
-		_exit(127);
-	}
-	close(to_agent[0]);
-	close(from_agent[1]);
-	*replies = from_agent[0];
-	*requests = to_agent[1];
-	return pid;
-}
-
-/* Closing its stdin ends the agent; a status other than 0 is reported, not fatal. */
-static void stop_agent(pid_t pid, int replies, int requests)
-{
-	int status;
-
-	close(requests);
-	close(replies);
-	if (waitpid(pid, &status, 0) != pid)
-		return;
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "vsock-fixtures-guest: the agent was killed by signal %d\n",
-			WTERMSIG(status));
-	else if (WEXITSTATUS(status))
-		fprintf(stderr, "vsock-fixtures-guest: the agent exited with status %d\n",
-			WEXITSTATUS(status));
-}
-
 int main(int argc, char **argv)
 {
 	static struct fxg_wire wire;
@@ -150,7 +100,8 @@ int main(int argc, char **argv)
 
 	if (parse(argc, argv, &opts))
 		return 2;
-	agent = start_agent(opts.agent, &run.agent_in, &run.agent_out);
+	/* Before the device is ever opened: vhost accepts ioctls only from its owner. */
+	agent = fx_agent_start("vsock-fixtures-guest", opts.agent, &run.agent_in, &run.agent_out);
 	if (agent < 0)
 		return 1;
 	/* A dead agent must show up as a failed write, not kill us with the results unprinted. */
@@ -161,7 +112,7 @@ int main(int argc, char **argv)
 		if (!run.trace) {
 			fprintf(stderr, "vsock-fixtures-guest: --trace %s: %s\n", opts.trace,
 				strerror(errno));
-			stop_agent(agent, run.agent_in, run.agent_out);
+			fx_agent_stop("vsock-fixtures-guest", agent, run.agent_in, run.agent_out);
 			return 1;
 		}
 		setvbuf(run.trace, NULL, _IOLBF, 0);
@@ -172,6 +123,6 @@ int main(int argc, char **argv)
 	ret = fx_run_files(&engine, &run, argv + optind, argc - optind);
 	if (run.trace)
 		fclose(run.trace);
-	stop_agent(agent, run.agent_in, run.agent_out);
+	fx_agent_stop("vsock-fixtures-guest", agent, run.agent_in, run.agent_out);
 	return ret;
 }

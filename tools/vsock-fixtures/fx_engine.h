@@ -73,12 +73,45 @@ struct fx_wire_ops {
 
 #define FX_ACT_UNSUPPORTED (-2)
 
+/*
+ * Engine 3 (target hv_sock, tools/hvsock-fixtures): the Hyper-V host of hv_sock.ko, through
+ * /dev/vmbus_sim (testcases/kmod/vmbus_sim/vmbus_sim_uapi.h). Its begin/end are fx_wire_ops';
+ * the packets, channels and events go through these. GUIDs are 16 bytes in VMBus order.
+ */
+#define FX_HV_PACKET_MAX (24u + (16u << 10) + 4096u)	/* a packet from its descriptor on */
+
+/* One thing the guest did, in the order the engine saw it. */
+struct fx_hv_in {
+	int is_event;
+	uint32_t event;			/* VSIM_EV_* */
+	uint32_t chan;			/* the channel (0 for a TL connect request) */
+	uint8_t a[16], b[16];		/* TL connect: guest endpoint, host service */
+	uint32_t value, value2;
+	size_t len;			/* a packet: bytes from its descriptor on, trailer excluded */
+	uint8_t bytes[FX_HV_PACKET_MAX];
+};
+
+struct fx_hv_ops {
+	/* Offers a hv_sock channel (VSIM_IOC_OFFER): 0 with *chan and *state (VSIM_CHAN_*), -1. */
+	int (*offer)(void *ctx, const uint8_t if_type[16], const uint8_t if_instance[16],
+		     int host_initiated, uint32_t *chan, uint32_t *state, char *why, size_t why_size);
+	/* One packet to the guest: `raw` 0, a payload the module frames (len 0: FIN); 1, the whole
+	 * packet from its descriptor on (len a multiple of 8). 0 sent, a positive errno, -1. */
+	int (*send)(void *ctx, uint32_t chan, const uint8_t *bytes, size_t len, int raw, char *why,
+		    size_t why_size);
+	/* The guest's next packet or event until deadline_ms: 1 with *in, 0 at the deadline, -1. */
+	int (*recv)(void *ctx, struct fx_hv_in *in, uint64_t deadline_ms, char *why, size_t why_size);
+	/* The host closes chan (VSIM_IOC_RESCIND): 0, a positive errno, -1. */
+	int (*rescind)(void *ctx, uint32_t chan, char *why, size_t why_size);
+};
+
 struct fx_engine {
-	const char *target;		/* "virtio_transport" (engine 1) or "vhost_vsock" (engine 2) */
+	const char *target;		/* "virtio_transport" (engine 1), "vhost_vsock" (engine 2), "hv_sock" (engine 3) */
 	uint64_t engine_cid;		/* the fixture's $engine_cid */
 	uint64_t kernel_cid;		/* the fixture's $kernel_cid */
 	uint64_t features;		/* negotiated device features, set by begin() */
 	const struct fx_wire_ops *ops;
+	const struct fx_hv_ops *hv;	/* engine 3 only */
 	void *ctx;
 };
 

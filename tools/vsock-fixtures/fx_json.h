@@ -43,5 +43,10 @@ int fx_parse_packet(struct fx_loader *l, json_object *o, int sending, const char
 		    struct fx_packet_spec *p);
 int fx_parse_agent(struct fx_loader *l, json_object *o, const char *path, struct fx_step *st);
 struct fx_result *fx_parse_result(struct fx_loader *l, json_object *j, const char *path);
+/* fx_json_hv.c: target hv_sock. kind: FX_STEP_SEND, FX_STEP_EXPECT or FX_STEP_EXPECT_NONE. */
+int fx_parse_hv_packet(struct fx_loader *l, json_object *o, int kind, const char *path,
+		       struct fx_packet_spec *p, struct fx_result **result);
+int fx_parse_hv_step(struct fx_loader *l, json_object *o, const char *path, struct fx_step *st);
+int fx_parse_hv_initiator(struct fx_loader *l, json_object *o, const char *path, struct fx_conn *c);
 
 #endif

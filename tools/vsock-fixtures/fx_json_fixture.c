@@ -17,6 +17,9 @@ static int parse_conn(struct fx_loader *l, const char *name, json_object *o, str
 {
 	static const char *const keys[] = { "type", "sock", "engine_port", "kernel_port",
 		"engine_buf_alloc", "kernel_buf_alloc", "engine_consume", "setup", NULL };
+	/* hv_sock: a stream over a channel, no credit of its own to announce. */
+	static const char *const hv_keys[] = { "sock", "engine_port", "kernel_port", "setup",
+		"initiator", NULL };
 	char *err = l->err, path[FX_PATH_MAX], sub[FX_PATH_MAX];
 	size_t err_size = l->err_size;
 	json_object *e;
@@ -26,7 +29,7 @@ static int parse_conn(struct fx_loader *l, const char *name, json_object *o, str
 	if (!fx_name_ok(name))
 		FAIL("%s: \"%s\" is not a name (lower case letters, digits, _)", path, name);
 	if (fx_want_type(o, json_type_object, "an object", path, err, err_size) ||
-	    fx_check_keys(o, keys, path, err, err_size))
+	    fx_check_keys(o, l->fx->hv ? hv_keys : keys, path, err, err_size))
 		return -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->sock, sizeof(c->sock), "%s", name);
@@ -95,7 +98,7 @@ static int parse_conn(struct fx_loader *l, const char *name, json_object *o, str
 			return -1;
 		c->kernel_buf_alloc = (uint32_t)n;
 	}
-	return 0;
+	return l->fx->hv ? fx_parse_hv_initiator(l, o, path, c) : 0;
 }
 
 static int parse_kernels(struct fx_loader *l, json_object *o)
@@ -145,9 +148,10 @@ static int parse_kernels(struct fx_loader *l, json_object *o)
 			const char *s = json_object_get_string(v);
 
 			if (!json_object_is_type(v, json_type_string) ||
-			    (strcmp(s, "virtio_transport") && strcmp(s, "vhost_vsock")))
-				FAIL("%s.target: \"virtio_transport\" or \"vhost_vsock\" is due", sub);
-			b->target = !strcmp(s, "vhost_vsock") ? "vhost_vsock" : "virtio_transport";
+			    (strcmp(s, "virtio_transport") && strcmp(s, "vhost_vsock") && strcmp(s, FX_TARGET_HV)))
+				FAIL("%s.target: \"virtio_transport\", \"vhost_vsock\" or \"hv_sock\" is due", sub);
+			b->target = !strcmp(s, "vhost_vsock") ? "vhost_vsock" :
+				!strcmp(s, FX_TARGET_HV) ? FX_TARGET_HV : "virtio_transport";
 		}
 	}
 	return 0;
@@ -216,6 +220,9 @@ int fx_parse_fixture(struct fx_loader *l, json_object *root, const char *stem)
 {
 	static const char *const keys[] = { "format", "name", "description", "target", "tags", "fixes",
 		"kernels", "device", "connections", "ignore", "timeout_ms", "steps", NULL };
+	/* hv_sock: no virtio device to ask things of, and nothing unprompted to ignore. */
+	static const char *const hv_keys[] = { "format", "name", "description", "target", "tags",
+		"fixes", "kernels", "connections", "timeout_ms", "steps", NULL };
 	struct fx_fixture *fx = l->fx;
 	char *err = l->err, sub[FX_PATH_MAX];
 	size_t err_size = l->err_size;
@@ -223,7 +230,9 @@ int fx_parse_fixture(struct fx_loader *l, json_object *root, const char *stem)
 	uint64_t n;
 	size_t count;
 
-	if (fx_check_keys(root, keys, "$", err, err_size))
+	if (json_object_object_get_ex(root, "target", &e) && json_object_is_type(e, json_type_string))
+		fx->hv = !strcmp(json_object_get_string(e), FX_TARGET_HV);
+	if (fx_check_keys(root, fx->hv ? hv_keys : keys, "$", err, err_size))
 		return -1;
 	if (!json_object_object_get_ex(root, "format", &e) || !json_object_is_type(e, json_type_string) ||
 	    strcmp(json_object_get_string(e), "vsockcheck-fixture/1"))
@@ -241,9 +250,10 @@ int fx_parse_fixture(struct fx_loader *l, json_object *root, const char *stem)
 		FAIL("$.description: a non-empty string is due");
 	if (!json_object_object_get_ex(root, "target", &e) || !json_object_is_type(e, json_type_string) ||
 	    !fx_in_list(json_object_get_string(e),
-		     (const char *const[]){ "virtio_transport", "vhost_vsock", "both", NULL }))
-		FAIL("$.target: \"virtio_transport\", \"vhost_vsock\" or \"both\" is due");
+		     (const char *const[]){ "virtio_transport", "vhost_vsock", "both", FX_TARGET_HV, NULL }))
+		FAIL("$.target: \"virtio_transport\", \"vhost_vsock\", \"both\" or \"hv_sock\" is due");
 	fx->target = !strcmp(json_object_get_string(e), "both") ? "both" :
+		fx->hv ? FX_TARGET_HV :
 		!strcmp(json_object_get_string(e), "vhost_vsock") ? "vhost_vsock" : "virtio_transport";
 	if (json_object_object_get_ex(root, "tags", &e) && parse_strings(e, "$.tags", 0, err, err_size))
 		return -1;
@@ -282,7 +292,7 @@ int fx_parse_fixture(struct fx_loader *l, json_object *root, const char *stem)
 				return -1;
 			fx->n_ignore++;
 		}
-	} else {
+	} else if (!fx->hv) {
 		/* Unprompted credit updates after recv() or setsockopt() are normal. */
 		struct fx_packet_spec *p = &fx->ignore[fx->n_ignore++];
 

@@ -60,7 +60,16 @@ static int parse_engine(struct fx_loader *l, json_object *o, const char *path, s
 	return 0;
 }
 
-const char *const fx_step_kind_names[] = { "send", "expect", "expect_none", "agent", "await", "engine" };
+const char *const fx_step_kind_names[] = { "send", "expect", "expect_none", "agent", "await", "engine",
+	"expect_tl_connect", "offer", "send_fin", "expect_fin", "rescind", "expect_event" };
+
+/* 1 when a step of this kind belongs in a fixture of this target (hv: hv_sock or not). */
+static int kind_fits(int kind, int hv)
+{
+	if (kind == FX_STEP_ENGINE)
+		return !hv;
+	return kind < FX_STEP_HV_TL_CONNECT || hv;
+}
 
 static int get_ms(json_object *o, const char *key, uint32_t def, uint32_t max, const char *path,
 		  uint32_t *out, char *err, size_t err_size)
@@ -88,7 +97,14 @@ int fx_parse_step(struct fx_loader *l, json_object *o, int index, struct fx_step
 		[FX_STEP_AGENT] = { "within_ms", NULL },
 		[FX_STEP_AWAIT] = { "within_ms", "result", NULL },
 		[FX_STEP_ENGINE] = { NULL },
+		[FX_STEP_HV_TL_CONNECT] = { "within_ms", NULL },
+		[FX_STEP_HV_OFFER] = { NULL },
+		[FX_STEP_HV_SEND_FIN] = { NULL },
+		[FX_STEP_HV_EXPECT_FIN] = { "within_ms", NULL },
+		[FX_STEP_HV_RESCIND] = { NULL },
+		[FX_STEP_HV_EVENT] = { "within_ms", NULL },
 	};
+	int hv = l->fx->hv;
 	char *err = l->err, path[FX_PATH_MAX], sub[FX_PATH_MAX];
 	size_t err_size = l->err_size;
 	int kind = -1;
@@ -98,14 +114,17 @@ int fx_parse_step(struct fx_loader *l, json_object *o, int index, struct fx_step
 	st->index = index;
 	if (fx_want_type(o, json_type_object, "a step object with one kind key", path, err, err_size))
 		return -1;
-	for (int k = 0; k < 6; k++)
-		if (json_object_object_get_ex(o, fx_step_kind_names[k], &e)) {
+	for (int k = 0; k < FX_STEP_KINDS; k++)
+		if (kind_fits(k, hv) && json_object_object_get_ex(o, fx_step_kind_names[k], &e)) {
 			if (kind >= 0)
 				FAIL("%s: \"%s\" and \"%s\" in one step (one kind key per step)", path,
 				     fx_step_kind_names[kind], fx_step_kind_names[k]);
 			kind = k;
 			body = e;
 		}
+	if (kind < 0 && hv)
+		FAIL("%s: no kind key (send, expect, expect_none, agent, await, expect_tl_connect, offer, "
+		     "send_fin, expect_fin, rescind or expect_event)", path);
 	if (kind < 0)
 		FAIL("%s: no kind key (send, expect, expect_none, agent, await or engine)", path);
 	st->kind = kind;
@@ -120,6 +139,21 @@ int fx_parse_step(struct fx_loader *l, json_object *o, int index, struct fx_step
 	    fx_want_type(e, json_type_string, "a string", path, err, err_size))
 		return -1;
 	snprintf(sub, sizeof(sub), "%s.%s", path, fx_step_kind_names[kind]);
+	if (hv && (kind == FX_STEP_SEND || kind == FX_STEP_EXPECT || kind == FX_STEP_EXPECT_NONE)) {
+		if (get_ms(o, "within_ms", 2000, 600000, path, &st->within_ms, err, err_size) ||
+		    get_ms(o, "not_before_ms", 0, 600000, path, &st->not_before_ms, err, err_size) ||
+		    get_ms(o, "for_ms", 300, 600000, path, &st->for_ms, err, err_size))
+			return -1;
+		if (st->not_before_ms > st->within_ms)
+			FAIL("%s: not_before_ms %u is after within_ms %u", path, st->not_before_ms,
+			     st->within_ms);
+		return fx_parse_hv_packet(l, body, kind, sub, &st->pkt, &st->result);
+	}
+	if (kind >= FX_STEP_HV_TL_CONNECT) {
+		if (get_ms(o, "within_ms", 2000, 600000, path, &st->within_ms, err, err_size))
+			return -1;
+		return fx_parse_hv_step(l, body, sub, st);
+	}
 	switch (kind) {
 	case FX_STEP_SEND:
 		return fx_parse_packet(l, body, 1, sub, &st->pkt);

@@ -42,6 +42,23 @@ struct fx_hdr {
 	uint64_t f[FX_N_FIELDS];
 };
 
+/*
+ * Target hv_sock: a VMBus in-band packet as hv_sock reads and writes it (include/linux/hyperv.h
+ * struct vmpacket_descriptor, then hyperv_transport.c's struct vmpipe_proto_header). Offsets are
+ * from the descriptor's start; the pipe header is where hv_sock reads it, right after the
+ * descriptor, whatever offset8 says.
+ */
+enum fx_hv_field {
+	FX_HV_TYPE, FX_HV_OFFSET8, FX_HV_LEN8, FX_HV_FLAGS, FX_HV_TRANS_ID, FX_HV_PKT_TYPE,
+	FX_HV_DATA_SIZE, FX_HV_N_FIELDS
+};
+extern const struct fx_field_info fx_hv_fields[FX_HV_N_FIELDS];
+#define FX_HV_DESC_SIZE 16
+#define FX_HV_HEADER_SIZE 24		/* descriptor + vmpipe_proto_header */
+#define FX_HV_TRAILER_SIZE 8
+#define FX_HV_PKT_DATA_INBAND 6		/* VM_PKT_DATA_INBAND */
+#define FX_HV_MTU (16u << 10)		/* HVS_MTU_SIZE */
+
 enum { FX_OP_INVALID, FX_OP_REQUEST, FX_OP_RESPONSE, FX_OP_RST, FX_OP_SHUTDOWN, FX_OP_RW,
        FX_OP_CREDIT_UPDATE, FX_OP_CREDIT_REQUEST };
 enum { FX_TYPE_STREAM = 1, FX_TYPE_SEQPACKET = 2 };
@@ -95,6 +112,10 @@ struct fx_packet_spec {
 	int n_layout;
 	int has_raw_header;
 	uint8_t raw_header[FX_HDR_SIZE];
+	/* target hv_sock: the packet's fields, or the whole packet as bytes (send only) */
+	struct fx_value *hv[FX_HV_N_FIELDS];
+	unsigned int hv_given;		/* bit per hv field the fixture wrote itself */
+	struct fx_payload *hv_raw;
 };
 
 enum fx_setup { FX_SETUP_NONE, FX_SETUP_KERNEL_LISTENS, FX_SETUP_KERNEL_CONNECTS };
@@ -107,6 +128,7 @@ struct fx_conn {
 	uint32_t engine_buf_alloc, kernel_buf_alloc;
 	int manual_consume;
 	enum fx_setup setup;
+	int engine_initiates;		/* hv_sock: the host offers to the kernel's listener */
 };
 
 /* What an agent call (or await) must return. NULL fields are not checked. */
@@ -155,7 +177,12 @@ struct fx_agent_call {
 };
 
 enum fx_step_kind { FX_STEP_SEND, FX_STEP_EXPECT, FX_STEP_EXPECT_NONE, FX_STEP_AGENT,
-		    FX_STEP_AWAIT, FX_STEP_ENGINE };
+		    FX_STEP_AWAIT, FX_STEP_ENGINE,
+		    /* target hv_sock only (fx_json_hv.c, fx_hv_steps.c) */
+		    FX_STEP_HV_TL_CONNECT, FX_STEP_HV_OFFER, FX_STEP_HV_SEND_FIN, FX_STEP_HV_EXPECT_FIN,
+		    FX_STEP_HV_RESCIND, FX_STEP_HV_EVENT, FX_STEP_KINDS };
+/* The VSIM_EV_* a step expects (vmbus_sim_uapi.h numbers). */
+enum fx_hv_event { FX_HV_EV_OPENED = 2, FX_HV_EV_GUEST_CLOSED = 3, FX_HV_EV_WAIT_RESCIND = 4 };
 extern const char *const fx_step_kind_names[];
 
 enum fx_engine_do { FX_ENGINE_CONSUME, FX_ENGINE_ACT };
@@ -172,8 +199,10 @@ struct fx_step {
 	enum fx_engine_do engine_do;
 	char act[24];			/* engine act name */
 	struct fx_value *act_arg;	/* set_guest_cid: the CID */
-	int conn;			/* engine consume */
+	int conn;			/* engine consume; hv_sock steps */
 	uint64_t bytes;
+	int hv_state;			/* offer: the channel state due (VSIM_CHAN_*) */
+	int hv_event;			/* expect_event: enum fx_hv_event */
 };
 
 struct fx_known_bug {
@@ -184,7 +213,8 @@ struct fx_known_bug {
 
 struct fx_fixture {
 	char name[FX_NAME_MAX + 8];
-	const char *target;		/* "virtio_transport", "vhost_vsock" or "both" */
+	const char *target;		/* "virtio_transport", "vhost_vsock", "both" or "hv_sock" */
+	int hv;				/* target hv_sock: hv packets and steps */
 	int has_min;
 	struct vsc_kver min;
 	char min_text[24];
@@ -216,6 +246,8 @@ int fx_legacy_convert(void *root, const char *stem, struct fx_fixture *fx,
 		      struct fx_arena *arena, char *err, size_t err_size);
 /* Fills in the steps a connection's `setup` stands for (fx_setup_steps.c, after loading). */
 int fx_add_setup_steps(struct fx_fixture *fx, struct fx_arena *arena);
+/* The target whose packets are VMBus packets to and from hv_sock (fx_json_hv.c, fx_hv_steps.c). */
+#define FX_TARGET_HV "hv_sock"
 
 /* fx_value.c: parsing (json_object * as void * to keep json-c out of this header). */
 enum fx_vctx {

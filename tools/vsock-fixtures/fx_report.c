@@ -81,7 +81,7 @@ static json_object *trace_port(struct fx_run *r, uint64_t port, int kernel_side)
 	return json_object_new_uint64(port);
 }
 
-static json_object *trace_head(struct fx_run *r, const char *event)
+json_object *fx_trace_head(struct fx_run *r, const char *event)
 {
 	json_object *o = json_object_new_object();
 
@@ -92,7 +92,7 @@ static json_object *trace_head(struct fx_run *r, const char *event)
 	return o;
 }
 
-static void trace_write(struct fx_run *r, json_object *o)
+void fx_trace_write(struct fx_run *r, json_object *o)
 {
 	fprintf(r->options->trace, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	fflush(r->options->trace);
@@ -106,7 +106,7 @@ void fx_trace_packet(struct fx_run *r, int from_kernel, const struct fx_hdr *h, 
 
 	if (!r->options->trace)
 		return;
-	o = trace_head(r, from_kernel ? "rx" : "tx");
+	o = fx_trace_head(r, from_kernel ? "rx" : "tx");
 	hdr = json_object_new_object();
 	for (int f = 0; f < FX_N_FIELDS; f++) {
 		json_object *v;
@@ -125,7 +125,7 @@ void fx_trace_packet(struct fx_run *r, int from_kernel, const struct fx_hdr *h, 
 	}
 	json_object_object_add(o, "hdr", hdr);
 	json_object_object_add(o, "payload_len", json_object_new_uint64(payload_len));
-	trace_write(r, o);
+	fx_trace_write(r, o);
 }
 
 void fx_trace_agent(struct fx_run *r, const char *what, json_object *reply)
@@ -134,13 +134,13 @@ void fx_trace_agent(struct fx_run *r, const char *what, json_object *reply)
 
 	if (!r->options->trace)
 		return;
-	o = trace_head(r, "agent");
+	o = fx_trace_head(r, "agent");
 	json_object_object_add(o, "do", json_object_new_string(what));
 	json_object_object_add(o, "ret", json_object_object_get_ex(reply, "ret", &e) ?
 			       json_object_get(e) : NULL);
 	json_object_object_add(o, "errno", json_object_object_get_ex(reply, "errno", &e) ?
 			       json_object_get(e) : NULL);
-	trace_write(r, o);
+	fx_trace_write(r, o);
 }
 
 void fx_trace_end(struct fx_run *r, const char *result, const char *reason)
@@ -150,10 +150,10 @@ void fx_trace_end(struct fx_run *r, const char *result, const char *reason)
 	if (!r->options->trace)
 		return;
 	r->step = NULL;
-	o = trace_head(r, "end");
+	o = fx_trace_head(r, "end");
 	json_object_object_add(o, "result", json_object_new_string(result));
 	json_object_object_add(o, "reason", json_object_new_string(reason));
-	trace_write(r, o);
+	fx_trace_write(r, o);
 }
 
 /* The diagnostics of a failure: the reason, kernel alarms, the last packets decoded. */
@@ -172,6 +172,10 @@ void fx_ktap_result(struct fx_run *r, int number, const char *name, int ok, cons
 			fx_hdr_describe(&r->last[i].hdr, r->last[i].payload_len, pkt, sizeof(pkt));
 			fx_ktap_diag(k, "  %s %s", r->last[i].from_kernel ? "kernel ->" : "engine ->", pkt);
 		}
+		if (r->n_hv_last)
+			fx_ktap_diag(k, "last packets and events (kernel %s):", r->kernel_text);
+		for (int i = 0; i < r->n_hv_last; i++)
+			fx_ktap_diag(k, "  %s", r->hv_last[i]);
 	}
 	fprintf(k, "%s %d %s%s%s%s\n", ok ? "ok" : "not ok", number,
 		r->options->prefix ? r->options->prefix : "", name, directive ? " # " : "",

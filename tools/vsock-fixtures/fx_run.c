@@ -107,7 +107,9 @@ static void run_one(struct fx_run *r)
 	int64_t taint;
 	int rc;
 
-	if (strcmp(fx->target, "both") && strcmp(fx->target, r->engine->target)) {
+	/* "both" means the two virtio engines. */
+	if (strcmp(fx->target, r->engine->target) &&
+	    (strcmp(fx->target, "both") || !strcmp(r->engine->target, FX_TARGET_HV))) {
 		fx_skip(r, "for %s only", fx->target);
 		return;
 	}
@@ -128,8 +130,12 @@ static void run_one(struct fx_run *r)
 		return;
 	}
 	r->deadline = fx_now_ms() + fx->timeout_ms;
-	if (fx_run_steps(r) == 0)
+	if (fx->hv) {
+		if (fx_hv_run_steps(r) == 0)
+			fx_hv_drain_unexpected(r);
+	} else if (fx_run_steps(r) == 0) {
 		fx_drain_unexpected(r);
+	}
 	clean_up(r, taint);
 }
 
@@ -152,11 +158,12 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 	struct fx_fixture *fx = calloc(1, sizeof(*fx));
 	struct fx_packet *pkt = malloc(sizeof(*pkt));
 	uint8_t *tx = malloc(FX_PACKET_MAX);
+	struct fx_hv_in *hv_in = malloc(sizeof(*hv_in));
 	struct fx_agent *agent = fx_agent_new(options->agent_in, options->agent_out);
 	char hello_err[FX_MSG_MAX] = "", directive[FX_MSG_MAX + 16];
 	int status = 0, have_kernel;
 
-	if (!r || !fx || !pkt || !tx || !agent) {
+	if (!r || !fx || !pkt || !tx || !hv_in || !agent) {
 		fprintf(stderr, "vsock-fixtures: out of memory\n");
 		exit(2);
 	}
@@ -190,6 +197,7 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 			 kernel.patch);
 		r->pkt = pkt;
 		r->tx = tx;
+		r->hv_in = hv_in;
 		r->cur_conn = -1;
 		r->ev = (struct fx_eval){ .target = engine->target, .kernel = kernel,
 					  .resolve = fx_resolve, .credit = fx_credit_check, .ctx = r,
@@ -223,6 +231,7 @@ int fx_run_files(struct fx_engine *engine, const struct fx_run_options *options,
 	}
 	fx_agent_free(agent);
 	free(tx);
+	free(hv_in);
 	free(pkt);
 	free(fx);
 	free(r);

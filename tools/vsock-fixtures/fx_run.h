@@ -42,6 +42,13 @@ struct fx_seen {
 	size_t payload_len;
 };
 
+/* A connection of target hv_sock: its channel, and the guest's connect request when it came. */
+struct fx_hv_conn {
+	uint32_t chan;			/* 0 until offered */
+	int has_request;
+	uint8_t guest_endpoint[16], host_service[16];
+};
+
 struct fx_run {
 	struct fx_engine *engine;
 	const struct fx_run_options *options;
@@ -68,6 +75,10 @@ struct fx_run {
 	int n_eph;
 	struct fx_packet *pkt;		/* receive scratch */
 	uint8_t *tx;			/* send scratch */
+	struct fx_hv_conn hv[FX_CONNS_MAX];	/* target hv_sock */
+	struct fx_hv_in *hv_in;		/* hv receive scratch */
+	char hv_last[FX_LAST_PACKETS][160];
+	int n_hv_last;
 	/* outcome */
 	int failed, skipped;
 	char reason[FX_MSG_MAX];
@@ -85,6 +96,10 @@ int fx_skip(struct fx_run *r, const char *fmt, ...) __attribute__((format(printf
 /* "step 3 expect" or "setup c agent". */
 void fx_step_label(const struct fx_step *st, char *out, size_t size);
 int fx_resolve(void *ctx, const char *name, uint64_t *out, char *why, size_t why_size);
+
+/* fx_hv_steps.c: the same for target hv_sock (engine 3). */
+int fx_hv_run_steps(struct fx_run *r);
+int fx_hv_drain_unexpected(struct fx_run *r);
 
 /* fx_conn.c: the credit view and the invariants. */
 void fx_conn_reset_all(struct fx_run *r);
@@ -112,6 +127,9 @@ void fx_trace_packet(struct fx_run *r, int from_kernel, const struct fx_hdr *h,
 		     size_t payload_len);
 void fx_trace_agent(struct fx_run *r, const char *what, json_object *reply);
 void fx_trace_end(struct fx_run *r, const char *result, const char *reason);
+/* A trace line {"fixture", "step", "event"} to add to, and writing it (it is freed). */
+json_object *fx_trace_head(struct fx_run *r, const char *event);
+void fx_trace_write(struct fx_run *r, json_object *o);
 /* "ok N name # SKIP why": directive NULL, "SKIP why" or "XFAIL why"; failures get their "# " lines. */
 void fx_ktap_result(struct fx_run *r, int number, const char *name, int ok, const char *directive);
 void fx_ktap_diag(FILE *ktap, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

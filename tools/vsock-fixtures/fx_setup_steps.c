@@ -11,6 +11,11 @@
  *                    agent accept <sock>_l as <sock>.
  *   kernel_connects: agent connect <sock> to $engine_cid:engine_port (wait false); expect
  *                    REQUEST; send RESPONSE; await <sock>.
+ * Target hv_sock (a channel per connection):
+ *   kernel_listens:  agent listen <sock>_l on kernel_port; offer (host-initiated); agent accept
+ *                    <sock>_l as <sock>.
+ *   kernel_connects: agent connect <sock> to $engine_cid:engine_port (wait false);
+ *                    expect_tl_connect; offer (the answer); await <sock>.
  */
 static struct fx_step *setup_step(struct fx_step *st, enum fx_step_kind kind, int conn,
 				  const struct fx_conn *c, int op)
@@ -31,6 +36,48 @@ static struct fx_step *setup_step(struct fx_step *st, enum fx_step_kind kind, in
 	return st;
 }
 
+/* hv_sock's handshakes (the steps' kinds name what they do); returns the steps written. */
+static int hv_setup(struct fx_fixture *fx, struct fx_arena *arena, int conn, struct fx_step *steps)
+{
+	const struct fx_conn *c = &fx->conns[conn];
+	struct fx_step *st;
+	int k = 0;
+
+	if (c->setup == FX_SETUP_KERNEL_LISTENS) {
+		st = setup_step(&steps[k++], FX_STEP_AGENT, conn, c, 0);
+		st->agent.what = FX_DO_LISTEN;
+		snprintf(st->agent.sock, FX_NAME_MAX, "%.40s_l", c->sock);
+		st->agent.port = c->kernel_port;
+		st = setup_step(&steps[k++], FX_STEP_HV_OFFER, conn, c, 0);
+		st->conn = conn;
+		st->hv_state = 2;	/* VSIM_CHAN_OPEN */
+		st = setup_step(&steps[k++], FX_STEP_AGENT, conn, c, 0);
+		st->agent.what = FX_DO_ACCEPT;
+		snprintf(st->agent.sock, FX_NAME_MAX, "%.40s_l", c->sock);
+		snprintf(st->agent.as, FX_NAME_MAX, "%s", c->sock);
+		return k;
+	}
+	struct fx_value *cid = fx_alloc(arena, sizeof(*cid));
+
+	cid->kind = FX_V_REF;
+	snprintf(cid->name, sizeof(cid->name), "engine_cid");
+	st = setup_step(&steps[k++], FX_STEP_AGENT, conn, c, 0);
+	st->agent.what = FX_DO_CONNECT;
+	snprintf(st->agent.sock, FX_NAME_MAX, "%s", c->sock);
+	st->agent.cid = cid;
+	st->agent.port = c->engine_port;
+	st->agent.wait = 0;
+	st = setup_step(&steps[k++], FX_STEP_HV_TL_CONNECT, conn, c, 0);
+	st->conn = conn;
+	st->within_ms = 2000;
+	st = setup_step(&steps[k++], FX_STEP_HV_OFFER, conn, c, 0);
+	st->conn = conn;
+	st->hv_state = 2;
+	st = setup_step(&steps[k++], FX_STEP_AWAIT, conn, c, 0);
+	snprintf(st->await_sock, FX_NAME_MAX, "%s", c->sock);
+	return k;
+}
+
 int fx_add_setup_steps(struct fx_fixture *fx, struct fx_arena *arena)
 {
 	int extra = 0, k = 0;
@@ -49,6 +96,10 @@ int fx_add_setup_steps(struct fx_fixture *fx, struct fx_arena *arena)
 
 		op_req->n = FX_OP_REQUEST;
 		op_resp->n = FX_OP_RESPONSE;
+		if (c->setup != FX_SETUP_NONE && fx->hv) {
+			k += hv_setup(fx, arena, i, steps + k);
+			continue;
+		}
 		if (c->setup == FX_SETUP_KERNEL_LISTENS) {
 			st = setup_step(&steps[k++], FX_STEP_AGENT, i, c, 0);
 			st->agent.what = FX_DO_LISTEN;

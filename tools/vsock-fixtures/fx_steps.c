@@ -472,6 +472,9 @@ int fx_run_steps(struct fx_run *r)
 		case FX_STEP_ENGINE:
 			rc = run_engine(r, st);
 			break;
+		default:	/* the loader keeps hv_sock's steps to hv_sock fixtures */
+			rc = fx_fail(r, "a %s step in a virtio fixture", fx_step_kind_names[st->kind]);
+			break;
 		}
 		if (rc)
 			return -1;

@@ -14,7 +14,7 @@
 #include "fx_model.h"
 #include "unit_fake.h"
 
-#define TESTS 74
+#define TESTS 85
 
 static char tmpdir[64];
 static int test_number, failures;
@@ -32,6 +32,9 @@ static void outcome_free(struct outcome *o)
 	free(o->trace);
 }
 
+/* The hv_sock engine's stand-in for target "hv_sock" (its TL request set by the test). */
+static struct fake_hv fake_hv;
+
 static struct outcome run_files(const struct fake_config *cfg, const char *target, char **files,
 				int n)
 {
@@ -39,6 +42,12 @@ static struct outcome run_files(const struct fake_config *cfg, const char *targe
 	struct fake f;
 	struct fx_engine engine = { .target = target, .engine_cid = 2, .kernel_cid = 3,
 				    .ops = &fake_wire_ops, .ctx = &f };
+
+	if (!strcmp(target, "hv_sock")) {
+		engine.ops = &fake_hv_wire_ops;
+		engine.hv = &fake_hv_ops;
+		engine.ctx = &fake_hv;
+	}
 	struct fx_run_options options = { .prefix = "" };
 	int to_agent, from_agent;
 	struct fake_agent *agent;
@@ -726,6 +735,73 @@ static void test_dead_agent(void)
 	fake_free(&f);
 }
 
+#define HV_HEAD "{\"format\": \"vsockcheck-fixture/1\", \"name\": \"bad\", \"description\": \"u\", " \
+	"\"target\": \"hv_sock\", "
+#define HV_CONN "\"connections\": {\"c\": {\"engine_port\": 7001, \"kernel_port\": 6001, " \
+	"\"initiator\": \"engine\"}}"
+
+/* A hv_sock fixture named `name` with connection c (host-initiated) and these steps. */
+static char *hv_fixture(const char *name, const char *steps)
+{
+	static char text[8192];
+
+	snprintf(text, sizeof(text), "{\"format\": \"vsockcheck-fixture/1\", \"name\": \"%s\","
+		 " \"description\": \"unit\", \"target\": \"hv_sock\", " HV_CONN ", \"steps\": [%s]}",
+		 name, steps);
+	return write_file(name, text);
+}
+
+static void test_hv(void)
+{
+	parse_error("hv_sock: a virtio header field in a hv packet", "bad", HV_HEAD HV_CONN
+		    ", \"steps\": [{\"send\": {\"conn\": \"c\", \"op\": \"RW\"}}]}",
+		    "$.steps[0].send: unknown key \"op\"");
+	parse_error("hv_sock: raw bytes are whole 8-byte units", "bad", HV_HEAD HV_CONN
+		    ", \"steps\": [{\"send\": {\"conn\": \"c\", \"raw\": {\"hex\": \"0600\"}}}]}",
+		    "$.steps[0].send.raw: 2 bytes; a packet is a multiple of 8 bytes, at least 8");
+	parse_error("hv_sock: no engine step", "bad", HV_HEAD HV_CONN
+		    ", \"steps\": [{\"engine\": {\"do\": \"device_stop\"}}]}",
+		    "$.steps[0]: no kind key (send, expect, expect_none, agent, await, expect_tl_connect");
+	parse_error("hv_sock: a connection needs its initiator", "bad", HV_HEAD
+		    "\"connections\": {\"c\": {\"engine_port\": 1, \"kernel_port\": 2}}, \"steps\": [{\"await\": \"x\"}]}",
+		    "$.connections.c.initiator: missing");
+	parse_error("hv_sock: no device object", "bad", HV_HEAD "\"device\": {}, \"steps\": [{\"await\": \"x\"}]}",
+		    "$: unknown key \"device\"");
+	parse_error("hv_sock: by_target has no row for it", "bad", HV_HEAD HV_CONN
+		    ", \"steps\": [{\"expect\": {\"data_size\": {\"by_target\": {\"virtio_transport\": 1, \"vhost_vsock\": 2}}}}]}",
+		    "$.steps[0].expect: by_target has no row for target hv_sock");
+	expect_run("hv_sock: offer, send, the echo matched field by field, rescind, guest_closed", &plain,
+		   "hv_sock", hv_fixture("hvecho",
+			   "{\"offer\": {\"conn\": \"c\"}},"
+			   "{\"send\": {\"conn\": \"c\", \"payload\": \"hello\"}},"
+			   "{\"expect\": {\"conn\": \"c\", \"type\": 6, \"offset8\": 2, \"len8\": 4, \"data_size\": 5, \"payload\": \"hello\"}},"
+			   "{\"send_fin\": {\"conn\": \"c\"}}, {\"expect_fin\": {\"conn\": \"c\"}},"
+			   "{\"rescind\": {\"conn\": \"c\"}},"
+			   "{\"expect_event\": {\"conn\": \"c\", \"event\": \"guest_closed\"}}"),
+		   "not ok", "ok 1 hvecho", "\"event\":\"rx\"", "\"data_size\":5", NULL);
+	expect_run("hv_sock: a field that differs is named with both values", &plain, "hv_sock",
+		   hv_fixture("hvfield", "{\"offer\": {\"conn\": \"c\"}},"
+			      "{\"send\": {\"conn\": \"c\", \"payload\": \"hello\", \"trans_id\": 9}},"
+			      "{\"expect\": {\"conn\": \"c\", \"payload\": \"hello\", \"trans_id\": 8}}"),
+		   NULL, "not ok 1 hvfield", "step 2 expect: trans_id: got 9, want 8", NULL);
+	expect_run("hv_sock: a packet shorter than the pipe header fails by its missing field", &plain, "hv_sock",
+		   hv_fixture("hvshort", "{\"offer\": {\"conn\": \"c\"}},"
+			      "{\"send\": {\"conn\": \"c\", \"raw\": {\"hex\": \"0600020002000000\"}}},"
+			      "{\"expect\": {\"conn\": \"c\"}}"),
+		   NULL, "not ok 1 hvshort", "pkt_type: the packet has 8 bytes, none at offset 16", NULL);
+	fake_hv.tl_guest_port = 1234;
+	fake_hv.tl_host_port = 5001;
+	expect_run("hv_sock: the TL connect request's GUIDs as ports; the answer offers them back", &plain,
+		   "hv_sock", hv_fixture("hvtl", "{\"expect_tl_connect\": {\"conn\": \"c\", \"kernel_port\": 1234,"
+			      " \"engine_port\": {\"capture\": \"hs\"}}},"
+			      "{\"expect_none\": {}, \"for_ms\": 1}"),
+		   "not ok", "ok 1 hvtl", NULL);
+	expect_run("hv_sock: an event where a packet is due", &plain, "hv_sock",
+		   hv_fixture("hvevent", "{\"expect\": {\"conn\": \"c\"}}"),
+		   NULL, "not ok 1 hvevent", "step 0 expect: got event tl_connect", NULL);
+	fake_hv.tl_guest_port = 0;
+}
+
 int main(int argc, char **argv)
 {
 	char cmd[96];
@@ -768,6 +844,7 @@ int main(int argc, char **argv)
 	test_mutations();
 	test_real_agent();
 	test_dead_agent();
+	test_hv();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "fx-unit: could not remove %s\n", tmpdir);

@@ -60,6 +60,18 @@ void fake_emit(struct fake *f, int op, uint32_t src_port, uint32_t dst_port, uin
 
 extern const struct fx_wire_ops fake_wire_ops;
 
+/* unit_hv.c: the hv_sock engine's stand-in (engine 3), echoing what the fixture sends. */
+#define FAKE_HV_QUEUE 16
+struct fake_hv {
+	uint32_t tl_guest_port, tl_host_port;	/* begin() queues this TL connect request (0: none) */
+	uint8_t last_if_type[16];
+	int last_host_initiated;
+	struct fx_hv_in q[FAKE_HV_QUEUE];
+	int n, head;
+};
+extern const struct fx_wire_ops fake_hv_wire_ops;
+extern const struct fx_hv_ops fake_hv_ops;
+
 /* Starts the agent thread on two pipes; *to_agent / *from_agent are the runner's ends. */
 struct fake_agent *fake_agent_start(struct fake *f, int *to_agent, int *from_agent);
 /* After the runner closed *to_agent: waits for the agent and its connect waiters, frees it. */
