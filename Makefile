@@ -101,7 +101,8 @@ FXG_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures-gu
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
 ASAN_DIR := $(BUILD)/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit
+ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit \
+	$(ASAN_DIR)/bin/vsock-uri-unit
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
@@ -209,6 +210,10 @@ $(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS) $(VSC_LIB_ARCHIVE)
 $(ASAN_DIR)/bin/vhost-user-vsock: ASAN_LDLIBS += $(FX_LIBS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
+# The URI parser walks offsets into text it is given: its unit tests under the sanitizers too.
+$(ASAN_DIR)/bin/vsock-uri-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VSOCKCAT_OBJS) \
+	$(VSOCK_URI_UNIT_OBJS))
+$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
 $(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
@@ -277,4 +282,5 @@ clean:
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) $(ASAN_FX_UNIT_OBJS:.o=.d) \
 	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d) \
-	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d
+	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d \
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS))
