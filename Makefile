@@ -111,7 +111,8 @@ FXHV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-fixtures/,vsim
 # sanitizer runtimes are shared libraries. Any report ends the program (-fno-sanitize-recover).
 ASAN_DIR := $(BUILD)/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit
+ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit \
+	$(ASAN_DIR)/bin/vsock-uri-unit
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
@@ -139,11 +140,19 @@ FUZZERS := $(FUZZ_DIR)/fuzz_vu_msg $(FUZZ_DIR)/fuzz_vu_queue $(FUZZ_DIR)/fuzz_vu
 # The packet engine logs each packet it refuses on stderr: keep only libFuzzer's and ASan's lines.
 FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
+# vsockcat: netcat for vsock://, hvsock:// and hyperkit:// URIs (the URI library in tools/vsock-uri),
+# with the LinuxKit-era AF_HYPERV probe; run in guests only (or with hyperkit://, Unix sockets).
+VSOCK_URI_OBJS := $(BUILD)/tools/vsock-uri/vsock_uri.o
+VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c relay.c \
+	hyperv_probe.c)) $(VSOCK_URI_OBJS)
+VSOCK_URI_UNIT_OBJS := $(BUILD)/tools/vsock-uri/unit_uri.o $(BUILD)/tools/vsockcat/unit_vsockcat.o
+
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
 	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit \
-	$(BIN)/hvsock-peer $(BIN)/hvp-unit
+	$(BIN)/hvsock-peer $(BIN)/hvp-unit \
+	$(BIN)/vsockcat $(BIN)/vsock-uri-unit
 
 # Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
 # fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
@@ -205,6 +214,9 @@ $(VSC_LIB_ARCHIVE): $(filter-out $(BUILD)/testcases/lib/main.o,$(LIB_OBJS))
 	ar rcs $@ $^
 $(BIN)/vsock-fixture-agent: $(FX_AGENT_OBJS) $(SOCKDIAG_OBJ) $(VSC_LIB_ARCHIVE)
 $(BIN)/vsock-fixture-agent: LDLIBS += -ljson-c $(NL_LIBS)
+$(BIN)/vsockcat: $(BUILD)/tools/vsockcat/main.o $(VSOCKCAT_OBJS) $(VSC_LIB_ARCHIVE)
+$(BIN)/vsock-uri-unit: $(LIB_OBJS) $(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)
+$(BUILD)/tools/vsockcat/%.o $(BUILD)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/fx-unit: LDLIBS += -ljson-c
 $(PROGRAMS): | static-libs
@@ -219,6 +231,10 @@ $(ASAN_DIR)/bin/vhost-user-vsock: $(ASAN_VU_OBJS) $(VSC_LIB_ARCHIVE)
 $(ASAN_DIR)/bin/vhost-user-vsock: ASAN_LDLIBS += $(FX_LIBS)
 $(ASAN_DIR)/bin/vu-unit: $(ASAN_VU_UNIT_OBJS)
 $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
+# The URI parser walks offsets into text it is given: its unit tests under the sanitizers too.
+$(ASAN_DIR)/bin/vsock-uri-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VSOCKCAT_OBJS) \
+	$(VSOCK_URI_UNIT_OBJS))
+$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
 $(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
@@ -287,4 +303,6 @@ clean:
 	$(VU_OBJS:.o=.d) $(VU_UNIT_OBJS:.o=.d) $(VU_PCAP_WRITE_OBJS:.o=.d) \
 	$(ASAN_VU_OBJS:.o=.d) $(ASAN_VU_UNIT_OBJS:.o=.d) $(ASAN_FX_UNIT_OBJS:.o=.d) \
 	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d) \
-	$(HVP_OBJS:.o=.d) $(HVP_UNIT_OBJS:.o=.d) $(BUILD)/tools/hvsock-peer/main.d
+	$(HVP_OBJS:.o=.d) $(HVP_UNIT_OBJS:.o=.d) $(BUILD)/tools/hvsock-peer/main.d \
+	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d \
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS))

@@ -26,7 +26,8 @@ from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_BIN_DIR / "fx-unit",
-                 GUEST_BIN_DIR / "fxg-unit", GUEST_BIN_DIR / "hvp-unit")
+                 GUEST_BIN_DIR / "fxg-unit", GUEST_BIN_DIR / "hvp-unit",
+                 ASAN_BIN_DIR / "vsock-uri-unit")
 
 
 # The whole suite on every Debian kernel, in one guest over loopback and guest to this machine
@@ -54,8 +55,8 @@ def python_unit_tests() -> tuple[int, int, int]:
 
 
 def host_unit_tests() -> tuple[int, int, int]:
-    """The C unit programs that run on the build machine: the test library's, the device's and the
-    fixture runner's (against its fake kernel)."""
+    """The C unit programs that run on the build machine: the test library's, the device's, the
+    fixture runner's (against its fake kernel) and the vsock URI library's with vsockcat's parts."""
     totals = [0, 0, 0]
     for program in UNIT_PROGRAMS:
         if not program.exists():
@@ -155,7 +156,7 @@ def main() -> int:
         return 2
     totals = [0, 0, 0]
     for title, layer in (("runner unit tests", python_unit_tests),
-                         ("C unit tests (test library, vhost-user device, fixture runner, engine 2 ring)",
+                         ("C unit tests (test library, vhost-user device, fixture runner, engine 2 ring, vsock URIs)",
                           host_unit_tests),
                          (f"kernel matrix: {', '.join(FIXTURE_KERNELS)} x {', '.join(MATRIX_TOPOLOGIES)}",
                           kernel_matrix),

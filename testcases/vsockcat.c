@@ -1,0 +1,429 @@
+/* vsockcat.c: the vsockcat tool in the guest: vsock:// and hvsock:// over vsock_loopback, hyperkit://
+ * against a fake HyperKit state directory, and the AF_HYPERV probe. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vsc.h"
+
+#define VSOCKCAT "/usr/bin/vsockcat"
+/* A few KB each way, in sizes that are no multiple of any buffer. */
+#define A_TO_B_BYTES 6007
+#define B_TO_A_BYTES 4099
+/* How long an exchange may take under TCG before it counts as stuck. */
+#define EXCHANGE_MS 20000
+/* vsock_uri's service GUID template, Data1 = port (hyperv_transport.c's srv_id_template). */
+#define SERVICE_GUID_FMT "%08x-facb-11e6-bd58-64006a7986d3"
+
+/* A vsockcat process: its stdin to write, its stdout and stderr to read. */
+struct cat {
+	pid_t pid;
+	int in, out, err;
+};
+
+/*
+ * One end of an exchange: where its bytes go in and come out. A socket is both (its write side
+ * ends with shutdown(SHUT_WR)); a vsockcat process writes to its stdin and reads its stdout.
+ */
+struct end {
+	const char *name;
+	struct cat *cat;	/* a vsockcat's end: closing its stdin is closing the write side */
+	int wfd, rfd;
+	const char *send;
+	size_t send_len, sent;
+	char got[8192];
+	size_t got_len;
+	int eof;
+};
+
+static void require_vsockcat(void)
+{
+	if (access(VSOCKCAT, X_OK) != 0)
+		vsc_skip("%s is not in this image (the runner ships it from build/bin)", VSOCKCAT);
+}
+
+static void pipe_or_die(int fds[2])
+{
+	SAFE(pipe2(fds, O_CLOEXEC));
+}
+
+/* Starts vsockcat with args; every descriptor but its three pipes is closed on exec. */
+static struct cat cat_start(char *const argv[])
+{
+	int in[2], out[2], err[2];
+	pid_t parent = getpid();
+	struct cat c;
+
+	pipe_or_die(in);
+	pipe_or_die(out);
+	pipe_or_die(err);
+	c.pid = SAFE(fork());
+	if (c.pid == 0) {
+		/* A case that ends early (a failed check) takes its vsockcat along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	c.in = in[1];
+	c.out = out[0];
+	c.err = err[0];
+	return c;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads c's stderr until a line containing `word` (vsockcat -v says "listening on ..."). */
+static void cat_wait_line(struct cat *c, const char *word)
+{
+	long long deadline = now_ms() + EXCHANGE_MS;
+	char text[1024];
+	size_t len = 0;
+	ssize_t n;
+
+	text[0] = '\0';
+	while (!strstr(text, word)) {
+		struct pollfd p = { .fd = c->err, .events = POLLIN };
+		long long left = deadline - now_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			vsc_fatal_at(__FILE__, __LINE__, "vsockcat did not say '%s' in %d ms; its "
+				     "stderr: \"%s\"", word, EXCHANGE_MS, text);
+		n = read(c->err, text + len, sizeof(text) - len - 1);
+		if (n <= 0)
+			vsc_fatal_at(__FILE__, __LINE__, "vsockcat ended before saying '%s'; its "
+				     "stderr: \"%s\"", word, text);
+		len += (size_t)n;
+		text[len] = '\0';
+	}
+}
+
+/*
+ * Waits for c to exit and checks its exit status (128 + signal if killed) is `want`; on a
+ * mismatch its stderr (vsockcat's one-line error) is the diagnostic.
+ */
+static void cat_finish_at(const char *file, int line, struct cat *c, int want)
+{
+	char text[1024];
+	size_t len = 0;
+	ssize_t n;
+	int status, got;
+
+	if (c->in >= 0)
+		close(c->in);
+	close(c->out);
+	while (len < sizeof(text) - 1 &&
+	       (n = read(c->err, text + len, sizeof(text) - 1 - len)) > 0)
+		len += (size_t)n;
+	text[len] = '\0';
+	close(c->err);
+	SAFE(waitpid(c->pid, &status, 0));
+	got = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	if (got != want)
+		vsc_fail_at(file, line, "vsockcat exited %d, want %d; its stderr: \"%s\"", got, want,
+			    text);
+}
+#define cat_finish(c, want) cat_finish_at(__FILE__, __LINE__, c, want)
+
+static void fill(char *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)(seed + i * 31 + (i >> 8));
+}
+
+static void end_close_write(struct end *e)
+{
+	if (e->cat) {
+		close(e->cat->in);
+		e->cat->in = -1;
+	} else {
+		SAFE(shutdown(e->wfd, SHUT_WR));
+	}
+	e->wfd = -1;
+}
+
+/*
+ * Both ends send what they hold at once and read until EOF (a writer that waited for its reader
+ * could deadlock with a peer doing the same). Then each must have got the other's bytes exactly.
+ */
+static void exchange(struct end *a, struct end *b)
+{
+	struct end *ends[2] = { a, b };
+	long long deadline = now_ms() + EXCHANGE_MS;
+	int i;
+
+	/* A vsockcat that died shows as EPIPE with a message, not as this role killed by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < 2; i++)
+		SAFE(fcntl(ends[i]->wfd, F_SETFL, fcntl(ends[i]->wfd, F_GETFL) | O_NONBLOCK));
+	while (!a->eof || !b->eof) {
+		struct pollfd p[4];
+		long long left = deadline - now_ms();
+
+		for (i = 0; i < 2; i++) {
+			p[i] = (struct pollfd){ .fd = ends[i]->wfd, .events = POLLOUT };
+			p[2 + i] = (struct pollfd){ .fd = ends[i]->eof ? -1 : ends[i]->rfd,
+						    .events = POLLIN };
+		}
+		if (left <= 0 || poll(p, 4, (int)left) <= 0)
+			vsc_fatal_at(__FILE__, __LINE__, "stuck after %d ms: %s sent %zu/%zu got %zu%s, "
+				     "%s sent %zu/%zu got %zu%s", EXCHANGE_MS, a->name, a->sent,
+				     a->send_len, a->got_len, a->eof ? " and EOF" : "", b->name,
+				     b->sent, b->send_len, b->got_len, b->eof ? " and EOF" : "");
+		for (i = 0; i < 2; i++) {
+			struct end *e = ends[i];
+			ssize_t n;
+
+			if (e->wfd >= 0 && p[i].revents) {
+				n = write(e->wfd, e->send + e->sent, e->send_len - e->sent);
+				if (n < 0 && errno != EAGAIN)
+					vsc_fatal_at(__FILE__, __LINE__, "%s: write: %s", e->name,
+						     vsc_errname(errno));
+				if (n > 0)
+					e->sent += (size_t)n;
+				if (e->sent == e->send_len)
+					end_close_write(e);
+			}
+			if (p[2 + i].revents) {
+				n = read(e->rfd, e->got + e->got_len, sizeof(e->got) - e->got_len);
+				if (n < 0 && errno == EAGAIN)
+					continue;
+				if (n < 0)
+					vsc_fatal_at(__FILE__, __LINE__, "%s: read: %s", e->name,
+						     vsc_errname(errno));
+				if (n == 0 && e->got_len == sizeof(e->got))
+					vsc_fatal_at(__FILE__, __LINE__, "%s got more than %zu bytes",
+						     e->name, sizeof(e->got));
+				if (n == 0)
+					e->eof = 1;
+				e->got_len += (size_t)n;
+			}
+		}
+	}
+	EXPECT_EQ(b->got_len, a->send_len);
+	EXPECT_TRUE(b->got_len == a->send_len && memcmp(b->got, a->send, a->send_len) == 0);
+	EXPECT_EQ(a->got_len, b->send_len);
+	EXPECT_TRUE(a->got_len == b->send_len && memcmp(a->got, b->send, b->send_len) == 0);
+}
+
+static void end_of_cat(struct end *e, const char *name, struct cat *c, const char *send,
+		       size_t len)
+{
+	*e = (struct end){ .name = name, .cat = c, .wfd = c->in, .rfd = c->out, .send = send,
+			   .send_len = len };
+}
+
+static void end_of_socket(struct end *e, const char *name, int fd, const char *send, size_t len)
+{
+	*e = (struct end){ .name = name, .wfd = fd, .rfd = fd, .send = send, .send_len = len };
+}
+
+static void require_loopback(void)
+{
+	if (vsc_module_state("vsock_loopback") == VSC_MODULE_ABSENT)
+		vsc_skip("vsock_loopback is not loaded: no CID 1 to talk to");
+}
+
+/* Two vsockcats, a listener and a connector, joined over vsock_loopback. */
+static void two_cats(char *listen_uri, char *connect_uri)
+{
+	static char a_send[A_TO_B_BYTES], b_send[B_TO_A_BYTES];
+	char *listen_argv[] = { VSOCKCAT, "-l", "-v", listen_uri, NULL };
+	char *connect_argv[] = { VSOCKCAT, connect_uri, NULL };
+	struct cat listener, connector;
+	struct end a, b;
+
+	require_vsockcat();
+	require_loopback();
+	fill(a_send, sizeof(a_send), 1);
+	fill(b_send, sizeof(b_send), 2);
+	vsc_step_at(__FILE__, __LINE__, listen_uri);
+	listener = cat_start(listen_argv);
+	cat_wait_line(&listener, "listening on");
+	vsc_step_at(__FILE__, __LINE__, connect_uri);
+	connector = cat_start(connect_argv);
+	end_of_cat(&a, "connector", &connector, a_send, sizeof(a_send));
+	end_of_cat(&b, "listener", &listener, b_send, sizeof(b_send));
+	exchange(&a, &b);
+	/* Each got EOF on its stdout, and each ends by itself with status 0 once both ways ended. */
+	cat_finish(&connector, 0);
+	cat_finish(&listener, 0);
+}
+
+static void vsock_loopback(const struct vsc_env *env)
+{
+	char listen_uri[64], connect_uri[64];
+
+	snprintf(listen_uri, sizeof(listen_uri), "vsock://:%u", env->port);
+	snprintf(connect_uri, sizeof(connect_uri), "vsock://1:%u", env->port);
+	two_cats(listen_uri, connect_uri);
+}
+VSC_CASE(vsockcat_vsock_loopback, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat -l vsock://:P and vsockcat vsock://1:P echo a few KB each way byte-exact, EOF both ways",
+	 .run = vsock_loopback);
+
+static void hvsock_loopback(const struct vsc_env *env)
+{
+	char listen_uri[96], connect_uri[96];
+
+	snprintf(listen_uri, sizeof(listen_uri), "hvsock://wildcard/" SERVICE_GUID_FMT, env->port);
+	snprintf(connect_uri, sizeof(connect_uri), "hvsock://loopback/" SERVICE_GUID_FMT, env->port);
+	two_cats(listen_uri, connect_uri);
+}
+VSC_CASE(vsockcat_hvsock_loopback, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "hvsock:// in a Linux guest is AF_VSOCK: loopback is CID 1, the service GUID's Data1 the port",
+	 .run = hvsock_loopback);
+
+/* A fake HyperKit state directory: a fresh directory under /tmp. */
+static void state_dir(char *dir, size_t size)
+{
+	snprintf(dir, size, "/tmp/vsockcat-hyperkit-XXXXXX");
+	if (!mkdtemp(dir))
+		vsc_fatal_at(__FILE__, __LINE__, "mkdtemp(%s): %s", dir, vsc_errname(errno));
+}
+
+static void unix_address(struct sockaddr_un *addr, const char *dir, const char *leaf)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s", dir, leaf);
+}
+
+/* HyperKit's side: it listens on DIR/connect and reads "CID.PORT\n" before the data. */
+static void hyperkit_connect(const struct vsc_env *env)
+{
+	static char a_send[A_TO_B_BYTES], b_send[B_TO_A_BYTES];
+	char dir[64], uri[128], want[32], line[32];
+	char *argv[] = { VSOCKCAT, uri, NULL };
+	struct sockaddr_un addr;
+	int listener, conn;
+	struct cat cat;
+	struct end a, b;
+	size_t len = 0;
+
+	require_vsockcat();
+	fill(a_send, sizeof(a_send), 3);
+	fill(b_send, sizeof(b_send), 4);
+	state_dir(dir, sizeof(dir));
+	unix_address(&addr, dir, "connect");
+	listener = SAFE(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	SAFE(bind(listener, (struct sockaddr *)&addr, sizeof(addr)));
+	SAFE(listen(listener, 1));
+	snprintf(uri, sizeof(uri), "hyperkit://:%u%s", env->port, dir);
+	cat = cat_start(argv);
+	conn = SAFE(accept4(listener, NULL, NULL, SOCK_CLOEXEC));
+	/* The line, byte by byte: what follows it is the connection's data. */
+	snprintf(want, sizeof(want), "00000003.%08x\n", env->port);
+	while (len < sizeof(line) - 1 && (len == 0 || line[len - 1] != '\n')) {
+		ASSERT_EQ(read(conn, line + len, 1), 1);
+		len++;
+	}
+	line[len] = '\0';
+	if (strcmp(line, want) != 0)
+		vsc_fail_at(__FILE__, __LINE__, "HyperKit got \"%s\", want \"%s\"", line, want);
+	end_of_cat(&a, "vsockcat", &cat, a_send, sizeof(a_send));
+	end_of_socket(&b, "hyperkit", conn, b_send, sizeof(b_send));
+	exchange(&a, &b);
+	cat_finish(&cat, 0);
+	close(conn);
+	close(listener);
+	unlink(addr.sun_path);
+	rmdir(dir);
+}
+VSC_CASE(vsockcat_hyperkit_connect, .timeout_s = 60,
+	 .summary = "vsockcat hyperkit://:P/DIR connects to DIR/connect, sends 00000003.PORT, then relays both ways",
+	 .run = hyperkit_connect);
+
+/* A guest's connection through HyperKit reaches a host listener at DIR/00000002.PORT. */
+static void hyperkit_listen(const struct vsc_env *env)
+{
+	static char a_send[A_TO_B_BYTES], b_send[B_TO_A_BYTES];
+	char dir[64], uri[128], leaf[32];
+	char *argv[] = { VSOCKCAT, "-l", "-v", uri, NULL };
+	struct sockaddr_un addr;
+	struct stat st;
+	struct cat cat;
+	struct end a, b;
+	int fd;
+
+	require_vsockcat();
+	fill(a_send, sizeof(a_send), 5);
+	fill(b_send, sizeof(b_send), 6);
+	state_dir(dir, sizeof(dir));
+	snprintf(uri, sizeof(uri), "hyperkit://:%u%s", env->port, dir);
+	snprintf(leaf, sizeof(leaf), "00000002.%08x", env->port);
+	unix_address(&addr, dir, leaf);
+	cat = cat_start(argv);
+	cat_wait_line(&cat, "listening on");
+	fd = SAFE(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	SAFE(connect(fd, (struct sockaddr *)&addr, sizeof(addr)));
+	end_of_cat(&a, "vsockcat", &cat, a_send, sizeof(a_send));
+	end_of_socket(&b, "guest", fd, b_send, sizeof(b_send));
+	exchange(&a, &b);
+	cat_finish(&cat, 0);
+	/* A one-shot listener removes its socket file. */
+	EXPECT_ERRNO(stat(addr.sun_path, &st), ENOENT);
+	close(fd);
+	rmdir(dir);
+}
+VSC_CASE(vsockcat_hyperkit_listen, .timeout_s = 60,
+	 .summary = "vsockcat -l hyperkit://:P/DIR listens on DIR/00000002.PORT and relays both ways",
+	 .run = hyperkit_listen);
+
+/*
+ * LinuxKit's 4.9 kernels had AF_HYPERV as family 43; since 4.11 that number is AF_SMC, which
+ * (from 4.16) even takes protocol 1. The probe must tell them apart by the address length.
+ */
+static void probe_hyperv(const struct vsc_env *env)
+{
+	char *argv[] = { VSOCKCAT, "--probe-hyperv", NULL };
+	static const char not_hyperv[] = "family 43 is not AF_HYPERV (AF_SMC or absent): ";
+	char out[512];
+	struct cat cat;
+	size_t len = 0;
+	ssize_t n;
+
+	(void)env;
+	require_vsockcat();
+	if (!vsc_kernel_at_least("4.11"))
+		vsc_skip("before 4.11 family 43 may be LinuxKit's AF_HYPERV patch");
+	cat = cat_start(argv);
+	close(cat.in);
+	cat.in = -1;
+	while (len < sizeof(out) - 1 && (n = read(cat.out, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	vsc_diag("vsockcat --probe-hyperv: %s", out);
+	if (strncmp(out, not_hyperv, strlen(not_hyperv)) != 0 || !strchr(out, '\n') ||
+	    strchr(out, '\n') != out + len - 1)
+		vsc_fail_at(__FILE__, __LINE__, "want one line starting \"%s\"", not_hyperv);
+	cat_finish(&cat, 1);
+}
+VSC_CASE(vsockcat_probe_hyperv, .timeout_s = 30,
+	 .summary = "vsockcat --probe-hyperv: family 43 on this kernel is not LinuxKit's AF_HYPERV (exit 1)",
+	 .run = probe_hyperv);

@@ -1,0 +1,159 @@
+/* open.c: a vsockcat URI to a connected stream: AF_VSOCK for vsock:// and hvsock://, Unix
+ * sockets through HyperKit's state directory for hyperkit://. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include "vsc.h"	/* vsc_errname */
+#include "vsockcat.h"
+
+/* One line for a failed call: "connect vsock://1:80: ECONNREFUSED (Connection refused)". */
+static int call_failed(char *err, size_t err_size, const char *call, const char *what, int e)
+{
+	snprintf(err, err_size, "%s %s: %s (%s)", call, what, vsc_errname(e), strerror(e));
+	return -1;
+}
+
+static int hyperkit_path(const struct vsock_uri *uri, const char *leaf, char *out, size_t size)
+{
+	struct sockaddr_un un;
+	int n = snprintf(out, size, "%s/%s", uri->path, leaf);
+
+	return n < 0 || (size_t)n >= size || (size_t)n >= sizeof(un.sun_path) ? -1 : 0;
+}
+
+int vsockcat_hyperkit_connect_path(const struct vsock_uri *uri, char *out, size_t size)
+{
+	return hyperkit_path(uri, "connect", out, size);
+}
+
+int vsockcat_hyperkit_listen_path(const struct vsock_uri *uri, char *out, size_t size)
+{
+	char leaf[32];
+
+	snprintf(leaf, sizeof(leaf), "%08x.%08x", uri->has_cid ? uri->cid : HYPERKIT_HOST_CID,
+		 uri->port);
+	return hyperkit_path(uri, leaf, out, size);
+}
+
+/* Listens on fd (bound already), accepts one connection and closes the listener. */
+static int accept_one(int fd, const char *text, int verbose, char *err, size_t err_size)
+{
+	int conn;
+
+	if (listen(fd, 1) < 0)
+		return call_failed(err, err_size, "listen", text, errno);
+	if (verbose)
+		fprintf(stderr, "vsockcat: listening on %s\n", text);
+	conn = accept(fd, NULL, NULL);
+	if (conn < 0)
+		return call_failed(err, err_size, "accept", text, errno);
+	if (verbose)
+		fprintf(stderr, "vsockcat: accepted a connection on %s\n", text);
+	return conn;
+}
+
+static int open_vsock(uint32_t cid, uint32_t port, int listening, const char *text, int verbose,
+		      char *err, size_t err_size)
+{
+	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	int fd, conn;
+
+	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return call_failed(err, err_size, "socket(AF_VSOCK) for", text, errno);
+	if (!listening) {
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+			call_failed(err, err_size, "connect", text, errno);
+			close(fd);
+			return -1;
+		}
+		if (verbose)
+			fprintf(stderr, "vsockcat: connected to %s\n", text);
+		return fd;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		conn = call_failed(err, err_size, "bind", text, errno);
+	else
+		conn = accept_one(fd, text, verbose, err, err_size);
+	close(fd);
+	return conn;
+}
+
+/* HyperKit: a connection is a Unix connect to DIR/connect and the line "CID.PORT\n" in hex. */
+static int open_hyperkit(const struct vsock_uri *uri, int listening, const char *text, int verbose,
+			 char *err, size_t err_size)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char line[32];
+	int fd, conn, n;
+
+	if ((listening ? vsockcat_hyperkit_listen_path : vsockcat_hyperkit_connect_path)
+	    (uri, addr.sun_path, sizeof(addr.sun_path))) {
+		snprintf(err, err_size, "%s: the state directory is too long for a Unix socket path "
+			 "(%zu bytes at most)", text, sizeof(addr.sun_path) - 1);
+		return VSOCKCAT_BAD_ADDRESS;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return call_failed(err, err_size, "socket(AF_UNIX) for", text, errno);
+	if (listening) {
+		/* As HyperKit's own clients do: a stale socket file of an earlier listener goes. */
+		if (unlink(addr.sun_path) < 0 && errno != ENOENT)
+			conn = call_failed(err, err_size, "unlink", addr.sun_path, errno);
+		else if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+			conn = call_failed(err, err_size, "bind", addr.sun_path, errno);
+		else {
+			conn = accept_one(fd, text, verbose, err, err_size);
+			unlink(addr.sun_path);
+		}
+		close(fd);
+		return conn;
+	}
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		call_failed(err, err_size, "connect", addr.sun_path, errno);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%08x.%08x\n",
+		     uri->has_cid ? uri->cid : HYPERKIT_GUEST_CID, uri->port);
+	if (write(fd, line, (size_t)n) != n) {
+		call_failed(err, err_size, "write of the CID.PORT line to", addr.sun_path, errno);
+		close(fd);
+		return -1;
+	}
+	if (verbose)
+		fprintf(stderr, "vsockcat: connected to %s\n", text);
+	return fd;
+}
+
+int vsockcat_open(const struct vsock_uri *uri, const char *text, int listening, int verbose,
+		  char *err, size_t err_size)
+{
+	uint32_t cid, port;
+	char why[256];
+
+	switch (uri->scheme) {
+	case VSOCK_URI_VSOCK:
+		if (!listening && !uri->has_cid) {
+			snprintf(err, err_size, "%s: connecting needs a CID (vsock://CID:PORT); "
+				 "vsock://:PORT is for -l", text);
+			return VSOCKCAT_BAD_ADDRESS;
+		}
+		return open_vsock(uri->has_cid ? uri->cid : VMADDR_CID_ANY, uri->port, listening, text,
+				  verbose, err, err_size);
+	case VSOCK_URI_HVSOCK:
+		if (vsock_uri_hvsock_to_vsock(uri, listening, &cid, &port, why, sizeof(why))) {
+			snprintf(err, err_size, "%s: %s", text, why);
+			return VSOCKCAT_BAD_ADDRESS;
+		}
+		return open_vsock(cid, port, listening, text, verbose, err, err_size);
+	case VSOCK_URI_HYPERKIT:
+		return open_hyperkit(uri, listening, text, verbose, err, err_size);
+	}
+	snprintf(err, err_size, "%s: unknown scheme", text);
+	return VSOCKCAT_BAD_ADDRESS;
+}
