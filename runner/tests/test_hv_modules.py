@@ -4,6 +4,7 @@ alone, and the hvsock guest's arguments and case selection."""
 
 import shutil
 import struct
+import dataclasses
 import tempfile
 import unittest
 from pathlib import Path
@@ -152,6 +153,21 @@ class ModuleFilesTest(unittest.TestCase):
             kernel = self.kernel(Path(tmp), fake_kernel.VSOCK_TREE)
             with self.assertRaisesRegex(UserError, r"no hv_sock module .*CONFIG_HYPERV_VSOCKETS=not set"):
                 hv_modules.hv_sock_source(kernel)
+
+    def test_builtin_virtio_transport_refused(self):
+        """A built-in virtio transport holds the guest-to-host slot: hv_sock's insmod would fail with
+        EBUSY in the guest; the runner says why before booting."""
+        tree = dict(fake_kernel.VSOCK_TREE)
+        tree["kernel/net/vmw_vsock/hv_sock.ko"] = ["vsock"]
+        with tempfile.TemporaryDirectory() as tmp:
+            kernel = self.kernel(Path(tmp), tree)
+            config = Path(tmp) / "config"
+            config.write_text("CONFIG_VSOCKETS=y\nCONFIG_VIRTIO_VSOCKETS=y\nCONFIG_HYPERV_VSOCKETS=m\n")
+            kernel = dataclasses.replace(kernel, config=config)
+            with self.assertRaisesRegex(UserError, r"virtio vsock transport built in .*hvsock-guest.config"):
+                hv_modules.hv_sock_source(kernel)
+            config.write_text("CONFIG_VSOCKETS=y\nCONFIG_VIRTIO_VSOCKETS=m\nCONFIG_HYPERV_VSOCKETS=m\n")
+            self.assertEqual(hv_modules.hv_sock_source(kernel).name, "hv_sock.ko.xz")
 
     def test_vmbus_sim_picked_and_kept_from_kmod(self):
         built = [Path("/b/vsc_probe.ko"), Path("/b/vmbus_sim/vmbus_sim.ko")]

@@ -23,9 +23,8 @@ NEED = "hvsock"
 HOST_CID = 2  # the only peer an hv_sock guest has
 # No virtio vsock transport: hv_sock must be the guest-to-host transport (only one may register).
 MODULES = tuple(m for m in topology.MODULES if m != "vmw_vsock_virtio_transport")
-# The host-peer programs a case or a person runs in the guest (CONTRACTS8.md); each is shipped once
-# it is built (hvsock-peer by the suite, vsockcat by the address work, the fixture engine later).
-HOST_PEER_TOOLS = ("hvsock-peer", "vsockcat", "vsock-fixtures-hv")
+# The host-peer programs a case or a person runs in the guest, beside every topology's tools.
+HOST_PEER_TOOLS = ("hvsock-peer", "vsock-fixtures-hv")
 REPORT = "hv_modules.txt"  # the attachment mode, each symbol's CRCs, how hv_sock was loaded
 
 
@@ -50,7 +49,7 @@ def test_args(cases: list[Case]) -> list[str]:
 
 
 def guest_tools(bin_dir: Path = GUEST_BIN_DIR) -> tuple[Path, ...]:
-    return topology.GUEST_TOOLS + tuple(bin_dir / t for t in HOST_PEER_TOOLS if (bin_dir / t).is_file())
+    return topology.GUEST_TOOLS + tuple(bin_dir / t for t in HOST_PEER_TOOLS)
 
 
 @dataclass
