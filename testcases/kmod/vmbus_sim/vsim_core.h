@@ -15,6 +15,7 @@
 #include <linux/version.h>
 #include <linux/wait.h>
 
+#include "attach.h"
 #include "vmbus_sim_uapi.h"
 
 /* 5.15 ("Copy packets sent by Hyper-V out of the ring buffer") added pkt_buffer/max_pkt_size. */
@@ -64,11 +65,6 @@ struct vsim_session {
 	wait_queue_head_t wq;
 	bool dead;
 };
-
-/* The attachment's (attach.h declares the same; repeated so the core builds on its own). */
-int vsim_attach_init(void);
-void vsim_attach_exit(void);
-enum vsim_attach vsim_attach_mode(void);
 
 /* vsim_main.c */
 extern struct mutex vsim_lock;		/* the lists, the driver pointer; before any c->lock */
