@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 from vsc.ktap_syntax import ERROR, FAIL, PASS, SKIP, TIMEOUT, XFAIL
+from vsc import matrix_behaviours
 from vsc.matrix_compare import notes as compare_notes
 from vsc.matrix_model import Cell, Matrix, format_counts, is_failure
 from vsc.matrix_text import LABELS, change_label
@@ -94,7 +95,7 @@ def render(matrix: Matrix) -> str:
             if cell is not None and col.error is None and (is_failure(cell.status) or cell.was):
                 excerpts.append(_excerpt(anchor(row, i), f"{case}: {col.label}", cell))
     out.append('</tbody></table>')
-    notes = compare_notes(matrix)[1:]
+    notes = matrix_behaviours.lines(matrix) + compare_notes(matrix)[1:]
     if notes:
         out.append('<div class="notes">' + "".join(f"<p>{e(printable(n))}</p>" for n in notes) + '</div>')
     for i, col in enumerate(matrix.columns):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from vsc import matrix_behaviours
 from vsc.matrix_compare import notes as compare_notes
 from vsc.matrix_model import Cell, Matrix, format_counts, is_failure
 from vsc.matrix_text import LABELS, NOT_RUN, change_label
@@ -29,7 +30,7 @@ def render(matrix: Matrix) -> str:
         cells = [_cell(matrix.cell(case, i)) for i in range(len(matrix.columns))]
         lines.append(f"| {escape(case)} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines += [escape(line) + "  " for line in compare_notes(matrix)]
+    lines += [escape(line) + "  " for line in matrix_behaviours.lines(matrix) + compare_notes(matrix)]
     lines.append(format_counts(matrix))
     return "\n".join(lines) + "\n"
 

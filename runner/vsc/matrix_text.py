@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vsc.ktap_syntax import ERROR, FAIL, PASS, SKIP, TIMEOUT, XFAIL
+from vsc import matrix_behaviours
 from vsc.matrix_compare import notes as compare_notes
 from vsc.matrix_model import Cell, Matrix, format_counts, is_failure
 from vsc.results import printable
@@ -18,8 +19,8 @@ def change_label(status: str) -> str:
 
 
 def render(matrix: Matrix) -> str:
-    """The column legend, the table, a numbered note per distinct reason, the compare summary and the
-    total line (last)."""
+    """The column legend, the table, a numbered note per distinct reason, the version probes'
+    behaviours, the compare summary and the total line (last)."""
     reasons: dict[str, int] = {}  # reason text -> note number, in order of first use
     header = ["case"] + [str(i + 1) for i in range(len(matrix.columns))]
     rows = [header]
@@ -39,6 +40,7 @@ def render(matrix: Matrix) -> str:
     if reasons:
         lines.append("notes:")
         lines += [f"  [{n}] {printable(text)}" for text, n in reasons.items()]
+    lines += [printable(line) for line in matrix_behaviours.lines(matrix)]
     lines += compare_notes(matrix)
     lines.append(format_counts(matrix))
     return "\n".join(lines) + "\n"
