@@ -169,29 +169,6 @@ static int next_in(struct fx_run *r, uint64_t deadline)
 	return 1;
 }
 
-static uint64_t deadline_in(struct fx_run *r, uint32_t ms)
-{
-	uint64_t d = fx_now_ms() + ms;
-
-	return d < r->deadline ? d : r->deadline;
-}
-
-static void keep_captures(struct fx_run *r)
-{
-	for (int i = 0; i < r->ev.n_pending; i++) {
-		int k;
-
-		for (k = 0; k < r->n_captures && strcmp(r->captures[k].name, r->pending[i].name); k++)
-			;
-		if (k == FX_CAPTURES_MAX)
-			continue;
-		r->captures[k] = r->pending[i];
-		if (k == r->n_captures)
-			r->n_captures++;
-	}
-	r->ev.n_pending = 0;
-}
-
 static struct fx_value v_inband = { .kind = FX_V_INT, .n = FX_HV_PKT_DATA_INBAND };
 static struct fx_value v_offset8 = { .kind = FX_V_INT, .n = FX_HV_DESC_SIZE / 8 };
 static struct fx_value v_zero = { .kind = FX_V_INT };
@@ -273,7 +250,7 @@ static int match(struct fx_run *r, const struct fx_packet_spec *p, const struct 
  * pass: VSIM_IOC_OFFER already told). */
 static int run_expect(struct fx_run *r, const struct fx_step *st, int fin)
 {
-	uint64_t start = fx_now_ms(), deadline = deadline_in(r, st->within_ms);
+	uint64_t start = fx_now_ms(), deadline = fx_deadline_in(r, st->within_ms);
 	struct fx_packet_spec spec = st->pkt;
 	char why[FX_MSG_MAX], text[160];
 
@@ -294,14 +271,12 @@ static int run_expect(struct fx_run *r, const struct fx_step *st, int fin)
 			return fx_fail(r, "got %s, want a %s", text, fin ? "FIN (data_size 0)" : "packet");
 		}
 		m = match(r, &spec, r->hv_in, why, sizeof(why));
-		if (m < 0)
-			return fx_fail(r, "%s", why);
-		if (m == 0)
+		if (m <= 0)
 			return fx_fail(r, "%s", why);
 		if (fx_now_ms() - start < st->not_before_ms)
 			return fx_fail(r, "the packet came after %" PRIu64 " ms, not before %" PRIu32 " ms",
 				       fx_now_ms() - start, st->not_before_ms);
-		keep_captures(r);
+		fx_keep_captures(r);
 		return 0;
 	}
 }
@@ -309,7 +284,7 @@ static int run_expect(struct fx_run *r, const struct fx_step *st, int fin)
 /* Nothing from the guest (on the connection's channel, when the step names one) for for_ms. */
 static int run_expect_none(struct fx_run *r, const struct fx_step *st)
 {
-	uint64_t deadline = deadline_in(r, st->for_ms);
+	uint64_t deadline = fx_deadline_in(r, st->for_ms);
 	int conn = st->pkt.conn;
 	char text[160];
 
@@ -343,7 +318,7 @@ static int port_value(struct fx_run *r, const struct fx_value *v, const char *wh
 /* The guest's CHANNELMSG_TL_CONNECT_REQUEST for the connection's ports. */
 static int run_tl_connect(struct fx_run *r, const struct fx_step *st)
 {
-	uint64_t start = fx_now_ms(), deadline = deadline_in(r, st->within_ms);
+	uint64_t start = fx_now_ms(), deadline = fx_deadline_in(r, st->within_ms);
 	const struct fx_conn *c = &r->fx->conns[st->conn];
 	const struct fx_value *want_k = st->pkt.field[FX_SRC_PORT] ? st->pkt.field[FX_SRC_PORT] : c->kernel_port;
 	const struct fx_value *want_e = st->pkt.field[FX_DST_PORT] ? st->pkt.field[FX_DST_PORT] : c->engine_port;
@@ -380,7 +355,7 @@ static int run_tl_connect(struct fx_run *r, const struct fx_step *st)
 	rc = fx_value_match(want_e, &r->ev, FX_DST_PORT, eport, want, sizeof(want));
 	if (rc <= 0)
 		return fx_fail(r, "engine_port (host service): got %" PRIu32 ", %s", eport, want);
-	keep_captures(r);
+	fx_keep_captures(r);
 	memcpy(hc->guest_endpoint, r->hv_in->a, 16);
 	memcpy(hc->host_service, r->hv_in->b, 16);
 	hc->has_request = 1;
@@ -525,7 +500,7 @@ static int run_rescind(struct fx_run *r, const struct fx_step *st)
 
 static int run_event(struct fx_run *r, const struct fx_step *st)
 {
-	uint64_t start = fx_now_ms(), deadline = deadline_in(r, st->within_ms);
+	uint64_t start = fx_now_ms(), deadline = fx_deadline_in(r, st->within_ms);
 	uint32_t chan = r->hv[st->conn].chan;
 	char text[160];
 

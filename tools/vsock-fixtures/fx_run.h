@@ -88,6 +88,9 @@ struct fx_run {
 
 /* fx_steps.c */
 int fx_run_steps(struct fx_run *r);
+/* Shared by both packet models (fx_hv_steps.c too). */
+uint64_t fx_deadline_in(struct fx_run *r, uint32_t ms);
+void fx_keep_captures(struct fx_run *r);
 /* After the last step: a queued packet that is not ignored fails the fixture. */
 int fx_drain_unexpected(struct fx_run *r);
 /* Fails the fixture (the first failure is its reason); always returns -1. */

@@ -104,7 +104,8 @@ int fx_resolve(void *ctx, const char *name, uint64_t *out, char *why, size_t why
 	return -1;
 }
 
-static uint64_t deadline_in(struct fx_run *r, uint32_t ms)
+/* ms from now, or the fixture's own deadline when that comes first. */
+uint64_t fx_deadline_in(struct fx_run *r, uint32_t ms)
 {
 	uint64_t d = fx_now_ms() + ms;
 
@@ -214,7 +215,8 @@ static int ignored(struct fx_run *r, const struct fx_hdr *h, const uint8_t *payl
 	return 0;
 }
 
-static void keep_captures(struct fx_run *r)
+/* The values a matched packet captured become visible to the steps after it. */
+void fx_keep_captures(struct fx_run *r)
 {
 	for (int i = 0; i < r->ev.n_pending; i++) {
 		int k;
@@ -256,7 +258,7 @@ static int next_packet(struct fx_run *r, uint64_t deadline, struct fx_hdr *h, co
 
 static int run_expect(struct fx_run *r, const struct fx_step *st)
 {
-	uint64_t start = fx_now_ms(), deadline = deadline_in(r, st->within_ms);
+	uint64_t start = fx_now_ms(), deadline = fx_deadline_in(r, st->within_ms);
 	const uint8_t *payload;
 	struct fx_hdr h;
 	size_t plen;
@@ -281,7 +283,7 @@ static int run_expect(struct fx_run *r, const struct fx_step *st)
 			if (at < st->not_before_ms)
 				return fx_fail(r, "the packet came after %" PRIu64 " ms, not before %" PRIu32 " ms",
 					       at, st->not_before_ms);
-			keep_captures(r);
+			fx_keep_captures(r);
 			fx_note_rx(r, &h, plen);
 			return 0;
 		}
@@ -296,7 +298,7 @@ static int run_expect(struct fx_run *r, const struct fx_step *st)
 
 static int run_expect_none(struct fx_run *r, const struct fx_step *st)
 {
-	uint64_t deadline = deadline_in(r, st->for_ms);
+	uint64_t deadline = fx_deadline_in(r, st->for_ms);
 	/* Ignore entries pass packets only when this step does not name their op itself. */
 	int names_op = (st->pkt.given >> FX_OP) & 1;
 	const uint8_t *payload;
