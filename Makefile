@@ -60,6 +60,9 @@ HOSTWRAP_PEER_OBJS := $(BUILD)/tools/vsock-hostwrap/test_peer.o
 # The test library as an archive, for programs that take a few of its objects (the linker picks
 # what they call): the fixture runner and its agent.
 VSC_LIB_ARCHIVE := $(BUILD)/testcases/lib/libvsc.a
+# The vsock://, hvsock:// and hyperkit:// URI library and its port <-> service GUID mapping, which
+# vsockcat, hvp and the hv_sock fixture steps use.
+VSOCK_URI_OBJS := $(BUILD)/tools/vsock-uri/vsock_uri.o
 # The fixture runner (tools/vsock-fixtures, fx_engine.h): an engine links $(FX_OBJS) and adds
 # $(FX_LIBS) to its LDLIBS (json-c, and the test library's archive for errno names), with
 # -Itools/vsock-fixtures for fx_engine.h.
@@ -67,7 +70,7 @@ FX_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/,fx_aren
 	fx_json_util.c fx_json_fixture.c fx_json_step.c fx_json_packet.c fx_json_agent.c \
 	fx_json_result.c fx_json_hv.c fx_setup_steps.c fx_legacy.c \
 	fx_value.c fx_steps.c fx_hv_steps.c fx_conn.c fx_agent_steps.c fx_agent_link.c fx_report.c fx_run.c \
-	fx_agent_proc.c))
+	fx_agent_proc.c)) $(VSOCK_URI_OBJS)
 FX_LIBS := $(VSC_LIB_ARCHIVE) -ljson-c
 FX_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixtures/unit/,fx_unit.c \
 	unit_wire.c unit_agent.c unit_hv.c))
@@ -77,7 +80,7 @@ FX_AGENT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-fixture-age
 # The host-peer library of the hv_sock cases (tools/hvsock-peer/hvp.h): in the test program, the
 # hvsock-peer tool and its unit test.
 HVP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-peer/,hvp_addr.c hvp_frame.c \
-	hvp_session.c hvp_conn.c hvp_xfer.c))
+	hvp_session.c hvp_conn.c hvp_xfer.c)) $(VSOCK_URI_OBJS)
 HVP_UNIT_OBJS := $(BUILD)/tools/hvsock-peer/unit.o
 # The userspace vhost-user vsock device (runs on the build machine, beside QEMU).
 VU_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vhost-user-vsock/,vu_proto.c \
@@ -142,7 +145,6 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 # vsockcat: netcat for vsock://, hvsock:// and hyperkit:// URIs (the URI library in tools/vsock-uri),
 # with the LinuxKit-era AF_HYPERV probe; run in guests only (or with hyperkit://, Unix sockets).
-VSOCK_URI_OBJS := $(BUILD)/tools/vsock-uri/vsock_uri.o
 VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c relay.c \
 	hyperv_probe.c)) $(VSOCK_URI_OBJS)
 VSOCK_URI_UNIT_OBJS := $(BUILD)/tools/vsock-uri/unit_uri.o $(BUILD)/tools/vsockcat/unit_vsockcat.o
@@ -174,7 +176,7 @@ $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
-$(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o: CFLAGS += -Itools/hvsock-peer
+$(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o $(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itools/hvsock-peer
 $(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itestcases/kmod/vmbus_sim
 
 $(HOST_MAIN_OBJ): testcases/lib/main.c
@@ -196,7 +198,7 @@ $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
-$(BIN)/vmbus-sim-selftest: $(BUILD)/testcases/kmod/vmbus_sim/selftest/vmbus_sim_selftest.o
+$(BIN)/vmbus-sim-selftest: $(BUILD)/testcases/kmod/vmbus_sim/selftest/vmbus_sim_selftest.o $(VSOCK_URI_OBJS)
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)
 $(BIN)/vsock-hostwrap-peer: $(HOSTWRAP_PEER_OBJS)
 $(BIN)/fxg-unit: $(LIB_OBJS) $(FXG_UNIT_OBJS)
@@ -217,6 +219,7 @@ $(BIN)/vsock-fixture-agent: LDLIBS += -ljson-c $(NL_LIBS)
 $(BIN)/vsockcat: $(BUILD)/tools/vsockcat/main.o $(VSOCKCAT_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/vsock-uri-unit: $(LIB_OBJS) $(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)
 $(BUILD)/tools/vsockcat/%.o $(BUILD)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
+$(BUILD)/tools/hvsock-peer/hvp_addr.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/fx-unit: LDLIBS += -ljson-c
 $(PROGRAMS): | static-libs

@@ -14,6 +14,7 @@
 #include <linux/vm_sockets.h>
 
 #include "vsc.h"
+#include "hvp.h"
 #include "vmbus_sim_uapi.h"
 
 #define INSMOD_FAILED "/run/vsockcheck/insmod-failed"
@@ -74,18 +75,12 @@ static void module_taint(const char *name, char *out, size_t size)
 	out[strcspn(out, "\n")] = '\0';
 }
 
-/* The service GUID of vsock port `port`: 00000000-facb-11e6-bd58-64006a7986d3 with Data1 = port. */
+/* The service GUID of vsock port `port` (hvp's mapping). */
 static struct vsim_guid port_guid(unsigned int port)
 {
-	static const unsigned char tail[12] = { 0xcb, 0xfa, 0xe6, 0x11, 0xbd, 0x58,
-						0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3 };
 	struct vsim_guid g;
 
-	g.b[0] = port & 0xff;
-	g.b[1] = (port >> 8) & 0xff;
-	g.b[2] = (port >> 16) & 0xff;
-	g.b[3] = (port >> 24) & 0xff;
-	memcpy(&g.b[4], tail, sizeof(tail));
+	hvp_port_guid(port, &g);
 	return g;
 }
 

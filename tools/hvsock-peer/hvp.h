@@ -59,8 +59,6 @@ struct hvp_packet {
 /* Addressing: a vsock port is the service GUID 00000000-facb-11e6-bd58-64006a7986d3, Data1 = port. */
 void hvp_port_guid(uint32_t port, struct vsim_guid *g);
 int hvp_guid_port(const struct vsim_guid *g, uint32_t *port);	/* -1: not a vsock port GUID */
-void hvp_guid_format(const struct vsim_guid *g, char out[37]);
-int hvp_guid_parse(const char *text, struct vsim_guid *g);	/* -1 when malformed */
 
 /* Framing (pure): ring bytes of one packet, and building / checking raw packets. */
 uint32_t hvp_pkt_ring_len(uint32_t payload);	/* 16 + 8 + ALIGN(payload, 8) + 8 */

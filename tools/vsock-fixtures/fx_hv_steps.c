@@ -8,35 +8,35 @@
 #include <string.h>
 
 #include "fx_run.h"
+#include "../vsock-uri/vsock_uri.h"
 #include "vsc.h"
 
-/* A vsock port P is the service GUID 00000000-facb-11e6-bd58-64006a7986d3 with Data1 = P. */
-static const uint8_t vsock_guid_template[16] = {
-	0x00, 0x00, 0x00, 0x00, 0xcb, 0xfa, 0xe6, 0x11,
-	0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3,
-};
-
+/* The URI library's port <-> service GUID mapping, on the raw 16 bytes the engine keeps. */
 static void port_guid(uint32_t port, uint8_t g[16])
 {
-	memcpy(g, vsock_guid_template, 16);
-	for (int i = 0; i < 4; i++)
-		g[i] = (uint8_t)(port >> (8 * i));
+	struct vsock_guid v;
+
+	vsock_guid_from_port(port, &v);
+	memcpy(g, v.b, sizeof(v.b));
 }
 
 /* 0 with the port when g is a vsock service GUID; -1 when it is some other GUID. */
 static int guid_port(const uint8_t g[16], uint32_t *port)
 {
-	if (memcmp(g + 4, vsock_guid_template + 4, 12))
-		return -1;
-	*port = (uint32_t)g[0] | (uint32_t)g[1] << 8 | (uint32_t)g[2] << 16 | (uint32_t)g[3] << 24;
-	return 0;
+	struct vsock_guid v;
+
+	memcpy(v.b, g, sizeof(v.b));
+	return vsock_guid_to_port(&v, port);
 }
 
 static void guid_text(const uint8_t g[16], char *out, size_t size)
 {
-	snprintf(out, size, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
-		 g[13], g[14], g[15]);
+	struct vsock_guid v;
+	char text[VSOCK_GUID_TEXT_SIZE];
+
+	memcpy(v.b, g, sizeof(v.b));
+	vsock_guid_format(&v, text);
+	snprintf(out, size, "%s", text);
 }
 
 static const char *event_name(uint32_t type)

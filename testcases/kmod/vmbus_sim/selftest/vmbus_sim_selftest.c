@@ -28,14 +28,13 @@
 #include <linux/vm_sockets.h>
 
 #include "../vmbus_sim_uapi.h"
+#include "../../../../tools/vsock-uri/vsock_uri.h"
 
 #define PORT_CONNECT 0x5000		/* the host service the guest connects to */
 #define PORT_LISTEN 0x5001		/* the guest's listener for the host-initiated case */
 #define PORT_HOST 0x6000		/* the host's endpoint of that connection */
 #define EVENT_WAIT_MS 10000
 
-static const unsigned char tmpl[16] = { 0x00, 0x00, 0x00, 0x00, 0xcb, 0xfa, 0xe6, 0x11,
-					0xbd, 0x58, 0x64, 0x00, 0x6a, 0x79, 0x86, 0xd3 };
 static int ntest, nfail;
 
 static void result(int ok, const char *fmt, ...)
@@ -52,16 +51,26 @@ static void result(int ok, const char *fmt, ...)
 		nfail++;
 }
 
+/* The URI library's port <-> service GUID mapping (tools/vsock-uri), on the UAPI's GUIDs. */
 static void port_guid(struct vsim_guid *g, unsigned int port)
 {
-	memcpy(g->b, tmpl, 16);
-	memcpy(g->b, &port, 4);		/* Data1, little-endian (x86) */
+	struct vsock_guid v;
+
+	vsock_guid_from_port(port, &v);
+	memcpy(g->b, v.b, sizeof(g->b));
 }
 
+/* 1 with the port when g is a vsock service GUID, else 0. */
 static int guid_port(const struct vsim_guid *g, unsigned int *port)
 {
-	memcpy(port, g->b, 4);
-	return memcmp(g->b + 4, tmpl + 4, 12) == 0;
+	struct vsock_guid v;
+	uint32_t p;
+
+	memcpy(v.b, g->b, sizeof(v.b));
+	if (vsock_guid_to_port(&v, &p) < 0)
+		return 0;
+	*port = p;
+	return 1;
 }
 
 /* The next event of type `type` (others are skipped and printed), or -1 after EVENT_WAIT_MS. */
