@@ -1,5 +1,6 @@
 /* vsockcat.c: the vsockcat tool in the guest: vsock:// and hvsock:// over vsock_loopback, hyperkit://
- * against a fake HyperKit state directory, and the AF_HYPERV probe. */
+ * against a fake HyperKit state directory, the AF_HYPERV probe, and (topology hvsock) hvsock://parent
+ * over the real hv_sock against hvsock-peer playing the Hyper-V host. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "vsc.h"
 
 #define VSOCKCAT "/usr/bin/vsockcat"
+#define HVSOCK_PEER "/usr/bin/hvsock-peer"
 /* A few KB each way, in sizes that are no multiple of any buffer. */
 #define A_TO_B_BYTES 6007
 #define B_TO_A_BYTES 4099
@@ -27,6 +29,7 @@
 
 /* A vsockcat process: its stdin to write, its stdout and stderr to read. */
 struct cat {
+	const char *name;	/* the program's file name, for messages */
 	pid_t pid;
 	int in, out, err;
 };
@@ -82,6 +85,7 @@ static struct cat cat_start(char *const argv[])
 	close(in[0]);
 	close(out[1]);
 	close(err[1]);
+	c.name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	c.in = in[1];
 	c.out = out[0];
 	c.err = err[0];
@@ -96,7 +100,8 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads c's stderr until a line containing `word` (vsockcat -v says "listening on ..."). */
+/* Reads c's stderr until a line containing `word` (vsockcat -v and hvsock-peer listen say
+ * "listening on ..."). */
 static void cat_wait_line(struct cat *c, const char *word)
 {
 	long long deadline = now_ms() + EXCHANGE_MS;
@@ -110,12 +115,12 @@ static void cat_wait_line(struct cat *c, const char *word)
 		long long left = deadline - now_ms();
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			vsc_fatal_at(__FILE__, __LINE__, "vsockcat did not say '%s' in %d ms; its "
-				     "stderr: \"%s\"", word, EXCHANGE_MS, text);
+			vsc_fatal_at(__FILE__, __LINE__, "%s did not say '%s' in %d ms; its "
+				     "stderr: \"%s\"", c->name, word, EXCHANGE_MS, text);
 		n = read(c->err, text + len, sizeof(text) - len - 1);
 		if (n <= 0)
-			vsc_fatal_at(__FILE__, __LINE__, "vsockcat ended before saying '%s'; its "
-				     "stderr: \"%s\"", word, text);
+			vsc_fatal_at(__FILE__, __LINE__, "%s ended before saying '%s'; its "
+				     "stderr: \"%s\"", c->name, word, text);
 		len += (size_t)n;
 		text[len] = '\0';
 	}
@@ -123,7 +128,7 @@ static void cat_wait_line(struct cat *c, const char *word)
 
 /*
  * Waits for c to exit and checks its exit status (128 + signal if killed) is `want`; on a
- * mismatch its stderr (vsockcat's one-line error) is the diagnostic.
+ * mismatch its stderr (the tool's one-line error) is the diagnostic.
  */
 static void cat_finish_at(const char *file, int line, struct cat *c, int want)
 {
@@ -143,8 +148,8 @@ static void cat_finish_at(const char *file, int line, struct cat *c, int want)
 	SAFE(waitpid(c->pid, &status, 0));
 	got = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	if (got != want)
-		vsc_fail_at(file, line, "vsockcat exited %d, want %d; its stderr: \"%s\"", got, want,
-			    text);
+		vsc_fail_at(file, line, "%s exited %d, want %d; its stderr: \"%s\"", c->name, got,
+			    want, text);
 }
 #define cat_finish(c, want) cat_finish_at(__FILE__, __LINE__, c, want)
 
@@ -427,3 +432,71 @@ static void probe_hyperv(const struct vsc_env *env)
 VSC_CASE(vsockcat_probe_hyperv, .timeout_s = 30,
 	 .summary = "vsockcat --probe-hyperv: family 43 on this kernel is not LinuxKit's AF_HYPERV (exit 1)",
 	 .run = probe_hyperv);
+
+/*
+ * Topology hvsock: vsockcat's hvsock:// reaches the Hyper-V host through the real hv_sock, with
+ * hvsock-peer (the host-peer tool, on /dev/vmbus_sim) as the host application.
+ */
+static void require_hvsock_peer(void)
+{
+	require_vsockcat();
+	if (access(HVSOCK_PEER, X_OK) != 0)
+		vsc_skip("%s is not in this image (topology hvsock ships it)", HVSOCK_PEER);
+}
+
+/* Guest connects to the host's service: what it sends is what the host prints, FIN both ways. */
+static void hvsock_parent_connect(const struct vsc_env *env)
+{
+	static char send[A_TO_B_BYTES];
+	char port[16], uri[96];
+	char *peer_argv[] = { HVSOCK_PEER, "listen", port, NULL };
+	char *cat_argv[] = { VSOCKCAT, uri, NULL };
+	struct cat peer, cat;
+	struct end a, b;
+
+	require_hvsock_peer();
+	fill(send, sizeof(send), 3);
+	snprintf(port, sizeof(port), "%u", env->port);
+	snprintf(uri, sizeof(uri), "hvsock://parent/" SERVICE_GUID_FMT, env->port);
+	peer = cat_start(peer_argv);
+	cat_wait_line(&peer, "listening on");
+	vsc_step_at(__FILE__, __LINE__, uri);
+	cat = cat_start(cat_argv);
+	end_of_cat(&a, "vsockcat", &cat, send, sizeof(send));
+	end_of_cat(&b, "hvsock-peer", &peer, "", 0);	/* listen sends nothing back */
+	exchange(&a, &b);
+	cat_finish(&cat, 0);
+	cat_finish(&peer, 0);
+}
+VSC_CASE(vsockcat_hvsock_parent_connect, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat hvsock://parent/<service> over hv_sock to hvsock-peer listen: bytes exact, FIN both ways, exit 0",
+	 .run = hvsock_parent_connect, .needs = VSC_NEED_HVSOCK);
+
+/* The host connects to a vsockcat listening on a service: data both ways, FIN both ways. */
+static void hvsock_parent_listen(const struct vsc_env *env)
+{
+	static char a_send[A_TO_B_BYTES], b_send[B_TO_A_BYTES];
+	char port[16], uri[96];
+	char *cat_argv[] = { VSOCKCAT, "-l", "-v", uri, NULL };
+	char *peer_argv[] = { HVSOCK_PEER, "connect", port, NULL };
+	struct cat cat, peer;
+	struct end a, b;
+
+	require_hvsock_peer();
+	fill(a_send, sizeof(a_send), 4);
+	fill(b_send, sizeof(b_send), 5);
+	snprintf(port, sizeof(port), "%u", env->port);
+	snprintf(uri, sizeof(uri), "hvsock://parent/" SERVICE_GUID_FMT, env->port);
+	vsc_step_at(__FILE__, __LINE__, uri);
+	cat = cat_start(cat_argv);
+	cat_wait_line(&cat, "listening on");
+	peer = cat_start(peer_argv);
+	end_of_cat(&a, "vsockcat", &cat, a_send, sizeof(a_send));
+	end_of_cat(&b, "hvsock-peer", &peer, b_send, sizeof(b_send));
+	exchange(&a, &b);
+	cat_finish(&cat, 0);
+	cat_finish(&peer, 0);
+}
+VSC_CASE(vsockcat_hvsock_parent_listen, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat -l hvsock://parent/<service> accepts hvsock-peer connect over hv_sock: bytes exact both ways, exit 0",
+	 .run = hvsock_parent_listen, .needs = VSC_NEED_HVSOCK);

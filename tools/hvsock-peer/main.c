@@ -102,7 +102,11 @@ static int cmd_listen(struct hvp_session *s, uint32_t port, int echo)
 	struct hvp_conn c;
 	int ret;
 
-	if (hvp_listen(s, port) < 0 || hvp_accept(s, ACCEPT_TIMEOUT_MS, &c) < 0)
+	if (hvp_listen(s, port) < 0)
+		return fail(s);
+	/* From here a guest's connect reaches us: a script (or a case) may start its client. */
+	fprintf(stderr, "%s: listening on port %u\n", prog, port);
+	if (hvp_accept(s, ACCEPT_TIMEOUT_MS, &c) < 0)
 		return fail(s);
 	if (c.state != VSIM_CHAN_OPEN) {
 		fprintf(stderr, "%s: VSIM_IOC_OFFER(port %u): the guest left the channel unopened\n",
