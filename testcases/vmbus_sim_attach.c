@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -137,3 +138,44 @@ VSC_CASE(vmbus_sim_attached, .sock_type = SOCK_STREAM,
 	 .summary = "the packaged hv_sock.ko runs on vmbus_sim: both loaded (hv_sock with matching modversions), "
 		    "hv_sock's driver registered, and a connect to CID 2 reaches the simulated host as a TL connect request",
 	 .needs = VSC_NEED_HVSOCK, .run = attached);
+
+#define SELFTEST "/usr/bin/vmbus-sim-selftest"
+
+/*
+ * vmbus_sim's own end-to-end checks (testcases/kmod/vmbus_sim/selftest/): flow control both ways,
+ * malformed host packets, a session's close rescinding its channels, rescinds under a writing
+ * guest, rmmod refused while hv_sock is registered, no channel left at the end. Each "not ok"
+ * line of its TAP is a failure here.
+ */
+static void selftest(const struct vsc_env *env)
+{
+	char line[512];
+	int passed = 0, failed = 0, status, code;
+	FILE *out;
+
+	(void)env;
+	if (access(SELFTEST, X_OK) != 0)
+		vsc_skip("%s is not in this image (topology hvsock ships it)", SELFTEST);
+	out = popen(SELFTEST " 2>&1", "r");
+	ASSERT_TRUE(out != NULL);
+	while (fgets(line, sizeof(line), out)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "not ok ", 7)) {
+			vsc_fail_at(__FILE__, __LINE__, "%s: %s", SELFTEST, line);
+			failed++;
+		} else if (!strncmp(line, "ok ", 3)) {
+			passed++;
+		}
+	}
+	status = pclose(out);
+	ASSERT_TRUE(status != -1);
+	code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	EXPECT_EQ(code, failed ? 1 : 0);
+	/* A selftest that found no /dev/vmbus_sim says "1..0 # SKIP": here that is a failure. */
+	EXPECT_TRUE(passed > 0);
+	vsc_diag("%s: %d checks passed, %d failed", SELFTEST, passed, failed);
+}
+
+VSC_CASE(vmbus_sim_selftest, .sock_type = SOCK_STREAM, .timeout_s = 120,
+	 .summary = "vmbus_sim's own end-to-end checks with the packaged hv_sock.ko all pass",
+	 .needs = VSC_NEED_HVSOCK, .run = selftest);

@@ -24,7 +24,7 @@ HOST_CID = 2  # the only peer an hv_sock guest has
 # No virtio vsock transport: hv_sock must be the guest-to-host transport (only one may register).
 MODULES = tuple(m for m in topology.MODULES if m != "vmw_vsock_virtio_transport")
 # The host-peer programs a case or a person runs in the guest, beside every topology's tools.
-HOST_PEER_TOOLS = ("hvsock-peer", "vsock-fixtures-hv")
+HOST_PEER_TOOLS = ("hvsock-peer", "vsock-fixtures-hv", "vmbus-sim-selftest")
 REPORT = "hv_modules.txt"  # the attachment mode, each symbol's CRCs, how hv_sock was loaded
 
 
