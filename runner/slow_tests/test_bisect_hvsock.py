@@ -2,8 +2,8 @@
 version probe.
 
 The history is test_bisect.py's (bisect_history.py) on the same trixie source, built with
-minimal + hvsock-guest + hyperv (AF_VSOCK without the virtio transport; hv_sock and hv_vmbus as
-modules) and booted in the hvsock topology: vmbus_sim, built against each commit's tree, with the commit's
+minimal + vsock-guest + hvsock-guest + hyperv (AF_VSOCK without the virtio transport; hv_sock and
+hv_vmbus as modules) and booted in the hvsock topology: vmbus_sim, built against each commit's tree, with the commit's
 own hv_sock.ko on top. The planted commit, revert-hv-validation.patch, takes back the packet-length
 check of "hv_sock: Add validation for untrusted Hyper-V values"; the probe
 hvsock_probe_untrusted_len then sees the guest believe a data_size beyond its packet (what 5.10
@@ -22,7 +22,7 @@ class BisectFindsPlantedHvsockRevert(PlantedRevert, unittest.TestCase):
     PATCH = Path(__file__).with_name("revert-hv-validation.patch")
     PLANTED_SUBJECT = 'Revert the packet-length check of "hv_sock: Add validation for untrusted Hyper-V values"'
     TOPOLOGY = "hvsock"
-    CONFIG = ("minimal", "hvsock-guest", "hyperv")
+    CONFIG = ("minimal", "vsock-guest", "hvsock-guest", "hyperv")
     # hv_sock is a module: a comment there relinks hv_sock.ko only; one in af_vsock.c relinks vmlinux.
     HARMLESS = (
         ("net/vmw_vsock/hyperv_transport.c", "/* bisect test, harmless commit {n} */\n"),

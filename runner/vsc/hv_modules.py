@@ -95,7 +95,7 @@ def hv_sock_source(kernel) -> Path:
     if modules.kernel_config(kernel).get("CONFIG_VIRTIO_VSOCKETS") == "y":
         raise UserError(f"kernel {kernel.name} has the virtio vsock transport built in (CONFIG_VIRTIO_VSOCKETS=y): "
                         f"it registers as the guest-to-host transport at boot, so {HV_SOCK} cannot; build it "
-                        "with kconfig/hvsock-guest.config in place of vsock-guest.config")
+                        "with kconfig/hvsock-guest.config merged after vsock-guest.config")
     dep_file = modules_dir / "modules.dep"
     deps = (modules.parse_modules_dep(dep_file.read_text(), modules_dir) if dep_file.is_file()
             else modules.scan_modules(modules_dir))
