@@ -18,6 +18,17 @@ void hvh_open_at(const char *file, int line, struct hvp_session *s)
 		vsc_fatal_at(file, line, "%s (is vmbus_sim loaded?)", hvp_error(s));
 }
 
+/* The guest's TL connect request answered with an offer that it opened. */
+static void accept_opened_at(const char *file, int line, struct hvp_session *s, struct hvp_conn *c)
+{
+	vsc_step_at(file, line, "hvp_accept()");
+	if (hvp_accept(s, HVH_WAIT_MS, c) < 0)
+		vsc_fatal_at(file, line, "%s", hvp_error(s));
+	if (c->state != VSIM_CHAN_OPEN)
+		vsc_fatal_at(file, line, "the guest left the channel it asked for unopened (state %u)",
+			     c->state);
+}
+
 void hvh_accept_at(const char *file, int line, struct hvp_session *s, unsigned int port,
 		   struct hvp_conn *c)
 {
@@ -25,12 +36,7 @@ void hvh_accept_at(const char *file, int line, struct hvp_session *s, unsigned i
 	if (hvp_listen(s, port) < 0)
 		vsc_fatal_at(file, line, "%s", hvp_error(s));
 	vsc_signal_at(file, line, "listening");
-	vsc_step_at(file, line, "hvp_accept()");
-	if (hvp_accept(s, HVH_WAIT_MS, c) < 0)
-		vsc_fatal_at(file, line, "%s", hvp_error(s));
-	if (c->state != VSIM_CHAN_OPEN)
-		vsc_fatal_at(file, line, "the guest left the channel it asked for unopened (state %u)",
-			     c->state);
+	accept_opened_at(file, line, s, c);
 }
 
 int hvh_pair_at(const char *file, int line, const struct vsc_env *env, struct hvp_session *s,
@@ -51,12 +57,7 @@ int hvh_pair_at(const char *file, int line, const struct vsc_env *env, struct hv
 	if (vsc_connect(fd, env->peer_cid, port) == 0 || errno != EINPROGRESS)
 		vsc_fatal_at(file, line, "connect() to the host's port %u: %s, expected EINPROGRESS",
 			     port, vsc_errname(errno));
-	vsc_step_at(file, line, "hvp_accept()");
-	if (hvp_accept(s, HVH_WAIT_MS, c) < 0)
-		vsc_fatal_at(file, line, "%s", hvp_error(s));
-	if (c->state != VSIM_CHAN_OPEN)
-		vsc_fatal_at(file, line, "the guest left the channel it asked for unopened (state %u)",
-			     c->state);
+	accept_opened_at(file, line, s, c);
 	if (!(vsc_poll_at(file, line, fd, POLLOUT, VSC_SETTLE_MS) & POLLOUT))
 		vsc_fatal_at(file, line, "connect() did not complete after the host's offer");
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err)

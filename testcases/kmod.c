@@ -9,9 +9,8 @@
 
 #define PROBE "vsc_probe"
 #define PROBE_DIR "/proc/vsockcheck"
-/* Where guest_init.sh keeps the modules it was given, and the insmod errors of those that failed. */
+/* Where guest_init.sh keeps the modules it was given. */
 #define SHIPPED_KO "/lib/modules/vsockcheck/" PROBE ".ko"
-#define INSMOD_FAILED "/run/vsockcheck/insmod-failed"
 
 /* The line of `path` that starts with `prefix`, without its newline; 0 if there is none. */
 static int find_line(const char *path, const char *prefix, char *line, size_t size)
@@ -43,7 +42,7 @@ static void need_probe(void)
 		return;
 	if (access(SHIPPED_KO, F_OK) != 0)
 		vsc_skip(PROBE " not loaded: run with --kmod");
-	if (!find_line(INSMOD_FAILED, PROBE ".ko:", why, sizeof(why)))
+	if (!vsc_insmod_failure(PROBE, why, sizeof(why)))
 		snprintf(why, sizeof(why), "insmod reported no error, yet %s/info is missing", PROBE_DIR);
 	vsc_fatal_at(__FILE__, __LINE__, "%s was shipped in the image but is not loaded: %s", SHIPPED_KO, why);
 }

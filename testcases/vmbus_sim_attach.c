@@ -18,42 +18,18 @@
 #include "hvp.h"
 #include "vmbus_sim_uapi.h"
 
-#define INSMOD_FAILED "/run/vsockcheck/insmod-failed"
 #define TL_CONNECT_WAIT_MS 5000
-
-/* 1 when /proc/modules lists `name`. */
-static int module_listed(const char *name)
-{
-	FILE *f = fopen("/proc/modules", "re");
-	char line[512];
-	size_t len = strlen(name);
-	int found = 0;
-
-	if (!f)
-		vsc_fatal_at(__FILE__, __LINE__, "open(/proc/modules) failed: %s", vsc_errname(errno));
-	while (!found && fgets(line, sizeof(line), f))
-		found = strncmp(line, name, len) == 0 && line[len] == ' ';
-	fclose(f);
-	return found;
-}
 
 /* A module the runner shipped must be loaded; if not, fail with insmod's own message. */
 static void require_module(const char *name)
 {
-	char prefix[64], line[512] = "";
-	FILE *f;
+	char why[512];
 
-	if (module_listed(name))
+	if (vsc_module_state(name) == VSC_MODULE_LOADED)
 		return;
-	snprintf(prefix, sizeof(prefix), "%s.ko:", name);
-	f = fopen(INSMOD_FAILED, "re");
-	while (f && fgets(line, sizeof(line), f) && strncmp(line, prefix, strlen(prefix)) != 0)
-		line[0] = '\0';
-	if (f)
-		fclose(f);
-	line[strcspn(line, "\n")] = '\0';
-	vsc_fatal_at(__FILE__, __LINE__, "module %s is not in /proc/modules: %s", name,
-		     line[0] ? line : "insmod reported no error");
+	if (!vsc_insmod_failure(name, why, sizeof(why)))
+		snprintf(why, sizeof(why), "insmod reported no error");
+	vsc_fatal_at(__FILE__, __LINE__, "module %s is not loaded: %s", name, why);
 }
 
 /*

@@ -77,3 +77,24 @@ enum vsc_module_state vsc_module_state(const char *name)
 {
 	return vsc_module_state_at("", vsc_kernel_release(), name);
 }
+
+int vsc_insmod_failure(const char *name, char *out, size_t size)
+{
+	char prefix[80];
+	FILE *f = fopen("/run/vsockcheck/insmod-failed", "re");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%s.ko:", name);
+	while (!found && fgets(out, (int)size, f)) {
+		if (strncmp(out, prefix, strlen(prefix)) == 0) {
+			out[strcspn(out, "\n")] = '\0';
+			found = 1;
+		}
+	}
+	fclose(f);
+	if (!found && size)
+		out[0] = '\0';
+	return found;
+}

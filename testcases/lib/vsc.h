@@ -3,6 +3,7 @@
 #define VSC_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>
@@ -168,6 +169,11 @@ enum vsc_module_state {
 	VSC_MODULE_BUILTIN,	/* part of the kernel image: always there, never unloaded */
 };
 enum vsc_module_state vsc_module_state(const char *name);
+/*
+ * insmod's message for a module the runner shipped and guest_init.sh failed to load ("NAME.ko:
+ * ..." in /run/vsockcheck/insmod-failed): 1 with the line in out, 0 when it reported none.
+ */
+int vsc_insmod_failure(const char *name, char *out, size_t size);
 
 /* Expectations that differ between kernel versions, looked up in expectations.c's one table. */
 int vsc_expected_errno(const char *behaviour);
