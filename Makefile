@@ -145,7 +145,7 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 
 # vsockcat: netcat for vsock://, hvsock:// and hyperkit:// URIs (the URI library in tools/vsock-uri),
 # with the LinuxKit-era AF_HYPERV probe; run in guests only (or with hyperkit://, Unix sockets).
-VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c relay.c \
+VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c relay.c cmd.c \
 	hyperv_probe.c)) $(VSOCK_URI_OBJS)
 VSOCK_URI_UNIT_OBJS := $(BUILD)/tools/vsock-uri/unit_uri.o $(BUILD)/tools/vsockcat/unit_vsockcat.o
 

@@ -39,33 +39,57 @@ int vsockcat_hyperkit_listen_path(const struct vsock_uri *uri, char *out, size_t
 	return hyperkit_path(uri, leaf, out, size);
 }
 
-/* Listens on fd (bound already), accepts one connection and closes the listener. */
-static int accept_one(int fd, const char *text, int verbose, char *err, size_t err_size)
+/* Listens on fd (bound already): l holds it, or it is closed and -1 returned. */
+static int listen_on(int fd, const char *text, int verbose, struct vsockcat_listener *l,
+		     char *err, size_t err_size)
+{
+	if (listen(fd, 1) < 0) {
+		call_failed(err, err_size, "listen", text, errno);
+		close(fd);
+		return -1;
+	}
+	if (verbose)
+		fprintf(stderr, "vsockcat: listening on %s\n", text);
+	l->fd = fd;
+	l->text = text;
+	l->verbose = verbose;
+	return 0;
+}
+
+int vsockcat_accept(const struct vsockcat_listener *l, char *err, size_t err_size)
 {
 	int conn;
 
-	if (listen(fd, 1) < 0)
-		return call_failed(err, err_size, "listen", text, errno);
-	if (verbose)
-		fprintf(stderr, "vsockcat: listening on %s\n", text);
-	conn = accept(fd, NULL, NULL);
+	do
+		conn = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
 	if (conn < 0)
-		return call_failed(err, err_size, "accept", text, errno);
-	if (verbose)
-		fprintf(stderr, "vsockcat: accepted a connection on %s\n", text);
+		return call_failed(err, err_size, "accept", l->text, errno);
+	if (l->verbose)
+		fprintf(stderr, "vsockcat: accepted a connection on %s\n", l->text);
 	return conn;
 }
 
-static int open_vsock(uint32_t cid, uint32_t port, int listening, const char *text, int verbose,
-		      char *err, size_t err_size)
+void vsockcat_listener_close(struct vsockcat_listener *l)
+{
+	close(l->fd);
+	/* A HyperKit listener's socket file goes with it, as HyperKit's own clients do. */
+	if (l->path[0])
+		unlink(l->path);
+	l->fd = -1;
+}
+
+/* Connected: the descriptor. Listening: 0 and l filled in. -1 with err on failure. */
+static int open_vsock(uint32_t cid, uint32_t port, struct vsockcat_listener *l, const char *text,
+		      int verbose, char *err, size_t err_size)
 {
 	struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
-	int fd, conn;
+	int fd;
 
 	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return call_failed(err, err_size, "socket(AF_VSOCK) for", text, errno);
-	if (!listening) {
+	if (!l) {
 		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 			call_failed(err, err_size, "connect", text, errno);
 			close(fd);
@@ -75,53 +99,58 @@ static int open_vsock(uint32_t cid, uint32_t port, int listening, const char *te
 			fprintf(stderr, "vsockcat: connected to %s\n", text);
 		return fd;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-		conn = call_failed(err, err_size, "bind", text, errno);
-	else
-		conn = accept_one(fd, text, verbose, err, err_size);
-	close(fd);
-	return conn;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		call_failed(err, err_size, "bind", text, errno);
+		close(fd);
+		return -1;
+	}
+	return listen_on(fd, text, verbose, l, err, err_size);
 }
 
 /* HyperKit: a connection is a Unix connect to DIR/connect and the line "CID.PORT\n" in hex. */
-static int open_hyperkit(const struct vsock_uri *uri, int listening, const char *text, int verbose,
-			 char *err, size_t err_size)
+static int open_hyperkit(const struct vsock_uri *uri, struct vsockcat_listener *l, const char *text,
+			 int verbose, char *err, size_t err_size)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char line[32];
-	int fd, conn, n;
+	char line[32], what[sizeof(addr.sun_path) + 256];
+	int fd, n;
 
-	if ((listening ? vsockcat_hyperkit_listen_path : vsockcat_hyperkit_connect_path)
+	if ((l ? vsockcat_hyperkit_listen_path : vsockcat_hyperkit_connect_path)
 	    (uri, addr.sun_path, sizeof(addr.sun_path))) {
 		snprintf(err, err_size, "%s: the state directory is too long for a Unix socket path "
 			 "(%zu bytes at most)", text, sizeof(addr.sun_path) - 1);
 		return VSOCKCAT_BAD_ADDRESS;
 	}
+	/* Errors name the socket file and the URI it came from. */
+	snprintf(what, sizeof(what), "%s for %s", addr.sun_path, text);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return call_failed(err, err_size, "socket(AF_UNIX) for", text, errno);
-	if (listening) {
+	if (l) {
 		/* As HyperKit's own clients do: a stale socket file of an earlier listener goes. */
 		if (unlink(addr.sun_path) < 0 && errno != ENOENT)
-			conn = call_failed(err, err_size, "unlink", addr.sun_path, errno);
+			call_failed(err, err_size, "unlink", what, errno);
 		else if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
-			conn = call_failed(err, err_size, "bind", addr.sun_path, errno);
-		else {
-			conn = accept_one(fd, text, verbose, err, err_size);
+			call_failed(err, err_size, "bind", what, errno);
+		else if (listen_on(fd, text, verbose, l, err, err_size) == 0) {
+			snprintf(l->path, sizeof(l->path), "%s", addr.sun_path);
+			return 0;
+		} else {
 			unlink(addr.sun_path);
+			return -1;
 		}
 		close(fd);
-		return conn;
+		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		call_failed(err, err_size, "connect", addr.sun_path, errno);
+		call_failed(err, err_size, "connect", what, errno);
 		close(fd);
 		return -1;
 	}
 	n = snprintf(line, sizeof(line), "%08x.%08x\n",
 		     uri->has_cid ? uri->cid : HYPERKIT_GUEST_CID, uri->port);
 	if (write(fd, line, (size_t)n) != n) {
-		call_failed(err, err_size, "write of the CID.PORT line to", addr.sun_path, errno);
+		call_failed(err, err_size, "write of the CID.PORT line to", what, errno);
 		close(fd);
 		return -1;
 	}
@@ -130,30 +159,44 @@ static int open_hyperkit(const struct vsock_uri *uri, int listening, const char 
 	return fd;
 }
 
-int vsockcat_open(const struct vsock_uri *uri, const char *text, int listening, int verbose,
-		  char *err, size_t err_size)
+/* Connecting (l NULL) or listening (l filled in): the shared address checks, then the scheme's way. */
+static int open_uri(const struct vsock_uri *uri, const char *text, struct vsockcat_listener *l,
+		    int verbose, char *err, size_t err_size)
 {
 	uint32_t cid, port;
 	char why[256];
 
 	switch (uri->scheme) {
 	case VSOCK_URI_VSOCK:
-		if (!listening && !uri->has_cid) {
+		if (!l && !uri->has_cid) {
 			snprintf(err, err_size, "%s: connecting needs a CID (vsock://CID:PORT); "
 				 "vsock://:PORT is for -l", text);
 			return VSOCKCAT_BAD_ADDRESS;
 		}
-		return open_vsock(uri->has_cid ? uri->cid : VMADDR_CID_ANY, uri->port, listening, text,
+		return open_vsock(uri->has_cid ? uri->cid : VMADDR_CID_ANY, uri->port, l, text,
 				  verbose, err, err_size);
 	case VSOCK_URI_HVSOCK:
-		if (vsock_uri_hvsock_to_vsock(uri, listening, &cid, &port, why, sizeof(why))) {
+		if (vsock_uri_hvsock_to_vsock(uri, l != NULL, &cid, &port, why, sizeof(why))) {
 			snprintf(err, err_size, "%s: %s", text, why);
 			return VSOCKCAT_BAD_ADDRESS;
 		}
-		return open_vsock(cid, port, listening, text, verbose, err, err_size);
+		return open_vsock(cid, port, l, text, verbose, err, err_size);
 	case VSOCK_URI_HYPERKIT:
-		return open_hyperkit(uri, listening, text, verbose, err, err_size);
+		return open_hyperkit(uri, l, text, verbose, err, err_size);
 	}
 	snprintf(err, err_size, "%s: unknown scheme", text);
 	return VSOCKCAT_BAD_ADDRESS;
+}
+
+int vsockcat_connect(const struct vsock_uri *uri, const char *text, int verbose, char *err,
+		     size_t err_size)
+{
+	return open_uri(uri, text, NULL, verbose, err, err_size);
+}
+
+int vsockcat_listen(const struct vsock_uri *uri, const char *text, int verbose,
+		    struct vsockcat_listener *l, char *err, size_t err_size)
+{
+	*l = (struct vsockcat_listener){ .fd = -1 };
+	return open_uri(uri, text, l, verbose, err, err_size);
 }
