@@ -128,9 +128,11 @@ static void cat_wait_line(struct cat *c, const char *word)
 
 /*
  * Waits for c to exit and checks its exit status (128 + signal if killed) is `want`; on a
- * mismatch its stderr (the tool's one-line error) is the diagnostic.
+ * mismatch its stderr (the tool's one-line error) is the diagnostic. stderr_text (or NULL):
+ * gets that stderr.
  */
-static void cat_finish_at(const char *file, int line, struct cat *c, int want)
+static void cat_finish_at(const char *file, int line, struct cat *c, int want, char *stderr_text,
+			  size_t size)
 {
 	char text[1024];
 	size_t len = 0;
@@ -150,8 +152,12 @@ static void cat_finish_at(const char *file, int line, struct cat *c, int want)
 	if (got != want)
 		vsc_fail_at(file, line, "%s exited %d, want %d; its stderr: \"%s\"", c->name, got,
 			    want, text);
+	if (stderr_text)
+		snprintf(stderr_text, size, "%s", text);
 }
-#define cat_finish(c, want) cat_finish_at(__FILE__, __LINE__, c, want)
+#define cat_finish(c, want) cat_finish_at(__FILE__, __LINE__, c, want, NULL, 0)
+#define cat_finish_stderr(c, want, text) \
+	cat_finish_at(__FILE__, __LINE__, c, want, text, sizeof(text))
 
 static void fill(char *buf, size_t len, unsigned int seed)
 {
@@ -173,34 +179,43 @@ static void end_close_write(struct end *e)
 }
 
 /*
- * Both ends send what they hold at once and read until EOF (a writer that waited for its reader
- * could deadlock with a peer doing the same). Then each must have got the other's bytes exactly.
+ * Every end sends what it holds at once and reads until EOF (a writer that waited for its
+ * reader could deadlock with a peer doing the same). An end without wfd sends nothing and keeps
+ * its write side open; one without rfd reads nothing.
  */
-static void exchange(struct end *a, struct end *b)
+static void pump(struct end **ends, int count)
 {
-	struct end *ends[2] = { a, b };
 	long long deadline = now_ms() + EXCHANGE_MS;
-	int i;
+	int i, all_done = 0;
 
 	/* A vsockcat that died shows as EPIPE with a message, not as this role killed by SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < 2; i++)
-		SAFE(fcntl(ends[i]->wfd, F_SETFL, fcntl(ends[i]->wfd, F_GETFL) | O_NONBLOCK));
-	while (!a->eof || !b->eof) {
+	for (i = 0; i < count; i++) {
+		if (ends[i]->wfd >= 0)
+			SAFE(fcntl(ends[i]->wfd, F_SETFL, fcntl(ends[i]->wfd, F_GETFL) | O_NONBLOCK));
+		if (ends[i]->rfd < 0)
+			ends[i]->eof = 1;
+	}
+	while (!all_done) {
 		struct pollfd p[4];
 		long long left = deadline - now_ms();
 
-		for (i = 0; i < 2; i++) {
+		for (i = 0; i < count; i++) {
 			p[i] = (struct pollfd){ .fd = ends[i]->wfd, .events = POLLOUT };
 			p[2 + i] = (struct pollfd){ .fd = ends[i]->eof ? -1 : ends[i]->rfd,
 						    .events = POLLIN };
 		}
-		if (left <= 0 || poll(p, 4, (int)left) <= 0)
-			vsc_fatal_at(__FILE__, __LINE__, "stuck after %d ms: %s sent %zu/%zu got %zu%s, "
-				     "%s sent %zu/%zu got %zu%s", EXCHANGE_MS, a->name, a->sent,
-				     a->send_len, a->got_len, a->eof ? " and EOF" : "", b->name,
-				     b->sent, b->send_len, b->got_len, b->eof ? " and EOF" : "");
-		for (i = 0; i < 2; i++) {
+		for (; i < 2; i++)
+			p[i] = p[2 + i] = (struct pollfd){ .fd = -1 };
+		if (left <= 0 || poll(p, 4, (int)left) <= 0) {
+			for (i = 0; i < count; i++)
+				vsc_diag("%s sent %zu/%zu got %zu%s", ends[i]->name, ends[i]->sent,
+					 ends[i]->send_len, ends[i]->got_len,
+					 ends[i]->eof ? " and EOF" : "");
+			vsc_fatal_at(__FILE__, __LINE__, "stuck after %d ms", EXCHANGE_MS);
+		}
+		all_done = 1;
+		for (i = 0; i < count; i++) {
 			struct end *e = ends[i];
 			ssize_t n;
 
@@ -216,9 +231,7 @@ static void exchange(struct end *a, struct end *b)
 			}
 			if (p[2 + i].revents) {
 				n = read(e->rfd, e->got + e->got_len, sizeof(e->got) - e->got_len);
-				if (n < 0 && errno == EAGAIN)
-					continue;
-				if (n < 0)
+				if (n < 0 && errno != EAGAIN)
 					vsc_fatal_at(__FILE__, __LINE__, "%s: read: %s", e->name,
 						     vsc_errname(errno));
 				if (n == 0 && e->got_len == sizeof(e->got))
@@ -226,20 +239,53 @@ static void exchange(struct end *a, struct end *b)
 						     e->name, sizeof(e->got));
 				if (n == 0)
 					e->eof = 1;
-				e->got_len += (size_t)n;
+				if (n > 0)
+					e->got_len += (size_t)n;
 			}
+			/* Done: every end has read its EOF and sent (and closed) all it had. */
+			all_done &= e->eof && e->wfd < 0;
 		}
 	}
-	EXPECT_EQ(b->got_len, a->send_len);
-	EXPECT_TRUE(b->got_len == a->send_len && memcmp(b->got, a->send, a->send_len) == 0);
-	EXPECT_EQ(a->got_len, b->send_len);
-	EXPECT_TRUE(a->got_len == b->send_len && memcmp(a->got, b->send, b->send_len) == 0);
+}
+
+/* e must have got exactly want, then EOF. */
+static void expect_got_at(int line, const struct end *e, const char *want, size_t len)
+{
+	if (e->got_len != len || memcmp(e->got, want, len) != 0)
+		vsc_fail_at(__FILE__, line, "%s got %zu bytes \"%.*s\"..., want %zu \"%.*s\"...",
+			    e->name, e->got_len, (int)(e->got_len < 40 ? e->got_len : 40), e->got,
+			    len, (int)(len < 40 ? len : 40), want);
+}
+#define expect_got(e, want, len) expect_got_at(__LINE__, e, want, len)
+
+/* Both ends at once; then each must have got the other's bytes exactly. */
+static void exchange(struct end *a, struct end *b)
+{
+	struct end *ends[2] = { a, b };
+
+	pump(ends, 2);
+	expect_got(b, a->send, a->send_len);
+	expect_got(a, b->send, b->send_len);
 }
 
 static void end_of_cat(struct end *e, const char *name, struct cat *c, const char *send,
 		       size_t len)
 {
 	*e = (struct end){ .name = name, .cat = c, .wfd = c->in, .rfd = c->out, .send = send,
+			   .send_len = len };
+}
+
+/* Only c's stdout is read; its stdin stays open. */
+static void end_reader(struct end *e, const char *name, struct cat *c)
+{
+	*e = (struct end){ .name = name, .wfd = -1, .rfd = c->out };
+}
+
+/* Only c's stdin is written, then closed. */
+static void end_writer(struct end *e, const char *name, struct cat *c, const char *send,
+		       size_t len)
+{
+	*e = (struct end){ .name = name, .cat = c, .wfd = c->in, .rfd = -1, .send = send,
 			   .send_len = len };
 }
 
@@ -303,6 +349,169 @@ static void hvsock_loopback(const struct vsc_env *env)
 VSC_CASE(vsockcat_hvsock_loopback, .sock_type = SOCK_STREAM, .timeout_s = 60,
 	 .summary = "hvsock:// in a Linux guest is AF_VSOCK: loopback is CID 1, the service GUID's Data1 the port",
 	 .run = hvsock_loopback);
+
+/* Lowercase text in lines, and what `tr a-z A-Z; echo after-eof` makes of it. */
+#define EXEC_TEXT_BYTES 5003
+static const char AFTER_EOF[] = "after-eof\n";
+
+static void fill_text(char *lower, char *upper, size_t len)
+{
+	static const char letters[] = "the quick brown fox jumps over a lazy dog\n";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		lower[i] = letters[i % (sizeof(letters) - 1)];
+		upper[i] = lower[i] >= 'a' && lower[i] <= 'z' ? (char)(lower[i] - 'a' + 'A') : lower[i];
+	}
+}
+
+/*
+ * vsockcat -l -e 'tr a-z A-Z; echo after-eof' on listen_uri, and a client started by
+ * client_argv that sends text, half-closes and reads to EOF: it must get the text in upper case
+ * (CMD ran on the connection), then the line CMD wrote after its stdin's EOF (the client's
+ * half-close reached CMD and the way back stayed open), then EOF; both exit 0.
+ */
+static void exec_listen(char *listen_uri, char *const client_argv[])
+{
+	static char lower[EXEC_TEXT_BYTES], want[EXEC_TEXT_BYTES + sizeof(AFTER_EOF)];
+	char *listen_argv[] = { VSOCKCAT, "-l", "-v", "-e", "tr a-z A-Z; echo after-eof",
+				listen_uri, NULL };
+	struct cat listener, client;
+	struct end *ends[1], e;
+
+	fill_text(lower, want, sizeof(lower));
+	memcpy(want + sizeof(lower), AFTER_EOF, strlen(AFTER_EOF));
+	vsc_step_at(__FILE__, __LINE__, listen_uri);
+	listener = cat_start(listen_argv);
+	cat_wait_line(&listener, "listening on");
+	client = cat_start(client_argv);
+	end_of_cat(&e, client.name, &client, lower, sizeof(lower));
+	ends[0] = &e;
+	pump(ends, 1);
+	expect_got(&e, want, sizeof(lower) + strlen(AFTER_EOF));
+	cat_finish(&client, 0);
+	cat_finish(&listener, 0);
+}
+
+static void exec_listen_loopback(const struct vsc_env *env)
+{
+	char listen_uri[64], connect_uri[64];
+	char *client_argv[] = { VSOCKCAT, connect_uri, NULL };
+
+	require_vsockcat();
+	require_loopback();
+	snprintf(listen_uri, sizeof(listen_uri), "vsock://:%u", env->port);
+	snprintf(connect_uri, sizeof(connect_uri), "vsock://1:%u", env->port);
+	exec_listen(listen_uri, client_argv);
+}
+VSC_CASE(vsockcat_exec_listen, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat -l -e 'tr a-z A-Z; echo after-eof': CMD serves the connection, gets the client's EOF, its later output still arrives",
+	 .run = exec_listen_loopback);
+
+/*
+ * The other way round: vsockcat -e CMD connects, and CMD closes its stdout first: the listener
+ * must see EOF on its stdout while its stdin is still open, then what it sends after that must
+ * still reach CMD (wc -c counts it), and CMD's exit status (the count) is the connector's.
+ */
+#define AFTER_CLOSE_BYTES 200	/* an exit status: below 256 */
+
+static void exec_connect(const struct vsc_env *env)
+{
+	static char after[AFTER_CLOSE_BYTES];
+	char listen_uri[64], connect_uri[64];
+	char *listen_argv[] = { VSOCKCAT, "-l", "-v", listen_uri, NULL };
+	char *connect_argv[] = { VSOCKCAT, "-e", "echo hi; exec >&-; exit $(wc -c)", connect_uri,
+				 NULL };
+	struct cat listener, connector;
+	struct end *ends[1], e;
+
+	require_vsockcat();
+	require_loopback();
+	fill(after, sizeof(after), 7);
+	snprintf(listen_uri, sizeof(listen_uri), "vsock://:%u", env->port);
+	snprintf(connect_uri, sizeof(connect_uri), "vsock://1:%u", env->port);
+	listener = cat_start(listen_argv);
+	cat_wait_line(&listener, "listening on");
+	connector = cat_start(connect_argv);
+	vsc_step_at(__FILE__, __LINE__, "CMD's stdout closed: EOF at the listener, its stdin open");
+	end_reader(&e, "listener", &listener);
+	ends[0] = &e;
+	pump(ends, 1);
+	expect_got(&e, "hi\n", 3);
+	vsc_step_at(__FILE__, __LINE__, "the listener sends after that EOF, then its own");
+	end_writer(&e, "listener", &listener, after, sizeof(after));
+	pump(ends, 1);
+	cat_finish(&listener, 0);
+	cat_finish(&connector, AFTER_CLOSE_BYTES);
+}
+VSC_CASE(vsockcat_exec_connect, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat -e CMD: CMD closing its stdout is the peer's EOF, the peer's later bytes still reach CMD, CMD's status is vsockcat's",
+	 .run = exec_connect);
+
+/*
+ * Half-close in order, not at once: the connector's stdin ends first and the listener reads
+ * everything and EOF while its own stdin is still open; only then does the listener send, and
+ * the connector, whose write side is long shut, must still get all of it and EOF.
+ */
+static void half_close(const struct vsc_env *env)
+{
+	static char a_send[A_TO_B_BYTES], b_send[B_TO_A_BYTES];
+	char listen_uri[64], connect_uri[64];
+	char *listen_argv[] = { VSOCKCAT, "-l", "-v", listen_uri, NULL };
+	char *connect_argv[] = { VSOCKCAT, connect_uri, NULL };
+	struct cat listener, connector;
+	struct end *ends[2], a, b;
+
+	require_vsockcat();
+	require_loopback();
+	fill(a_send, sizeof(a_send), 8);
+	fill(b_send, sizeof(b_send), 9);
+	snprintf(listen_uri, sizeof(listen_uri), "vsock://:%u", env->port);
+	snprintf(connect_uri, sizeof(connect_uri), "vsock://1:%u", env->port);
+	listener = cat_start(listen_argv);
+	cat_wait_line(&listener, "listening on");
+	connector = cat_start(connect_argv);
+	vsc_step_at(__FILE__, __LINE__, "connector -> listener, connector's stdin ends");
+	end_writer(&a, "connector", &connector, a_send, sizeof(a_send));
+	end_reader(&b, "listener", &listener);
+	ends[0] = &a;
+	ends[1] = &b;
+	pump(ends, 2);
+	expect_got(&b, a_send, sizeof(a_send));
+	vsc_step_at(__FILE__, __LINE__, "listener -> connector after the connector's EOF");
+	end_reader(&a, "connector", &connector);
+	end_writer(&b, "listener", &listener, b_send, sizeof(b_send));
+	pump(ends, 2);
+	expect_got(&a, b_send, sizeof(b_send));
+	cat_finish(&connector, 0);
+	cat_finish(&listener, 0);
+}
+VSC_CASE(vsockcat_half_close, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat half-closes: one side's EOF comes first, the other still sends everything after it",
+	 .run = half_close);
+
+/* Nobody listens: exit 1 and one line naming the call, the URI and the errno. */
+static void refused(const struct vsc_env *env)
+{
+	char uri[64], want[96], text[1024];
+	char *argv[] = { VSOCKCAT, uri, NULL };
+	struct cat cat;
+	size_t n;
+
+	require_vsockcat();
+	require_loopback();
+	snprintf(uri, sizeof(uri), "vsock://1:%u", env->port);
+	cat = cat_start(argv);
+	cat_finish_stderr(&cat, 1, text);
+	vsc_diag("vsockcat %s: %s", uri, text);
+	n = (size_t)snprintf(want, sizeof(want), "vsockcat: connect %s: E", uri);
+	if (strncmp(text, want, n) != 0 || !strstr(text, " (") || !strchr(text, '\n') ||
+	    strchr(text, '\n')[1] != '\0')
+		vsc_fail_at(__FILE__, __LINE__, "want one line \"%sERRNO (why)\"", want);
+}
+VSC_CASE(vsockcat_refused, .sock_type = SOCK_STREAM, .timeout_s = 30,
+	 .summary = "vsockcat to a port nobody listens on: exit 1, one line naming connect, the URI and the errno",
+	 .run = refused);
 
 /* A fake HyperKit state directory: a fresh directory under /tmp. */
 static void state_dir(char *dir, size_t size)
@@ -500,3 +709,18 @@ static void hvsock_parent_listen(const struct vsc_env *env)
 VSC_CASE(vsockcat_hvsock_parent_listen, .sock_type = SOCK_STREAM, .timeout_s = 60,
 	 .summary = "vsockcat -l hvsock://parent/<service> accepts hvsock-peer connect over hv_sock: bytes exact both ways, exit 0",
 	 .run = hvsock_parent_listen, .needs = VSC_NEED_HVSOCK);
+
+/* The host connects to vsockcat -l -e CMD on a service: CMD serves hvsock-peer, EOF both ways. */
+static void hvsock_exec(const struct vsc_env *env)
+{
+	char port[16], uri[96];
+	char *peer_argv[] = { HVSOCK_PEER, "connect", port, NULL };
+
+	require_hvsock_peer();
+	snprintf(port, sizeof(port), "%u", env->port);
+	snprintf(uri, sizeof(uri), "hvsock://parent/" SERVICE_GUID_FMT, env->port);
+	exec_listen(uri, peer_argv);
+}
+VSC_CASE(vsockcat_hvsock_exec, .sock_type = SOCK_STREAM, .timeout_s = 60,
+	 .summary = "vsockcat -l -e 'tr a-z A-Z; echo after-eof' hvsock://parent/<service> serves hvsock-peer connect over hv_sock",
+	 .run = hvsock_exec, .needs = VSC_NEED_HVSOCK);
