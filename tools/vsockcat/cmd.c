@@ -16,6 +16,14 @@ static int failed(char *err, size_t err_size, const char *call, int e)
 	return -1;
 }
 
+/* In the child: fd becomes `target`, open across exec (dup2 onto itself would keep CLOEXEC). */
+static int move_to(int fd, int target)
+{
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, target) < 0 ? -1 : 0;
+}
+
 static void close_pair(int fds[2])
 {
 	close(fds[0]);
@@ -44,7 +52,11 @@ int vsockcat_cmd_start(const char *cmd, int *to_cmd, int *from_cmd, char *err, s
 	if (pid == 0) {
 		/* vsockcat ignores SIGPIPE; CMD gets the usual default (a `yes` must end). */
 		signal(SIGPIPE, SIG_DFL);
-		if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
+		/* A vsockcat started with 0 or 1 closed may hold a pipe there: step aside first. */
+		if (out[1] == STDIN_FILENO)
+			out[1] = fcntl(out[1], F_DUPFD_CLOEXEC, 3);
+		if (out[1] < 0 || move_to(in[0], STDIN_FILENO) < 0 ||
+		    move_to(out[1], STDOUT_FILENO) < 0)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		fprintf(stderr, "vsockcat: exec /bin/sh for -e: %s\n", vsc_errname(errno));

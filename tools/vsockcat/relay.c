@@ -44,7 +44,10 @@ static int pass_eof(struct flow *f, char *err, size_t err_size)
 		close(f->to);
 		return 0;
 	}
-	/* ENOTCONN: the peer reset or closed the connection; its reader says how. */
+	/*
+	 * ENOTCONN: the peer is gone already (reset, or closed both ways). What we had is handed
+	 * over; the other direction's read says whether the connection ended in an error.
+	 */
 	if (shutdown(f->to, SHUT_WR) < 0 && errno != ENOTCONN)
 		return failed(err, err_size, "shutdown(SHUT_WR) of", f->to_name, errno);
 	return 0;
