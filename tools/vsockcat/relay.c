@@ -17,8 +17,9 @@
 
 /*
  * One direction: what was read from `from` waits in buf until `to` has taken all of it; only
- * then is `from` read again. Neither side ever waits on the other: a writer blocked on a full
- * peer while the peer blocks writing to us would deadlock both.
+ * then is `from` read again. The connection and -e's pipes are non-blocking, so a full peer
+ * never stalls the other direction (a writer blocked on a full peer while the peer blocks
+ * writing to us would deadlock both); a blocking stdout holds us only as long as its reader.
  */
 struct flow {
 	int from, to;
