@@ -51,7 +51,9 @@ HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername 
 	io_uring_queue_init vsc_sockdiag_dump vsc_sockdiag_request
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
-VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o $(BRIDGE_CLIENT_OBJ)
+# vsock-perf (tools/vsock-perf): throughput, latency, connection rate; perf.h is its shared header.
+VSOCK_PERF_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-perf/,main.c options.c \
+	report.c conn.c stream.c zerocopy.c connrate.c latency.c stats.c)) $(BRIDGE_CLIENT_OBJ)
 # Runs an unmodified program as the g2h host peer: its AF_VSOCK calls, caught by a seccomp
 # user-notification filter, go through the hybrid bridge. Its test peer runs only under it.
 HOSTWRAP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-hostwrap/,main.c report.c \
@@ -174,6 +176,7 @@ $(BUILD)/%.o: %.c
 
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
+$(BUILD)/tools/vsock-perf/%.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o $(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itools/hvsock-peer
