@@ -60,12 +60,18 @@ class Parse(unittest.TestCase):
 
     def test_receiver_figures_in_mib_per_s_and_short_or_failed_rounds_are_problems(self):
         found = ratio.parse(self.LINES, 1048576)
-        self.assertEqual(found.ours, [90.0])
-        self.assertEqual(len(found.theirs), 1)
-        self.assertAlmostEqual(found.theirs[0], 100.0, places=3)   # 0.838861e9 bits/s
+        self.assertEqual(found.ours, {1: 90.0})
+        self.assertEqual(list(found.theirs), [1])
+        self.assertAlmostEqual(found.theirs[1], 100.0, places=3)   # 0.838861e9 bits/s
         self.assertAlmostEqual(found.ratio(), 0.9, places=4)
         self.assertEqual(found.problems, ["round 2 ours: received 1000 bytes, not 1048576",
                                           "round 2 theirs: connect: Connection reset by peer"])
+
+    def test_the_ratio_pairs_each_round(self):
+        found = ratio.Rounds(ours={1: 10.0, 2: 40.0, 3: 30.0, 4: 5.0}, theirs={1: 20.0, 2: 40.0, 3: 25.0})
+        self.assertAlmostEqual(found.ratio(), 1.0)    # of 0.5, 1.0 and 1.2; round 4 has no pair
+        table = ratio.table(found)
+        self.assertEqual(table[2].split()[-5:], ["20.0", "40.0", "25.0", "-", "25.0"])
 
     def test_no_ratio_without_both_figures_and_the_table_says_so(self):
         found = ratio.parse(self.LINES[:4], 1048576)
