@@ -11,6 +11,9 @@
 
 #include "perf.h"
 
+/* The kernel-internal ENOTSUPP, which sock_setsockopt() leaked for SO_ZEROCOPY until 5.x. */
+#define KERNEL_ENOTSUPP 524
+
 struct completions {
 	unsigned long long sends;	/* zerocopy sends made: each gets one notification id */
 	unsigned long long done;	/* ids the kernel has reported */
@@ -71,10 +74,10 @@ unsigned long long send_zerocopy(int fd, const char *buf, const struct options *
 
 	/* Before 6.7 the socket layer refuses SO_ZEROCOPY for every family but IP and RDS. */
 	if (setsockopt(fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) != 0) {
-		if (errno == EOPNOTSUPP || errno == ENOPROTOOPT)
+		if (errno == EOPNOTSUPP || errno == ENOPROTOOPT || errno == KERNEL_ENOTSUPP)
 			fail_status(EXIT_UNSUPPORTED,
 				    "MSG_ZEROCOPY: this kernel has no zerocopy for vsock (SO_ZEROCOPY: %s; added in Linux 6.7)",
-				    errno_text(errno));
+				    errno == KERNEL_ENOTSUPP ? "ENOTSUPP (524)" : errno_text(errno));
 		fail("setsockopt(SO_ZEROCOPY) on %s: %s", peer_name(o), errno_text(errno));
 	}
 	doing = "sending with MSG_ZEROCOPY";
