@@ -66,6 +66,7 @@ struct report {
 void report_u64(struct report *r, const char *key, unsigned long long value);
 void report_f(struct report *r, const char *key, const char *format, double value);
 void report_text(struct report *r, const char *key, const char *value);
+void report_format(const struct report *r, const char *mode, int json, char *line, size_t size);
 void report_print(const struct report *r, const struct options *o);
 
 /* conn.c */

@@ -123,22 +123,34 @@ void report_text(struct report *r, const char *key, const char *value)
 	report_add(r, key, 1, value);
 }
 
-void report_print(const struct report *r, const struct options *o)
+/* The report as one line with its newline: text or JSON; cut short only past `size`. */
+void report_format(const struct report *r, const char *mode, int json, char *line, size_t size)
 {
+	size_t len;
 	int i;
 
-	if (o->json) {
-		printf("{\"tool\": \"vsock-perf\", \"mode\": \"%s\"", mode_name);
-		for (i = 0; i < r->count; i++)
-			printf(r->field[i].is_text ? ", \"%s\": \"%s\"" : ", \"%s\": %s",
-			       r->field[i].key, r->field[i].value);
-		printf("}\n");
-	} else {
-		printf("vsock-perf: %s", mode_name);
-		for (i = 0; i < r->count; i++)
-			printf(" %s=%s", r->field[i].key, r->field[i].value);
-		printf("\n");
+	if (json)
+		snprintf(line, size, "{\"tool\": \"vsock-perf\", \"mode\": \"%s\"", mode);
+	else
+		snprintf(line, size, "vsock-perf: %s", mode);
+	for (i = 0; i < r->count; i++) {
+		len = strlen(line);
+		if (json)
+			snprintf(line + len, size - len,
+				 r->field[i].is_text ? ", \"%s\": \"%s\"" : ", \"%s\": %s",
+				 r->field[i].key, r->field[i].value);
+		else
+			snprintf(line + len, size - len, " %s=%s", r->field[i].key, r->field[i].value);
 	}
-	if (fflush(stdout) != 0)
+	len = strlen(line);
+	snprintf(line + len, size - len, json ? "}\n" : "\n");
+}
+
+void report_print(const struct report *r, const struct options *o)
+{
+	char line[REPORT_FIELDS_MAX * 96 + 64];
+
+	report_format(r, mode_name, o->json, line, sizeof(line));
+	if (fputs(line, stdout) == EOF || fflush(stdout) != 0)
 		fail("writing to stdout: %s", errno_text(errno));
 }
