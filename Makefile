@@ -51,7 +51,11 @@ HOST_WRAPS := socket bind listen accept accept4 connect getsockname getpeername 
 	io_uring_queue_init vsc_sockdiag_dump vsc_sockdiag_request
 HOST_LDFLAGS := $(foreach call,$(HOST_WRAPS),-Wl,--wrap=$(call))
 VSOCK_SS_OBJS := $(BUILD)/tools/vsock-ss.o $(SOCKDIAG_OBJ)
-VSOCK_PERF_OBJS := $(BUILD)/tools/vsock-perf.o $(BRIDGE_CLIENT_OBJ)
+# vsock-perf (tools/vsock-perf): throughput, latency, connection rate; perf.h is its shared header.
+VSOCK_PERF_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-perf/,main.c options.c \
+	report.c conn.c stream.c zerocopy.c connrate.c latency.c stats.c)) $(BRIDGE_CLIENT_OBJ)
+VSOCK_PERF_UNIT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-perf/,unit_perf.c \
+	report.c stats.c))
 # Runs an unmodified program as the g2h host peer: its AF_VSOCK calls, caught by a seccomp
 # user-notification filter, go through the hybrid bridge. Its test peer runs only under it.
 HOSTWRAP_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsock-hostwrap/,main.c report.c \
@@ -159,6 +163,7 @@ PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes 
 # Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
 # fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
 PROGRAMS += $(BIN)/fxg-unit
+PROGRAMS += $(BIN)/vsock-perf-unit
 # The vmbus_sim module smoke test (testcases/kmod/vmbus_sim/selftest), run as root in a guest.
 PROGRAMS += $(BIN)/vmbus-sim-selftest
 ifneq ($(FX_OBJS),)
@@ -174,6 +179,7 @@ $(BUILD)/%.o: %.c
 
 $(SOCKDIAG_OBJ): CFLAGS += $(NL_CFLAGS)
 $(BUILD)/testcases/lib/host/shim.o: CFLAGS += -Itools
+$(BUILD)/tools/vsock-perf/%.o: CFLAGS += -Itools
 $(HOSTWRAP_OBJS): CFLAGS += -Itools
 $(BUILD)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(BUILD)/testcases/hvsock.o $(BUILD)/testcases/hvsock_%.o $(BUILD)/testcases/vmbus_sim_attach.o: CFLAGS += -Itools/hvsock-peer
@@ -197,6 +203,7 @@ $(BIN)/vsc-host-shimtest: $(HOST_LIB_OBJS) $(HOST_SHIMTEST_OBJS)
 $(BIN)/vsock-ss: $(VSOCK_SS_OBJS)
 $(BIN)/vsock-ss: LDLIBS += $(NL_LIBS)
 $(BIN)/vsock-perf: $(VSOCK_PERF_OBJS)
+$(BIN)/vsock-perf-unit: $(LIB_OBJS) $(VSOCK_PERF_UNIT_OBJS)
 $(BIN)/vsock-pingpong: $(BUILD)/tools/vsock-pingpong.o
 $(BIN)/vmbus-sim-selftest: $(BUILD)/testcases/kmod/vmbus_sim/selftest/vmbus_sim_selftest.o $(VSOCK_URI_OBJS)
 $(BIN)/vsock-hostwrap: $(HOSTWRAP_OBJS)

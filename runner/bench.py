@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """make bench: how long the loopback suite takes, phase by phase, and what the initramfs cache saves;
 then vsock throughput and connection rate through our device, beside the guest's loopback; then
+our vsock-perf over the kernel's vsock_perf in one loopback guest; then
 the nested suite's wall time, split into L1 boot, L2 boot and tests; then the kernel matrix's
 wall time (the four Debian kernels, loopback and g2h), with each column's boot and test times.
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vsc import bench_kbuild, bench_vsock, guest_session, kernels, kernelspec, topology_loopback  # noqa: E402
+from vsc import bench_kbuild, bench_perf_ratio, bench_vsock, guest_session, kernels, kernelspec, topology_loopback  # noqa: E402
 from vsc.cli import DEFAULT_KERNEL, TEST_PROGRAM  # noqa: E402
 from vsc.errors import UserError  # noqa: E402
 from vsc.paths import BUILD_DIR, PROJECT_ROOT  # noqa: E402
@@ -64,10 +65,12 @@ def timed_run(index: int, topology: str = "loopback") -> dict:
 def main() -> int:
     # --vsock: only the vsock figures (one guest, about a minute), for work on the device;
     # --nested: only the nested suite (one run, a few minutes); --matrix: only the kernel matrix;
-    # --kbuild: only the kernel builds (two full builds: tens of minutes on a loaded machine).
-    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"], ["--matrix"], ["--kbuild"]) else None
+    # --kbuild: only the kernel builds (two full builds: tens of minutes on a loaded machine);
+    # --perf-ratio: only our vsock-perf over the kernel's vsock_perf (one guest, a minute or two).
+    only = sys.argv[1] if sys.argv[1:] in (["--vsock"], ["--nested"], ["--matrix"], ["--kbuild"],
+                                           ["--perf-ratio"]) else None
     if sys.argv[1:] and only is None:
-        print("usage: bench.py [--vsock | --nested | --matrix | --kbuild]", file=sys.stderr)
+        print("usage: bench.py [--vsock | --perf-ratio | --nested | --matrix | --kbuild]", file=sys.stderr)
         return 2
     if only == "--kbuild":
         return kbuild_figures()
@@ -75,6 +78,8 @@ def main() -> int:
         kernel = kernels.resolve(DEFAULT_KERNEL, fetch=True)
         if only == "--vsock":
             return vsock_figures(kernel)
+        if only == "--perf-ratio":
+            return perf_ratio_figures(kernel)
         if only == "--nested":
             return nested_figures(kernel)
         if only == "--matrix":
@@ -94,7 +99,7 @@ def main() -> int:
         print("  " + "  ".join(cells))
     median = statistics.median(r["wall_s"] for r in runs)
     print(f"  median wall time {median:.2f} s (target under {TARGET_TOTAL_S:.0f} s)", flush=True)
-    return vsock_figures(kernel) or nested_figures(kernel) or matrix_figures() or kbuild_figures()
+    return vsock_figures(kernel) or perf_ratio_figures(kernel) or nested_figures(kernel) or matrix_figures() or kbuild_figures()
 
 
 def matrix_figures() -> int:
@@ -169,6 +174,20 @@ def vsock_figures(kernel) -> int:
         return 2
     print("\n".join(bench_vsock.table(figures)))
     print(f"  target: guest <-> host at least {bench_vsock.TARGET_RATIO} of loopback")
+    return 0
+
+
+def perf_ratio_figures(kernel) -> int:
+    r = bench_perf_ratio
+    print(f"vsockcheck bench: {kernel.name}, loopback (CID 1), our vsock-perf against the kernel's vsock_perf "
+          f"({r.SOURCE} linux-source), {r.STREAM_BYTES >> 20} MiB streams, {r.BUF_SIZE >> 10} KiB buffers, "
+          f"{r.ROUNDS} rounds each, one guest", flush=True)
+    try:
+        rounds = r.measure(kernel, BUILD_DIR / "bench" / "perf-ratio")
+    except UserError as e:
+        print(f"make bench: error: perf ratio: {e}", file=sys.stderr)
+        return 2
+    print("\n".join(r.table(rounds)))
     return 0
 
 

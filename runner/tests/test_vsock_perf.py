@@ -3,6 +3,7 @@
 On the build machine the tool only ever runs with --bridge or --bridge-listen (Unix sockets):
 AF_VSOCK here would reach a foreign hypervisor."""
 
+import json
 import socket
 import subprocess
 import tempfile
@@ -123,8 +124,12 @@ class BridgeModes(unittest.TestCase):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
         first = proc.stdout.readline().strip()
-        self.assertTrue(first.endswith(" listening port=" + args[args.index("--port") + 1]),
-                        first + proc.stderr.read() if proc.poll() is not None else first)
+        port = args[args.index("--port") + 1]
+        if "--json" in args:
+            self.assertEqual(json.loads(first)["event"], "listening", first)
+        else:
+            self.assertTrue(first.endswith(" listening port=" + port),
+                            first + proc.stderr.read() if proc.poll() is not None else first)
         return proc
 
     def guest_connect(self, port):
@@ -156,6 +161,38 @@ class BridgeModes(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(vsock_perf.report(out.strip()), ("echo", {"connections": "3"}))
 
+    def test_send_can_be_the_listening_side(self):
+        proc = self.listener("send", "--port", "5004", "--bytes", "3M", "--chunk", "4096")
+        with self.guest_connect(5004) as conn:
+            total = 0
+            while chunk := conn.recv(1 << 16):
+                total += len(chunk)
+                if total == 3 << 20:
+                    break
+            conn.shutdown(socket.SHUT_WR)   # the receiver's close ends send's wait
+        out, err = proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(total, 3 << 20)
+        mode, figures = vsock_perf.report(out.strip().splitlines()[-1])
+        self.assertEqual((mode, int(figures["bytes"])), ("send", 3 << 20))
+
+    def test_latency_listener_echoes_until_eof_and_reports_json(self):
+        proc = self.listener("latency", "--port", "5005", "--json")
+        with self.guest_connect(5005) as conn:
+            for i in range(20):
+                conn.sendall(bytes([i]) * 64)
+                got = b""
+                while len(got) < 64:
+                    got += conn.recv(64 - len(got))
+                self.assertEqual(got, bytes([i]) * 64)
+            conn.shutdown(socket.SHUT_WR)
+            self.assertEqual(conn.recv(1), b"")
+        out, err = proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 0, err)
+        report = json.loads(out.strip())
+        self.assertEqual((report["tool"], report["mode"], report["role"], report["echoed_bytes"]),
+                         ("vsock-perf", "latency", "echo", 20 * 64))
+
     def test_timeout_says_what_it_waited_for(self):
         done = self.perf("recv", "--port", "5001", "--bridge-listen", str(self.uds), "--timeout", "1")
         line = self.one_error_line(done, status=3)
@@ -168,7 +205,9 @@ class BridgeModes(unittest.TestCase):
                             (["recv"], "--port is required"),
                             (["send", "--bridge", "x", "--port", "1"], "--bytes is required"),
                             (["send", "--bridge", "x", "--port", "1", "--bytes", "1Q"], "--bytes '1Q'"),
-                            (["recv", "--port", "1", "--bridge", "x"], "--bridge"),
+                            (["echo", "--port", "1", "--bridge", "x"], "--bridge"),
+                            (["recv", "--port", "1", "--bridge", "x", "--vsk-size", "1M"], "AF_VSOCK only"),
+                            (["latency", "--bridge", "x", "--port", "1"], "--count is required"),
                             (["connrate", "--bridge", "x", "--port", "1"], "--count is required")):
             with self.subTest(args=args):
                 self.assertIn(words, self.one_error_line(self.perf(*args), status=2))

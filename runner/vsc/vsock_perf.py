@@ -8,7 +8,7 @@ from vsc.paths import GUEST_BIN_DIR
 
 PROGRAM = GUEST_BIN_DIR / "vsock-perf"
 # "vsock-perf: recv bytes=N seconds=S mib_per_s=X", "vsock-perf: recv listening port=P", ...
-_REPORT = re.compile(r"vsock-perf: (recv|send|echo|connrate) ((?:\w+=\S+ ?)+)$")
+_REPORT = re.compile(r"vsock-perf: (recv|send|echo|connrate|latency) ((?:\w+=\S+ ?)+)$")
 
 
 def report(line: str) -> tuple[str, dict[str, str]] | None:
