@@ -231,7 +231,7 @@ $(BUILD)/tools/hvsock-peer/hvp_addr.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/sock-stress: $(SOCK_STRESS_CORE_OBJS) $(BUILD)/tools/sock-stress/main.o
 $(BIN)/sock-stress-unit: $(LIB_OBJS) $(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS)
-$(BUILD)/tools/sock-stress/%.o: CFLAGS += -Itools/vsock-uri
+$(BUILD)/tools/sock-stress/%.o $(BUILD)/testcases/stress_soak.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: LDLIBS += -ljson-c
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
