@@ -346,7 +346,7 @@ static void hvsock_echo(const struct vsc_env *env)
 	require_tool("hvsock-peer");
 	for (round = 0; round < HVSOCK_ROUNDS && now_ms() < budget_end; round++)
 		hvsock_round(env, env->port + round % VSC_PORTS_PER_CASE);
-	vsc_diag("%u of %d rounds in %d s", round, HVSOCK_ROUNDS, HVSOCK_BUDGET_S);
+	vsc_diag("%u of %d rounds (a %d s budget)", round, HVSOCK_ROUNDS, HVSOCK_BUDGET_S);
 	if (round == 0)
 		vsc_fail_at(__FILE__, __LINE__, "no round started");
 }
