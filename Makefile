@@ -115,7 +115,7 @@ FXHV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-fixtures/,vsim
 ASAN_DIR := $(BUILD)/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit \
-	$(ASAN_DIR)/bin/vsock-uri-unit
+	$(ASAN_DIR)/bin/vsock-uri-unit $(ASAN_DIR)/bin/sock-stress-unit
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
@@ -248,7 +248,10 @@ $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
 # The URI parser walks offsets into text it is given: its unit tests under the sanitizers too.
 $(ASAN_DIR)/bin/vsock-uri-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VSOCKCAT_OBJS) \
 	$(VSOCK_URI_UNIT_OBJS))
-$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
+# sock-stress's option and URL parsing, and its SHA-256, under the sanitizers too.
+$(ASAN_DIR)/bin/sock-stress-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(SOCK_STRESS_CORE_OBJS) \
+	$(SOCK_STRESS_UNIT_OBJS))
+$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o $(ASAN_DIR)/tools/sock-stress/%.o: CFLAGS += -Itools/vsock-uri
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
 $(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
@@ -320,4 +323,5 @@ clean:
 	$(HVP_OBJS:.o=.d) $(HVP_UNIT_OBJS:.o=.d) $(BUILD)/tools/hvsock-peer/main.d \
 	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d \
 	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)) \
-	$(SOCK_STRESS_CORE_OBJS:.o=.d) $(SOCK_STRESS_UNIT_OBJS:.o=.d) $(BUILD)/tools/sock-stress/main.d
+	$(SOCK_STRESS_CORE_OBJS:.o=.d) $(SOCK_STRESS_UNIT_OBJS:.o=.d) $(BUILD)/tools/sock-stress/main.d \
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS))

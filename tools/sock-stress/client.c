@@ -185,6 +185,21 @@ static int one_connection(struct run_state *rs, long id, unsigned char *tx, unsi
 	return 0;
 }
 
+/* -w: sleep between connections, no further than the run's deadline. */
+static void pause_between(const struct run_state *rs)
+{
+	long long ms = rs->o->wait_s * 1000LL;
+	struct timespec ts;
+
+	if (rs->deadline_ms && rs->deadline_ms - stress_now_ms() < ms)
+		ms = rs->deadline_ms - stress_now_ms();
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	nanosleep(&ts, NULL);
+}
+
 struct worker {
 	struct run_state *rs;
 	uint64_t seed;
@@ -209,7 +224,7 @@ static void *worker_main(void *arg)
 		    rs->deadline_ms && stress_now_ms() >= rs->deadline_ms)
 			atomic_store(&rs->stop, 1);
 		if (o->wait_s && id + 1 < o->connections)
-			sleep((unsigned int)o->wait_s);
+			pause_between(rs);
 	}
 	free(tx);
 	free(rx);

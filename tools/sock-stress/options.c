@@ -40,14 +40,14 @@ static int bad(char *err, size_t err_size, const char *fmt, const char *a, const
 	return -1;
 }
 
-/* A decimal count from min upward; -1 on anything else. */
-static int number(const char *text, long min, long *value)
+/* A decimal number in [min, max]; -1 on anything else. */
+static int number(const char *text, long min, long max, long *value)
 {
 	char *end;
 
 	errno = 0;
 	*value = strtol(text, &end, 10);
-	return errno || end == text || *end || *value < min ? -1 : 0;
+	return errno || end == text || *end || *value < min || *value > max ? -1 : 0;
 }
 
 int stress_parse_options(int argc, char **argv, struct stress_options *o, char *err, size_t err_size)
@@ -56,11 +56,16 @@ int stress_parse_options(int argc, char **argv, struct stress_options *o, char *
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* Each numeric option: its letter, where it goes, its least value. */
-	struct { char letter; long *value; long min; } numbers[] = {
-		{ 'i', &o->connections, 1 }, { 'p', &o->parallel, 1 }, { 'L', &o->min_len, 0 },
-		{ 'l', &o->max_len, 0 }, { 'B', &o->min_chunk, 1 }, { 'b', &o->max_chunk, 1 },
-		{ 'w', &o->wait_s, 0 }, { 'v', &o->verbose, 0 }, { 't', &o->time_limit_s, 0 },
+	/*
+	 * Each numeric option: its letter, where it goes, its range. The ceilings keep the
+	 * arithmetic far from overflow and a chunk (two buffers per client thread) allocatable.
+	 */
+	struct { char letter; long *value; long min, max; } numbers[] = {
+		{ 'i', &o->connections, 1, 1L << 40 }, { 'p', &o->parallel, 1, 4096 },
+		{ 'L', &o->min_len, 0, 1L << 40 }, { 'l', &o->max_len, 0, 1L << 40 },
+		{ 'B', &o->min_chunk, 1, 1L << 26 }, { 'b', &o->max_chunk, 1, 1L << 26 },
+		{ 'w', &o->wait_s, 0, 86400 }, { 'v', &o->verbose, 0, 9 },
+		{ 't', &o->time_limit_s, 0, 1L << 30 },
 	};
 	char letter[2] = "";
 	size_t i;
@@ -97,9 +102,11 @@ int stress_parse_options(int argc, char **argv, struct stress_options *o, char *
 			if (numbers[i].letter != opt)
 				continue;
 			letter[0] = (char)opt;
-			if (number(optarg, numbers[i].min, numbers[i].value))
-				return bad(err, err_size, numbers[i].min ? "-%s %s: want a whole number from 1" :
-					   "-%s %s: want a whole number from 0", letter, optarg);
+			if (number(optarg, numbers[i].min, numbers[i].max, numbers[i].value)) {
+				snprintf(err, err_size, "-%s %s: want a whole number from %ld to %ld",
+					 letter, optarg, numbers[i].min, numbers[i].max);
+				return -1;
+			}
 			if (opt == 'i')
 				o->count_given = 1;
 		}

@@ -104,6 +104,9 @@ static void options(const struct vsc_env *env)
 	EXPECT_TRUE(strstr(err, "-B") != NULL);
 	EXPECT_EQ(parse(&o, err, sizeof(err), "-c", "vsock://1:80", "-i", "0", NULL), -1);
 	EXPECT_TRUE(strstr(err, "-i 0") != NULL);
+	EXPECT_EQ(parse(&o, err, sizeof(err), "-c", "vsock://1:80", "-b", "1000000000", NULL), -1);
+	EXPECT_TRUE(strstr(err, "to 67108864") != NULL);
+	EXPECT_EQ(parse(&o, err, sizeof(err), "-c", "vsock://1:80", "-l", "99999999999999999999", NULL), -1);
 	EXPECT_EQ(parse(&o, err, sizeof(err), "-c", "vsock://1:80", "-p", NULL), -1);
 	EXPECT_TRUE(strstr(err, "-p needs") != NULL);
 	EXPECT_EQ(parse(&o, err, sizeof(err), "-i", "3", NULL), -1);
