@@ -119,7 +119,7 @@ FXHV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/hvsock-fixtures/,vsim
 ASAN_DIR := $(BUILD)/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 ASAN_PROGRAMS := $(ASAN_DIR)/bin/vhost-user-vsock $(ASAN_DIR)/bin/vu-unit $(ASAN_DIR)/bin/fx-unit \
-	$(ASAN_DIR)/bin/vsock-uri-unit
+	$(ASAN_DIR)/bin/vsock-uri-unit $(ASAN_DIR)/bin/sock-stress-unit
 ASAN_VU_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(VU_OBJS))
 ASAN_VU_UNIT_OBJS := $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VU_UNIT_OBJS))
 # The fixture runner's unit tests feed it broken files: under the sanitizers too.
@@ -153,12 +153,20 @@ VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c 
 	hyperv_probe.c)) $(VSOCK_URI_OBJS)
 VSOCK_URI_UNIT_OBJS := $(BUILD)/tools/vsock-uri/unit_uri.o $(BUILD)/tools/vsockcat/unit_vsockcat.o
 
+# sock-stress: virtsock's sock_stress echo test (tools/sock-stress), vsock://, hvsock:// (through the
+# URI library) and unix: URLs; its unit test checks the SHA-256 on FIPS 180's vectors.
+SOCK_STRESS_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/sock-stress/,sha256.c options.c \
+	address.c run_state.c client.c server.c)) $(VSOCK_URI_OBJS)
+SOCK_STRESS_UNIT_OBJS := $(BUILD)/tools/sock-stress/unit.o
+
 PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes $(BIN)/vsc-split-pair \
 	$(BIN)/vsockcheck-host $(BIN)/vsc-host-shimtest $(BIN)/vsock-ss $(BIN)/vsock-perf $(BIN)/vsock-pingpong \
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
 	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit \
 	$(BIN)/hvsock-peer $(BIN)/hvp-unit \
 	$(BIN)/vsockcat $(BIN)/vsock-uri-unit
+
+PROGRAMS += $(BIN)/sock-stress $(BIN)/sock-stress-unit
 
 # Engine 2 (tools/vsock-fixtures-guest): its ring's unit test, and the engine, which links the
 # fixture runner (tools/vsock-fixtures: FX_OBJS, FX_LIBS) and so is built once that is there.
@@ -228,6 +236,9 @@ $(BIN)/vsock-uri-unit: $(LIB_OBJS) $(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)
 $(BUILD)/tools/vsockcat/%.o $(BUILD)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
 $(BUILD)/tools/hvsock-peer/hvp_addr.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
+$(BIN)/sock-stress: $(SOCK_STRESS_CORE_OBJS) $(BUILD)/tools/sock-stress/main.o
+$(BIN)/sock-stress-unit: $(LIB_OBJS) $(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS)
+$(BUILD)/tools/sock-stress/%.o $(BUILD)/testcases/stress_soak.o: CFLAGS += -Itools/vsock-uri
 $(BIN)/fx-unit: LDLIBS += -ljson-c
 $(PROGRAMS): | static-libs
 	@mkdir -p $(dir $@)
@@ -244,7 +255,10 @@ $(ASAN_DIR)/bin/fx-unit: $(ASAN_FX_UNIT_OBJS)
 # The URI parser walks offsets into text it is given: its unit tests under the sanitizers too.
 $(ASAN_DIR)/bin/vsock-uri-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(VSOCKCAT_OBJS) \
 	$(VSOCK_URI_UNIT_OBJS))
-$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
+# sock-stress's option and URL parsing, and its SHA-256, under the sanitizers too.
+$(ASAN_DIR)/bin/sock-stress-unit: $(patsubst $(BUILD)/%,$(ASAN_DIR)/%,$(LIB_OBJS) $(SOCK_STRESS_CORE_OBJS) \
+	$(SOCK_STRESS_UNIT_OBJS))
+$(ASAN_DIR)/tools/vsockcat/%.o $(ASAN_DIR)/tools/vsock-uri/%.o $(ASAN_DIR)/tools/sock-stress/%.o: CFLAGS += -Itools/vsock-uri
 $(ASAN_DIR)/bin/fx-unit: ASAN_LDLIBS += -ljson-c
 $(ASAN_DIR)/tools/vsock-fixtures/%.o: CFLAGS += -Itools/vsock-fixtures
 $(ASAN_PROGRAMS):
@@ -315,4 +329,6 @@ clean:
 	$(FX_OBJS:.o=.d) $(FX_UNIT_OBJS:.o=.d) $(FX_AGENT_OBJS:.o=.d) \
 	$(HVP_OBJS:.o=.d) $(HVP_UNIT_OBJS:.o=.d) $(BUILD)/tools/hvsock-peer/main.d \
 	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d \
-	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS))
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)) \
+	$(SOCK_STRESS_CORE_OBJS:.o=.d) $(SOCK_STRESS_UNIT_OBJS:.o=.d) $(BUILD)/tools/sock-stress/main.d \
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS))

@@ -27,7 +27,8 @@ from vsc.paths import BUILD_DIR, GUEST_BIN_DIR, PROJECT_ROOT  # noqa: E402
 ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_BIN_DIR / "fx-unit",
                  GUEST_BIN_DIR / "fxg-unit", GUEST_BIN_DIR / "hvp-unit",
-                 ASAN_BIN_DIR / "vsock-uri-unit", GUEST_BIN_DIR / "vsock-perf-unit")
+                 ASAN_BIN_DIR / "vsock-uri-unit", GUEST_BIN_DIR / "vsock-perf-unit",
+                 ASAN_BIN_DIR / "sock-stress-unit")
 
 
 # The whole suite on every Debian kernel, in one guest over loopback and guest to this machine
@@ -56,7 +57,8 @@ def python_unit_tests() -> tuple[int, int, int]:
 
 def host_unit_tests() -> tuple[int, int, int]:
     """The C unit programs that run on the build machine: the test library's, the device's, the
-    fixture runner's (against its fake kernel) and the vsock URI library's with vsockcat's parts."""
+    fixture runner's (against its fake kernel), the vsock URI library's with vsockcat's parts, and
+    sock-stress's (SHA-256 on FIPS 180's vectors, options, URLs)."""
     totals = [0, 0, 0]
     for program in UNIT_PROGRAMS:
         if not program.exists():

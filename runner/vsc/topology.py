@@ -11,8 +11,10 @@ from vsc.paths import GUEST_BIN_DIR
 
 TEST_PROGRAM = GUEST_BIN_DIR / "vsockcheck-tests"
 # Programs the cases run inside the guest (diag_vsock_ss_listener runs /usr/bin/vsock-ss, the
-# vsockcat_* cases /usr/bin/vsockcat).
-GUEST_TOOLS = (GUEST_BIN_DIR / "vsock-ss", GUEST_BIN_DIR / "vsockcat", GUEST_BIN_DIR / "vsock-perf")
+# vsockcat_* cases /usr/bin/vsockcat, the perf_tool_* cases /usr/bin/vsock-perf, the stress_* soak
+# cases /usr/bin/sock-stress).
+GUEST_TOOLS = (GUEST_BIN_DIR / "vsock-ss", GUEST_BIN_DIR / "vsockcat", GUEST_BIN_DIR / "vsock-perf",
+               GUEST_BIN_DIR / "sock-stress")
 # The guest modules: virtio_console carries the KTAP and peer ports; the virtio vsock transport
 # drives our device where a topology attaches one, and vsock_loopback is there as in a real guest.
 MODULES = ("virtio_pci", "virtio_console", "vsock", "vsock_loopback",

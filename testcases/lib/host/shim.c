@@ -84,6 +84,11 @@ int vsc_bridge_init(const char *uds, unsigned int guest_cid)
 	return 0;
 }
 
+const char *vsc_bridge_path(void)
+{
+	return bridge.sun_path[0] ? bridge.sun_path : NULL;
+}
+
 const char *vsc_bridge_unmet_need(const struct vsc_case *c)
 {
 	/* min_kver is not judged here: the kernel under test is the guest's, and its side judges. */
