@@ -81,6 +81,8 @@ mounted /sys || mount -t sysfs sysfs /sys || note "cannot mount /sys"
 [ -c /dev/null ] || mount -t devtmpfs devtmpfs /dev || note "cannot mount /dev"
 
 RELEASE=$(uname -r)
+# Where compressed modules are unpacked for insmod (removed at the end).
+UNPACKED=${TMPDIR:-/tmp}/vsockcheck-modules.$$
 
 # module_present NAME: loaded, or built into the kernel.
 module_present() {
@@ -89,27 +91,60 @@ module_present() {
 		sed 's|.*/||; s|\.ko.*||; s|-|_|g' "/lib/modules/$RELEASE/modules.builtin" | grep -qx "$1"
 }
 
-# module_file NAME: the first NAME.ko (or with '-' for '_') below MODULE_DIR.
+# module_file NAME: the first NAME.ko (or .ko.xz, .ko.gz, .ko.zst; '-' for '_' too) below MODULE_DIR.
 module_file() {
 	[ -n "$MODULE_DIR" ] || return 1
 	dashed=$(echo "$1" | tr _ -)
-	find "$MODULE_DIR" \( -name "$1.ko" -o -name "$dashed.ko" \) 2>/dev/null | head -n 1 | grep .
+	find "$MODULE_DIR" \( -name "$1.ko" -o -name "$1.ko.*" -o -name "$dashed.ko" -o -name "$dashed.ko.*" \) \
+		2>/dev/null | head -n 1 | grep .
+}
+
+# plain_module FILE: FILE as an uncompressed .ko path (insmod may not read compressed ones).
+plain_module() {
+	case "$1" in
+	*.ko) echo "$1"; return 0 ;;
+	*.ko.xz) unpack="xz -dc" ;;
+	*.ko.gz) unpack="gzip -dc" ;;
+	*.ko.zst) unpack="zstd -dc" ;;
+	*) return 1 ;;
+	esac
+	mkdir -p "$UNPACKED" || return 1
+	plain=$UNPACKED/$(basename "$1" | sed 's/\.ko\..*$/.ko/')
+	$unpack "$1" >"$plain" 2>/dev/null && echo "$plain"
+}
+
+# module_depends FILE: the modules a .ko needs, from the depends= string of its .modinfo (busybox
+# modinfo reads only modules.dep's modules, not a file).
+module_depends() {
+	tr '\000' '\n' <"$1" | sed -n 's/^depends=//p' | head -n 1 | tr , ' '
+}
+
+# insmod_from_dir NAME: insmod NAME.ko found below MODULE_DIR, after the modules its .modinfo
+# says it depends on (modprobe does this from modules.dep, which a bare directory lacks).
+insmod_from_dir() {
+	file=$(module_file "$1") || {
+		message="$probe_message; no $1.ko${MODULE_DIR:+ below $MODULE_DIR} (see --module-dir)"
+		return 1
+	}
+	file=$(plain_module "$file") || { message="cannot decompress $file"; return 1; }
+	# The list is expanded once, before load (which comes back here) changes these variables.
+	for dep in $(module_depends "$file"); do
+		load "$dep" || { message="it needs module $dep, which did not load"; return 1; }
+	done
+	file=$(plain_module "$(module_file "$1")") && message=$(insmod "$file" 2>&1)
 }
 
 # load NAME: loads a module unless the kernel has it; a failure is noted, not fatal (the cases
 # that need the module say what is missing).
 load() {
 	module_present "$1" && return 0
-	message=
 	[ "$LOAD_MODULES" = yes ] || { note "module $1 is not loaded (--no-modules)"; return 1; }
-	if command -v modprobe >/dev/null 2>&1 && message=$(modprobe "$1" 2>&1) && module_present "$1"; then
-		return 0
+	probe_message="no modprobe"
+	if command -v modprobe >/dev/null 2>&1; then
+		probe_message=$(modprobe "$1" 2>&1) && module_present "$1" && return 0
+		probe_message="modprobe: ${probe_message:-it did not load}"
 	fi
-	if file=$(module_file "$1"); then
-		message=$(insmod "$file" 2>&1) && return 0
-	elif [ -z "$message" ]; then
-		message="modprobe cannot load it and no $1.ko${MODULE_DIR:+ below $MODULE_DIR} (see --module-dir)"
-	fi
+	insmod_from_dir "$1" && return 0
 	message=$(echo "$message" | tr '\n' ' ')
 	note "cannot load module $1: $message"
 	echo "$1.ko: $message" >>"$INSMOD_FAILED" 2>/dev/null
@@ -139,6 +174,9 @@ load_modules() {
 	fi
 }
 
+LINKED=
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 load_modules
 TRANSPORTS=
 module_present vsock_loopback && TRANSPORTS="$TRANSPORTS loopback"
@@ -149,7 +187,6 @@ module_present "$VSC_HYPERV_MODULE" && TRANSPORTS="$TRANSPORTS hv_sock"
 note "kernel $RELEASE, bundle $VSC_VERSION, transports:${TRANSPORTS:- none}"
 
 # Put the tools where the cases look; remember which links are ours, to take them away again.
-LINKED=
 link_tools() {
 	mkdir -p "$TOOL_DIR" 2>/dev/null
 	for tool in $VSC_TOOLS; do
@@ -162,10 +199,11 @@ link_tools() {
 	done
 }
 # shellcheck disable=SC2317  # called by the EXIT trap
-unlink_tools() {
+cleanup() {
 	for link in $LINKED; do
 		rm -f "$link"
 	done
+	rm -rf "$UNPACKED"
 }
 
 # with_notes: copies KTAP from stdin, with NOTES after its version line (a KTAP document starts
@@ -199,8 +237,6 @@ suite)
 	module_present vsock_loopback ||
 		cant_run "no vsock_loopback in this kernel (CONFIG_VSOCKETS_LOOPBACK): the suite's two ends meet over it"
 	link_tools
-	trap unlink_tools EXIT
-	trap 'exit 130' INT TERM
 	set -f  # the globs are the test program's, not the shell's
 	# shellcheck disable=SC2086
 	run_ktap "$TEST_PROGRAM" $VSC_LOOPBACK_ARGS ${PICK:+--pick "$PICK"} ${SKIP:+--skip "$SKIP"}

@@ -1,6 +1,8 @@
-"""make dist's bundle booted in the project's own guest (debian:bookworm) in place of the usual
-initramfs contents: the bundle's runner loads the vsock modules and runs the loopback suite from
-the bundle, and its KTAP must parse with every case ok or SKIP (or XFAIL) with a reason."""
+"""make dist's bundle booted in the project's own guest in place of the usual initramfs contents:
+the bundle's runner loads the vsock modules and runs the loopback suite from the bundle, and its
+KTAP must parse with every case ok or SKIP (or XFAIL) with a reason. debian:bookworm with the
+modules in a modules.dep tree (modprobe); debian:trixie, whose modules are .ko.xz, with them
+loose in a directory (--module-dir: insmod after decompressing, dependencies from .modinfo)."""
 
 import shutil
 import tempfile
@@ -13,34 +15,49 @@ from vsc.errors import UserError
 from vsc.ktap_syntax import PASS, SKIP, XFAIL
 from vsc.paths import GUEST_BIN_DIR
 
-KERNEL = "debian:bookworm"
 
 
-def kernel_cached():
+def kernel_cached(spec: str):
     try:
-        return kernels.resolve(KERNEL, fetch=False)
+        return kernels.resolve(spec, fetch=False)
     except UserError:
         return None
 
 
 @unittest.skipUnless(all(p.exists() for p in dist_bundle.programs(GUEST_BIN_DIR)),
                      "the bundle's programs are not built: run make")
-@unittest.skipUnless(kernel_cached(), f"{KERNEL} is not cached: run 'vsockcheck kernels fetch'")
 class BundleInGuest(unittest.TestCase):
-    def test_the_bundle_runs_the_loopback_suite_with_nothing_failed(self):
-        top = Path(tempfile.mkdtemp(prefix="vsc-dist-guest-"))
-        self.addCleanup(shutil.rmtree, top, True)
-        results = top / "results"
-        results.mkdir()
-        tarball = dist_bundle.build(top / "dist")
-        version = tarball.name[len("vsockcheck-"):-len(".tar.gz")]
-        run = dist_guest.run(kernel_cached(), tarball, top / "work", results)
+    @classmethod
+    def setUpClass(cls):
+        cls.top = Path(tempfile.mkdtemp(prefix="vsc-dist-guest-"))
+        cls.tarball = dist_bundle.build(cls.top / "dist")
+        cls.version = cls.tarball.name[len("vsockcheck-"):-len(".tar.gz")]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.top, ignore_errors=True)
+
+    def test_bookworm_modprobe_from_the_module_tree(self):
+        self.check_suite("debian:bookworm", dist_guest.MODPROBE)
+
+    def test_trixie_insmod_of_compressed_modules_from_module_dir(self):
+        self.check_suite("debian:trixie", dist_guest.MODULE_DIR)
+
+    def check_suite(self, spec: str, layout: str):
+        kernel = kernel_cached(spec)
+        if kernel is None:
+            self.skipTest(f"{spec} is not cached: run 'vsockcheck kernels fetch'")
+        results = self.top / layout / "results"
+        results.mkdir(parents=True)
+        run = dist_guest.run(kernel, self.tarball, self.top / layout / "work", results, layout=layout)
         self.assertEqual(processes.qemus_naming(results), [], "QEMU outlived the run")
         where = f"console: {results / 'console.log'}; output: {results / 'guest.out'}"
 
         # One KTAP document, from the bundle's runner, over loopback.
         self.assertEqual(run.lines[0], "KTAP version 1", where)
-        self.assertIn(f"# vsockcheck-guest: kernel {kernel_cached().release}, bundle {version}, "
+        # Every module loaded: the runner names none it could not load.
+        self.assertEqual([line for line in run.lines if "cannot load module" in line], [], where)
+        self.assertIn(f"# vsockcheck-guest: kernel {kernel.release}, bundle {self.version}, "
                       "transports: loopback", "\n".join(run.lines), where)
         self.assertEqual(run.report.problems, [], where)
         self.assertEqual(run.report.plan, len(run.cases), where)

@@ -23,9 +23,12 @@ GUEST_DIR = "opt"                    # the tarball is unpacked here, relative to
 LINK = "opt/vsockcheck"              # -> its top directory, vsockcheck-<version>
 # guest_init.sh needs these for the KTAP port before it runs the script; the rest is the bundle's.
 HARNESS_MODULES = ("virtio_pci", "virtio_console")
-# What the runner prints on its stderr (module notes) goes to the console, so the port carries
-# the KTAP document and guest_init's exit line only.
-SCRIPT = f"/{LINK}/vsockcheck-guest.sh 2>/dev/console"
+RUNNER = f"/{LINK}/vsockcheck-guest.sh"
+# Two ways an image holds its modules: a distribution's tree with modules.dep (the runner's
+# modprobe finds them), or the kernel's files as shipped (maybe compressed) in a directory of
+# their own, without modules.dep (the runner's --module-dir: insmod, dependencies from .modinfo).
+MODPROBE, MODULE_DIR = "modprobe", "module-dir"
+LOOSE_MODULES = "opt/kernel-modules"
 BOOT_S = 60.0
 
 
@@ -81,19 +84,38 @@ def module_tree_entries(kernel, workdir: Path) -> list[cpio.Entry]:
             for p in sorted(tree.rglob("*")) if p.is_file()]
 
 
-def build_image(kernel, tarball: Path, workdir: Path, cache_dir: Path | None = None) -> Path:
-    """The initramfs: the usual base without the suite, the module tree, the unpacked bundle."""
+def loose_module_entries(kernel) -> list[cpio.Entry]:
+    """The vsock modules (and what they need) as the kernel ships them, below LOOSE_MODULES."""
+    if kernel.modules_dir is None:
+        return []
+    plan = modules.plan(kernel, list(topology.MODULES))
+    return [cpio.file(f"{LOOSE_MODULES}/{path.relative_to(kernel.modules_dir).as_posix()}", path.read_bytes(), 0o644)
+            for path in plan.load]
+
+
+def script(layout: str) -> str:
+    """What guest_init.sh runs: the bundle's runner; its stderr (module notes) goes to the
+    console, so the KTAP port carries the KTAP document and guest_init's exit line only."""
+    args = f" --module-dir /{LOOSE_MODULES}" if layout == MODULE_DIR else ""
+    return f"{RUNNER}{args} 2>/dev/console"
+
+
+def build_image(kernel, tarball: Path, workdir: Path, cache_dir: Path | None = None, layout: str = MODPROBE) -> Path:
+    """The initramfs: the usual base without the suite, the kernel's modules laid out as `layout`
+    says, the unpacked bundle."""
     harness = modules.materialize(modules.plan(kernel, list(HARNESS_MODULES)), workdir / "harness-modules")
     bundle, _ = bundle_entries(tarball)
     try:
         guest_lib = guest_session.GUEST_LIB_SOURCE.read_bytes()
     except OSError as e:
         raise UserError(f"{guest_session.GUEST_LIB_SOURCE}: cannot read it ({e.strerror})") from None
-    extra = [cpio.file(guest_session.GUEST_LIB.lstrip("/"), guest_lib, 0o644),
-             *module_tree_entries(kernel, workdir), *bundle]
+    if layout not in (MODPROBE, MODULE_DIR):
+        raise ValueError(f"module layout {layout!r}")
+    kernel_modules = module_tree_entries(kernel, workdir) if layout == MODPROBE else loose_module_entries(kernel)
+    extra = [cpio.file(guest_session.GUEST_LIB.lstrip("/"), guest_lib, 0o644), *kernel_modules, *bundle]
     base = initramfs.build_base(guest_session.BUSYBOX, guest_session.INIT_SCRIPT, [], harness,
                                 cache_dir or cache_root() / "initramfs", extra=extra)
-    return initramfs.with_run_config(base, {"MODE": "script", "SCRIPT": SCRIPT}, workdir / "initrd.img")
+    return initramfs.with_run_config(base, {"MODE": "script", "SCRIPT": script(layout)}, workdir / "initrd.img")
 
 
 def listed_cases(tarball: Path, workdir: Path) -> list[Case]:
@@ -111,16 +133,17 @@ def listed_cases(tarball: Path, workdir: Path) -> list[Case]:
     return catalogue.read(program)
 
 
-def run(kernel, tarball: Path, workdir: Path, results_dir: Path, accel: str = "tcg") -> BundleRun:
+def run(kernel, tarball: Path, workdir: Path, results_dir: Path, accel: str = "tcg",
+        layout: str = MODPROBE) -> BundleRun:
     """Boots one guest of `kernel` with the bundle and returns what its runner printed, parsed.
     The guest may take each case's own timeout, and a boot, before it is given up."""
     workdir.mkdir(parents=True, exist_ok=True)
     cases = listed_cases(tarball, workdir)
     # Each bundle gives a base image of its own: keep them out of the shared initramfs cache.
-    initrd = build_image(kernel, tarball, workdir, cache_dir=workdir / "initramfs")
+    initrd = build_image(kernel, tarball, workdir, cache_dir=workdir / "initramfs", layout=layout)
     spec = guest_session.GuestSpec(kernel=kernel, modules=(), test_program=topology.TEST_PROGRAM,
                                    test_args=[], cases=cases, accel=accel)
-    done = guest_script.run(spec, SCRIPT, workdir, results_dir, initrd=initrd,
+    done = guest_script.run(spec, script(layout), workdir, results_dir, initrd=initrd,
                             timeout_s=BOOT_S + sum(c.timeout_s for c in cases))
     parser = Parser()
     for line in done.lines:
