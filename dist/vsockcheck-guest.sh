@@ -244,14 +244,13 @@ suite)
 	;;
 fixtures)
 	load vhost_vsock || cant_run "no vhost_vsock (CONFIG_VHOST_VSOCK): the fixtures drive /dev/vhost-vsock"
-	fixtures=$(cd "$HERE/fixtures" && find . -name '*.json' ! -name schema.json | sort) ||
-		cant_run "no fixtures in $HERE/fixtures"
-	# The engine takes the files by their path from its working directory.
-	cd "$HERE/fixtures" || exit 2
-	set -f
-	# shellcheck disable=SC2086
+	# The engine takes the files by their path from its working directory: every fixture sits one
+	# directory below fixtures/ (schema.json and README.md at its top are none).
+	cd "$HERE/fixtures" || cant_run "no directory $HERE/fixtures"
+	set -- */*.json
+	[ -e "$1" ] || cant_run "no fixtures in $HERE/fixtures"
 	run_ktap "$HERE/bin/$VSC_FIXTURE_ENGINE" --agent "$HERE/bin/$VSC_FIXTURE_AGENT" \
-		--prefix "$VSC_FIXTURE_PREFIX" $fixtures
+		--prefix "$VSC_FIXTURE_PREFIX" "$@"
 	status=$?
 	;;
 esac

@@ -10,7 +10,7 @@ import unittest
 from pathlib import Path
 
 from tests import processes
-from vsc import dist_bundle, dist_guest, kernels, topology
+from vsc import dist_bundle, dist_guest, fixture_check, fixtures_guest, kernels, topology
 from vsc.errors import UserError
 from vsc.ktap_syntax import PASS, SKIP, XFAIL
 from vsc.paths import GUEST_BIN_DIR
@@ -38,43 +38,61 @@ class BundleInGuest(unittest.TestCase):
         shutil.rmtree(cls.top, ignore_errors=True)
 
     def test_bookworm_modprobe_from_the_module_tree(self):
-        self.check_suite("debian:bookworm", dist_guest.MODPROBE)
+        run = self.boot("debian:bookworm", dist_guest.MODPROBE)
+        self.check_ktap(run, [c.name for c in run.cases])
+        self.check_tools_were_there(run)
 
     def test_trixie_insmod_of_compressed_modules_from_module_dir(self):
-        self.check_suite("debian:trixie", dist_guest.MODULE_DIR)
+        run = self.boot("debian:trixie", dist_guest.MODULE_DIR)
+        self.check_ktap(run, [c.name for c in run.cases])
+        self.check_tools_were_there(run)
 
-    def check_suite(self, spec: str, layout: str):
+    def test_bookworm_fixtures_against_vhost_vsock(self):
+        run = self.boot("debian:bookworm", dist_guest.MODPROBE, ("--fixtures",))
+        # A fixture's result is named after its name (a QEMU-format file's: qemu_<stem>).
+        names = [fixtures_guest.PREFIX + fixture_check.inspect(p).name for p in fixture_check.discover()]
+        self.check_ktap(run, names)
+
+    def boot(self, spec: str, layout: str, runner_args: tuple[str, ...] = ()) -> dist_guest.BundleRun:
         kernel = kernel_cached(spec)
         if kernel is None:
             self.skipTest(f"{spec} is not cached: run 'vsockcheck kernels fetch'")
-        results = self.top / layout / "results"
+        self.where = self.top / self.id().rsplit(".", 1)[-1]
+        results = self.where / "results"
         results.mkdir(parents=True)
-        run = dist_guest.run(kernel, self.tarball, self.top / layout / "work", results, layout=layout)
+        run = dist_guest.run(kernel, self.tarball, self.where / "work", results, layout=layout,
+                             runner_args=runner_args)
         self.assertEqual(processes.qemus_naming(results), [], "QEMU outlived the run")
-        where = f"console: {results / 'console.log'}; output: {results / 'guest.out'}"
+        self.kernel = kernel
+        return run
 
-        # One KTAP document, from the bundle's runner, over loopback.
+    def check_ktap(self, run: dist_guest.BundleRun, names: list[str]):
+        """One KTAP document from the bundle's runner, every module loaded, a result for each of
+        `names`, none failed, every SKIP and XFAIL with its reason, exit status 0."""
+        where = f"console: {self.where / 'results' / 'console.log'}; output: {self.where / 'results' / 'guest.out'}"
         self.assertEqual(run.lines[0], "KTAP version 1", where)
-        # Every module loaded: the runner names none it could not load.
         self.assertEqual([line for line in run.lines if "cannot load module" in line], [], where)
-        self.assertIn(f"# vsockcheck-guest: kernel {kernel.release}, bundle {self.version}, "
+        self.assertIn(f"# vsockcheck-guest: kernel {self.kernel.release}, bundle {self.version}, "
                       "transports: loopback", "\n".join(run.lines), where)
         self.assertEqual(run.report.problems, [], where)
-        self.assertEqual(run.report.plan, len(run.cases), where)
-        self.assertEqual([r.name for r in run.report.results], [c.name for c in run.cases], where)
+        self.assertEqual(run.report.plan, len(names), where)
+        # (In order for the suite; the fixtures run in the shell's glob order.)
+        self.assertEqual(sorted(r.name for r in run.report.results), sorted(names), where)
 
-        failed = [f"{r.name}: {r.status} {r.reason}" for r in run.report.results if r.status not in (PASS, SKIP, XFAIL)]
+        # A failure shows with its diagnostics: the results directory is gone when the test ends.
+        failed = [f"{r.name}: {r.status} {r.reason} | " + " | ".join(r.diagnostics[-8:])
+                  for r in run.report.results if r.status not in (PASS, SKIP, XFAIL)]
         self.assertEqual(failed, [], where)
         unexplained = [r.name for r in run.report.results if r.status in (SKIP, XFAIL) and not r.reason.strip()]
         self.assertEqual(unexplained, [], "SKIP or XFAIL without a reason")
         self.assertTrue(any(r.status == PASS for r in run.report.results), "nothing passed")
-        # The tools came from the bundle, linked into /usr/bin: the cases that run them did not skip
-        # for want of them.
+        self.assertEqual(run.exit_status, 0, where)
+
+    def check_tools_were_there(self, run: dist_guest.BundleRun):
+        """The tools came from the bundle, linked into /usr/bin: no case skipped for want of one."""
         for result in run.report.results:
             for tool in topology.GUEST_TOOLS:
                 self.assertNotIn(f"/usr/bin/{tool.name} is not in this image", result.reason, result.name)
-        self.assertEqual(run.exit_status, 0, where)
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -8,11 +8,12 @@ modprobe; the test program and tools come only from the unpacked tarball."""
 
 from __future__ import annotations
 
+import shlex
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from vsc import catalogue, cpio, guest_script, guest_session, initramfs, modules, topology
+from vsc import catalogue, cpio, fixtures_guest, guest_script, guest_session, initramfs, modules, topology
 from vsc.catalogue import Case
 from vsc.errors import UserError
 from vsc.ktap import Parser
@@ -65,12 +66,18 @@ def bundle_entries(tarball: Path) -> tuple[list[cpio.Entry], str]:
     return entries + [cpio.symlink(LINK, top)], top
 
 
+def bundle_modules() -> list[str]:
+    """What the image holds of the kernel's modules: the project guests' list, and vhost_vsock
+    for the runner's --fixtures."""
+    return list(dict.fromkeys([*topology.MODULES, *fixtures_guest.MODULES]))
+
+
 def module_tree_entries(kernel, workdir: Path) -> list[cpio.Entry]:
     """The vsock modules (and what they need) at lib/modules/<release>/ in the kernel's own layout,
     decompressed (busybox modprobe reads plain .ko), with modules.dep and modules.builtin."""
     if kernel.modules_dir is None:
         return []
-    plan = modules.plan(kernel, list(topology.MODULES))
+    plan = modules.plan(kernel, bundle_modules())
     tree = workdir / "lib-modules" / kernel.release
     for source in plan.load:
         relative = source.relative_to(kernel.modules_dir)
@@ -88,19 +95,20 @@ def loose_module_entries(kernel) -> list[cpio.Entry]:
     """The vsock modules (and what they need) as the kernel ships them, below LOOSE_MODULES."""
     if kernel.modules_dir is None:
         return []
-    plan = modules.plan(kernel, list(topology.MODULES))
+    plan = modules.plan(kernel, bundle_modules())
     return [cpio.file(f"{LOOSE_MODULES}/{path.relative_to(kernel.modules_dir).as_posix()}", path.read_bytes(), 0o644)
             for path in plan.load]
 
 
-def script(layout: str) -> str:
+def script(layout: str, runner_args: tuple[str, ...] = ()) -> str:
     """What guest_init.sh runs: the bundle's runner; its stderr (module notes) goes to the
     console, so the KTAP port carries the KTAP document and guest_init's exit line only."""
-    args = f" --module-dir /{LOOSE_MODULES}" if layout == MODULE_DIR else ""
-    return f"{RUNNER}{args} 2>/dev/console"
+    args = [RUNNER, *(["--module-dir", f"/{LOOSE_MODULES}"] if layout == MODULE_DIR else []), *runner_args]
+    return shlex.join(args) + " 2>/dev/console"
 
 
-def build_image(kernel, tarball: Path, workdir: Path, cache_dir: Path | None = None, layout: str = MODPROBE) -> Path:
+def build_image(kernel, tarball: Path, workdir: Path, cache_dir: Path | None = None, layout: str = MODPROBE,
+                runner_args: tuple[str, ...] = ()) -> Path:
     """The initramfs: the usual base without the suite, the kernel's modules laid out as `layout`
     says, the unpacked bundle."""
     harness = modules.materialize(modules.plan(kernel, list(HARNESS_MODULES)), workdir / "harness-modules")
@@ -115,7 +123,7 @@ def build_image(kernel, tarball: Path, workdir: Path, cache_dir: Path | None = N
     extra = [cpio.file(guest_session.GUEST_LIB.lstrip("/"), guest_lib, 0o644), *kernel_modules, *bundle]
     base = initramfs.build_base(guest_session.BUSYBOX, guest_session.INIT_SCRIPT, [], harness,
                                 cache_dir or cache_root() / "initramfs", extra=extra)
-    return initramfs.with_run_config(base, {"MODE": "script", "SCRIPT": script(layout)}, workdir / "initrd.img")
+    return initramfs.with_run_config(base, {"MODE": "script", "SCRIPT": script(layout, runner_args)}, workdir / "initrd.img")
 
 
 def listed_cases(tarball: Path, workdir: Path) -> list[Case]:
@@ -134,16 +142,17 @@ def listed_cases(tarball: Path, workdir: Path) -> list[Case]:
 
 
 def run(kernel, tarball: Path, workdir: Path, results_dir: Path, accel: str = "tcg",
-        layout: str = MODPROBE) -> BundleRun:
+        layout: str = MODPROBE, runner_args: tuple[str, ...] = ()) -> BundleRun:
     """Boots one guest of `kernel` with the bundle and returns what its runner printed, parsed.
     The guest may take each case's own timeout, and a boot, before it is given up."""
     workdir.mkdir(parents=True, exist_ok=True)
     cases = listed_cases(tarball, workdir)
     # Each bundle gives a base image of its own: keep them out of the shared initramfs cache.
-    initrd = build_image(kernel, tarball, workdir, cache_dir=workdir / "initramfs", layout=layout)
+    initrd = build_image(kernel, tarball, workdir, cache_dir=workdir / "initramfs", layout=layout,
+                         runner_args=runner_args)
     spec = guest_session.GuestSpec(kernel=kernel, modules=(), test_program=topology.TEST_PROGRAM,
                                    test_args=[], cases=cases, accel=accel)
-    done = guest_script.run(spec, script(layout), workdir, results_dir, initrd=initrd,
+    done = guest_script.run(spec, script(layout, runner_args), workdir, results_dir, initrd=initrd,
                             timeout_s=BOOT_S + sum(c.timeout_s for c in cases))
     parser = Parser()
     for line in done.lines:
