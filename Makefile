@@ -178,7 +178,7 @@ ifneq ($(FX_OBJS),)
 PROGRAMS += $(BIN)/vsock-fixtures-guest $(BIN)/vsock-fixtures-hv
 endif
 
-.PHONY: all deps deps-slow run check check-slow bench clean static-libs asan fuzz
+.PHONY: all deps deps-slow run check check-slow bench clean static-libs asan fuzz dist
 all: $(PROGRAMS)
 
 $(BUILD)/%.o: %.c
@@ -316,6 +316,11 @@ check-slow: deps-slow all
 
 bench: deps-slow all
 	$(PYTHON) runner/bench.py
+
+# The bundle for other images (dist/README.md): build/dist/vsockcheck-<git describe>.tar.gz with the
+# static test program, the guest tools (topology.GUEST_TOOLS), the fixtures and the shell runner.
+dist: all
+	PYTHONPATH=runner $(PYTHON) -m vsc.dist_bundle --out $(BUILD)/dist
 
 clean:
 	rm -rf $(BUILD)

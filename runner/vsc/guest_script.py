@@ -24,12 +24,14 @@ class ScriptRun:
 
 def run(spec: guest_session.GuestSpec, script: str, workdir: Path, results_dir: Path, *,
         devices: list[str] = (), timeout_s: float = 120.0,
-        on_line: Callable[[str], None] = lambda line: None) -> ScriptRun:
+        on_line: Callable[[str], None] = lambda line: None, initrd: Path | None = None) -> ScriptRun:
     """Runs `script` in a guest of spec; on_line sees each line as it arrives (to start host
     programs when the guest is ready for them). Raises UserError if the guest does not finish
-    the script within timeout_s, naming the last line it printed."""
-    spec = replace(spec, mode="script", script=script)
-    initrd = guest_session.build_image(spec, workdir)
+    the script within timeout_s, naming the last line it printed. `initrd`: an image built
+    elsewhere, already holding the script in its run.conf (make dist's bundle test)."""
+    if initrd is None:
+        spec = replace(spec, mode="script", script=script)
+        initrd = guest_session.build_image(spec, workdir)
     accel = qemu.accel_for(spec.kernel.vmlinuz) if spec.accel == "auto" else spec.accel
     output = results_dir / "guest.out"
     output.write_bytes(b"")
