@@ -71,7 +71,7 @@ class ArgvTest(unittest.TestCase):
         argv = self.argv()
         self.assertEqual(argv[0], "qemu-system-x86_64")
         joined = " ".join(argv)
-        for piece in ("-machine q35,accel=tcg", "-cpu max", "-m 512", "-smp 1", "-kernel /k/vmlinuz",
+        for piece in ("-machine q35 -accel tcg,thread=single", "-cpu max", "-m 512", "-smp 1", "-kernel /k/vmlinuz",
                       "-initrd /i/run.img", "-serial file:/o/console.log", "-nographic", "-no-reboot",
                       "-nodefaults", "-display none", "-monitor none"):
             self.assertIn(piece, joined)
@@ -79,6 +79,14 @@ class ArgvTest(unittest.TestCase):
         self.assertEqual(append[:2], ["console=ttyS0", "panic=-1"])
         self.assertFalse(any(w.startswith("oops=") for w in append))
         self.assertNotIn("quiet", append)
+
+    def test_tcg_threads(self):
+        # Multi-threaded TCG only when asked for (see qemu.TCG_THREADS); anything else is refused.
+        self.assertIn("-accel tcg,thread=multi", " ".join(self.argv(accel="tcg-multi")))
+        self.assertIn("-machine q35,memory-backend=vsc_mem -accel tcg,thread=single",
+                      " ".join(self.argv(devices=["-device", "x"])))
+        with self.assertRaises(ValueError):
+            self.argv(accel="hvf")
 
     def test_ktap_port(self):
         argv = self.argv(ktap_path=Path("/o/a,b"))
@@ -94,7 +102,7 @@ class ArgvTest(unittest.TestCase):
         argv = self.argv(accel="kvm", memory_mib=1024, cpus=2, quiet=True, extra_append=("loglevel=8",),
                          console_log=None)
         joined = " ".join(argv)
-        for piece in ("-machine q35,accel=kvm", "-cpu host", "-m 1024", "-smp 2", "-serial mon:stdio"):
+        for piece in ("-machine q35 -accel kvm", "-cpu host", "-m 1024", "-smp 2", "-serial mon:stdio"):
             self.assertIn(piece, joined)
         self.assertTrue(argv[argv.index("-append") + 1].endswith(" quiet loglevel=8"))
 
@@ -173,7 +181,7 @@ class AccelTest(unittest.TestCase):
         self.assertEqual(qemu.accel_for(self.vmlinuz), "kvm")
         self.assertEqual(qemu.accel_for(self.vmlinuz), "kvm")
         self.assertEqual(self.probe_runs(), 1)
-        self.assertIn("accel=kvm", self.runs.read_text())
+        self.assertIn("-accel kvm", self.runs.read_text())
         verdicts = list((self.tmp / "cache/vsockcheck/kvm-probe").iterdir())
         self.assertEqual(len(verdicts), 1)
         self.assertTrue(json.loads(verdicts[0].read_text())["kvm"])
