@@ -31,6 +31,18 @@ static int is_unsupported(int nl_err)
 	return nl_err == -NLE_OPNOTSUPP || nl_err == -NLE_NOATTR;
 }
 
+/* Takes away a link this program created but could not go on with. */
+static void delete_by_name(struct nl_sock *sock, const char *name)
+{
+	struct rtnl_link *link = rtnl_link_alloc();
+
+	if (!link)
+		return;
+	rtnl_link_set_name(link, name);
+	rtnl_link_delete(sock, link);
+	rtnl_link_put(link);
+}
+
 static int bring_up(struct mon_link *mon, const char *name, char *err, size_t err_len)
 {
 	struct rtnl_link *change = rtnl_link_alloc();
@@ -92,6 +104,7 @@ struct mon_link *mon_link_create(const char *name, int *ifindex, int *unsupporte
 	ret = rtnl_link_get_kernel(mon->sock, 0, name, &mon->link);
 	if (ret < 0) {
 		snprintf(err, err_len, "rtnl_link_get_kernel %s: %s", name, nl_geterror(ret));
+		delete_by_name(mon->sock, name);
 		goto fail;
 	}
 	if (bring_up(mon, name, err, err_len) < 0) {
