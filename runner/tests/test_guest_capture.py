@@ -12,7 +12,8 @@ from pathlib import Path
 from tests import processes
 from tests.test_guest_runs import Run, default_kernel_cached
 from tests.test_pcap_decode import TSHARK, decode
-from vsc import guest_capture, kernels, vsock_pcap
+from vsc import guest_capture, guest_script, guest_session, kernels, topology, topology_loopback, vsock_pcap
+from vsc.cli import DEFAULT_KERNEL
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR
 
@@ -170,6 +171,55 @@ class LoopbackGuestCapture(unittest.TestCase):
         self.assertTrue(any(p.op == OP_RW and p.payload for p in packets), "no RW packet carried data")
         console = (run.results / "console.log").read_text(errors="replace")
         self.assertIn(f"{len(packets)} frames written, 0 dropped by the kernel", console)
+
+
+# The tool's own behaviour in a guest: a second link of the same name is refused, SIGINT stops it
+# with its statistics and the link goes away, and without vsockmon.ko it says why (exit 3).
+TOOL_SCRIPT = """
+vsockmon-capture --out /tmp/a.pcap --ifname mon1 >/tmp/a.out 2>&1 &
+pid=$!
+tries=0
+until grep -q 'capturing on mon1' /tmp/a.out; do
+	tries=$((tries + 1)); [ "$tries" -gt 400 ] && { echo 'never started'; cat /tmp/a.out; exit 1; }
+	sleep 0.05
+done
+ip link show mon1 | grep -q UP && echo 'mon1 up'
+vsockmon-capture --out /tmp/b.pcap --ifname mon1; echo "second=$?"
+kill -INT "$pid"; wait "$pid"; echo "first=$?"
+cat /tmp/a.out
+ip link show mon1 >/dev/null 2>&1 && echo 'mon1 left behind' || echo 'mon1 gone'
+echo "header=$(head -c 24 /tmp/a.pcap | wc -c)"
+rmmod vsockmon || echo 'rmmod failed'
+vsockmon-capture --out /tmp/c.pcap; echo "unloaded=$?"
+vsockmon-capture --out /tmp/c.pcap --fd 1; echo "usage=$?"
+"""
+
+
+@unittest.skipUnless(guest_capture.TOOL.exists() and (GUEST_BIN_DIR / "vsockcheck-tests").exists(),
+                     "vsockmon-capture or the test program is not built: run make")
+@unittest.skipUnless(default_kernel_cached(), "the default kernel is not cached: run 'vsockcheck kernels fetch'")
+class ToolInGuest(unittest.TestCase):
+    def test_link_signals_and_a_kernel_without_vsockmon(self):
+        kernel = kernels.resolve(DEFAULT_KERNEL, fetch=False)
+        spec = guest_session.GuestSpec(kernel=kernel, modules=topology_loopback.MODULES + (guest_capture.MODULE,),
+                                       test_program=topology.TEST_PROGRAM, test_args=[], cases=[],
+                                       guest_tools=(guest_capture.TOOL,), accel="tcg")
+        with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as out:
+            run = guest_script.run(spec, TOOL_SCRIPT, Path(work), Path(out), timeout_s=120)
+        lines = run.lines
+        self.assertIn("mon1 up", lines)
+        self.assertIn("second=1", lines)
+        self.assertTrue(any("rtnl_link_add mon1 type vsockmon" in line and "exists" in line for line in lines),
+                        lines)
+        self.assertIn("first=0", lines)
+        self.assertTrue(any(line.startswith("vsockmon-capture: 0 frames written, 0 dropped by the kernel")
+                            for line in lines), lines)
+        self.assertIn("mon1 gone", lines)
+        self.assertIn("header=24", lines)
+        self.assertNotIn("rmmod failed", lines)
+        self.assertIn("unloaded=3", lines)
+        self.assertTrue(any("the kernel has no vsockmon link type" in line for line in lines), lines)
+        self.assertIn("usage=2", lines)
 
 
 if __name__ == "__main__":
