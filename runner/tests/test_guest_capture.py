@@ -146,8 +146,10 @@ class LoopbackGuestCapture(unittest.TestCase):
     """Two cases over vsock_loopback: a connection that carries data, and one shut down."""
 
     def test_tshark_decodes_the_guests_packets(self):
-        run = Run("--capture", "--pick", "stream_msg_peek", "--pick", "shutdown_wr")
-        self.addCleanup(shutil.rmtree, run.top, ignore_errors=True)
+        # Its own temporary root: test_guest_runs's module-level one is gone once that module has run.
+        top = Path(tempfile.mkdtemp(prefix="vsc-capture-run-"))
+        self.addCleanup(shutil.rmtree, top, ignore_errors=True)
+        run = Run("--capture", "--pick", "stream_msg_peek", "--pick", "shutdown_wr", top=top)
         done = run.run()
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
         self.assertEqual(processes.qemus_naming(run.results), [], "QEMU outlived the runner")
