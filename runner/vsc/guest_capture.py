@@ -16,7 +16,7 @@ PORT = "vsockcheck.capture"
 TOOL = GUEST_BIN_DIR / "vsockmon-capture"
 MODULE = "vsockmon"
 CONSOLE_MARK = "vsockcheck-capture: "
-# guest_init.sh's console line when the tool could not start or did not stop cleanly.
+# guest_init.sh's console line when the tool could not start; the tool's own once it records.
 NOT_RECORDING = "not recording: "
 CAPTURING = "vsockmon-capture: capturing on"
 _DROPS = re.compile(r"(\d+) dropped by the kernel")

@@ -157,12 +157,6 @@ class GuestSession:
         self.capture_pcap.write_bytes(b"")  # not the pcap of an earlier run into this directory
         return guest_capture.port_args(self.capture_pcap)
 
-    def capture_outcome(self, who: str) -> tuple[list[str], list[str]]:
-        """(files, notes) of this guest's capture (guest_capture.outcome); nothing without one."""
-        if not self.spec.capture:
-            return [], []
-        return guest_capture.outcome(self.capture_pcap, self.files.console, who)
-
     def follow(self, on_result: Callable[[object], None] = lambda result: None,
                more: list[KtapStream] = (), quiet_after: dict[str, float] | None = None) -> None:
         """Follows the KTAP until QEMU exits or the guest falls silent, then stops QEMU. `more` are
