@@ -17,7 +17,7 @@ BIN := $(BUILD)/bin
 # What a fresh Debian 12 machine lacks for building, booting and checking (chromium: make check
 # looks at the matrix page in headless Chromium).
 DEBIAN_PACKAGES := gcc make libc6-dev python3 qemu-system-x86 busybox-static cpio xz-utils zstd \
-	libnl-3-dev liburing-dev libjson-c-dev tshark socat chromium
+	libnl-3-dev libnl-route-3-dev liburing-dev libjson-c-dev tshark socat chromium
 # What make check-slow adds: building kernels from source (build-kernel, bisect); kmod for depmod
 # (without it build-kernel writes modules.dep itself).
 SLOW_DEBIAN_PACKAGES := flex bison bc libelf-dev libssl-dev ccache git kmod
@@ -29,7 +29,9 @@ SLOW_DEBIAN_PACKAGES := flex bison bc libelf-dev libssl-dev ccache git kmod
 NL_CFLAGS := -I/usr/include/libnl3
 NL_LIBS := -lnl-3 -lpthread
 URING_LIBS := -luring
-STATIC_LIBS := libnl-3.a liburing.a libjson-c.a
+# vsockmon-capture creates its vsockmon link through libnl-route-3 (on top of libnl-3).
+NL_ROUTE_LIBS := -lnl-route-3 $(NL_LIBS)
+STATIC_LIBS := libnl-3.a libnl-route-3.a liburing.a libjson-c.a
 
 # The sock_diag helper is kept out of the library's self-test programs: they need no libnl.
 SOCKDIAG_OBJ := $(BUILD)/testcases/lib/sockdiag.o
@@ -152,6 +154,11 @@ FUZZ_OPTIONS_fuzz_vu_packets := -close_fd_mask=2
 VSOCKCAT_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockcat/,open.c relay.c cmd.c \
 	hyperv_probe.c)) $(VSOCK_URI_OBJS)
 VSOCK_URI_UNIT_OBJS := $(BUILD)/tools/vsock-uri/unit_uri.o $(BUILD)/tools/vsockcat/unit_vsockcat.o
+# vsockmon-capture: in a guest, records the vsock packets a vsockmon link taps as pcap (run --capture).
+VSOCKMON_CAPTURE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(addprefix tools/vsockmon-capture/,main.c mon_link.c \
+	pcap_out.c))
+VSOCKMON_CAPTURE_UNIT_OBJS := $(BUILD)/tools/vsockmon-capture/unit_pcap_out.o \
+	$(BUILD)/tools/vsockmon-capture/pcap_out.o
 
 # sock-stress: virtsock's sock_stress echo test (tools/sock-stress), vsock://, hvsock:// (through the
 # URI library) and unix: URLs; its unit test checks the SHA-256 on FIPS 180's vectors.
@@ -164,7 +171,7 @@ PROGRAMS := $(BIN)/vsockcheck-tests $(BIN)/vsc-lib-unit $(BIN)/vsc-lib-outcomes 
 	$(BIN)/vhost-user-vsock $(BIN)/vu-unit $(BIN)/vu-pcap-write $(BIN)/vsock-hostwrap \
 	$(BIN)/vsock-hostwrap-peer $(BIN)/vsock-fixture-agent $(BIN)/fx-unit \
 	$(BIN)/hvsock-peer $(BIN)/hvp-unit \
-	$(BIN)/vsockcat $(BIN)/vsock-uri-unit
+	$(BIN)/vsockcat $(BIN)/vsock-uri-unit $(BIN)/vsockmon-capture $(BIN)/vsockmon-capture-unit
 
 PROGRAMS += $(BIN)/sock-stress $(BIN)/sock-stress-unit
 
@@ -235,6 +242,10 @@ $(BIN)/vsockcat: $(BUILD)/tools/vsockcat/main.o $(VSOCKCAT_OBJS) $(VSC_LIB_ARCHI
 $(BIN)/vsock-uri-unit: $(LIB_OBJS) $(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)
 $(BUILD)/tools/vsockcat/%.o $(BUILD)/tools/vsock-uri/%.o: CFLAGS += -Itools/vsock-uri
 $(BUILD)/tools/hvsock-peer/hvp_addr.o: CFLAGS += -Itools/vsock-uri
+$(BIN)/vsockmon-capture: $(VSOCKMON_CAPTURE_OBJS)
+$(BIN)/vsockmon-capture: LDLIBS += $(NL_ROUTE_LIBS)
+$(BUILD)/tools/vsockmon-capture/mon_link.o: CFLAGS += $(NL_CFLAGS)
+$(BIN)/vsockmon-capture-unit: $(VSOCKMON_CAPTURE_UNIT_OBJS)
 $(BIN)/fx-unit: $(FX_UNIT_OBJS) $(FX_OBJS) $(VSC_LIB_ARCHIVE)
 $(BIN)/sock-stress: $(SOCK_STRESS_CORE_OBJS) $(BUILD)/tools/sock-stress/main.o
 $(BIN)/sock-stress-unit: $(LIB_OBJS) $(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS)
@@ -282,7 +293,7 @@ fuzz: $(FUZZERS)
 static-libs:
 	@for lib in $(STATIC_LIBS); do \
 		if [ "$$($(CC) -print-file-name=$$lib)" = "$$lib" ]; then \
-			echo "make: $$lib is missing: run 'make deps' (Debian libnl-3-dev, liburing-dev, libjson-c-dev)" >&2; \
+			echo "make: $$lib is missing: run 'make deps' (Debian libnl-3-dev, libnl-route-3-dev, liburing-dev, libjson-c-dev)" >&2; \
 			exit 1; \
 		fi; \
 	done
@@ -336,4 +347,5 @@ clean:
 	$(VSOCKCAT_OBJS:.o=.d) $(VSOCK_URI_UNIT_OBJS:.o=.d) $(BUILD)/tools/vsockcat/main.d \
 	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(VSOCKCAT_OBJS) $(VSOCK_URI_UNIT_OBJS)) \
 	$(SOCK_STRESS_CORE_OBJS:.o=.d) $(SOCK_STRESS_UNIT_OBJS:.o=.d) $(BUILD)/tools/sock-stress/main.d \
-	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS))
+	$(patsubst $(BUILD)/%.o,$(ASAN_DIR)/%.d,$(SOCK_STRESS_CORE_OBJS) $(SOCK_STRESS_UNIT_OBJS)) \
+	$(VSOCKMON_CAPTURE_OBJS:.o=.d) $(VSOCKMON_CAPTURE_UNIT_OBJS:.o=.d)

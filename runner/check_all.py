@@ -28,7 +28,7 @@ ASAN_BIN_DIR = BUILD_DIR / "asan" / "bin"
 UNIT_PROGRAMS = (GUEST_BIN_DIR / "vsc-lib-unit", ASAN_BIN_DIR / "vu-unit", ASAN_BIN_DIR / "fx-unit",
                  GUEST_BIN_DIR / "fxg-unit", GUEST_BIN_DIR / "hvp-unit",
                  ASAN_BIN_DIR / "vsock-uri-unit", GUEST_BIN_DIR / "vsock-perf-unit",
-                 ASAN_BIN_DIR / "sock-stress-unit")
+                 ASAN_BIN_DIR / "sock-stress-unit", GUEST_BIN_DIR / "vsockmon-capture-unit")
 
 
 # The whole suite on every Debian kernel, in one guest over loopback and guest to this machine

@@ -111,10 +111,6 @@ class CommandLineErrors(unittest.TestCase):
         self.assertEqual(len(lines), 1, done.stderr)
         return lines[0]
 
-    def test_capture_in_loopback_names_the_option(self):
-        line = self.one_error_line("--capture")
-        self.assertTrue(line.startswith("vsockcheck: error: --capture: topology loopback"), line)
-
     def test_peer_modes_need_a_peer_guest(self):
         self.assertIn("only topology g2g", self.one_error_line("--guest-mode", "peer-panic", "--topology", "g2h"))
 

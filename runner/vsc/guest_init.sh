@@ -35,6 +35,7 @@ MODE=suite
 TEST_BIN=
 TEST_ARGS=
 SCRIPT=
+CAPTURE_PORT=
 if [ -r /etc/vsockcheck/run.conf ]; then
 	# shellcheck source=/dev/null
 	. /etc/vsockcheck/run.conf
@@ -90,6 +91,55 @@ case " $TEST_ARGS $SCRIPT " in
 	;;
 esac
 
+# run --capture: vsockmon-capture records what vsockmon taps, as pcap on a port of its own, from
+# before the test program starts until it has ended. What it says goes to the console, marked
+# "vsockcheck-capture: " (the runner's vsc.guest_capture reads it); "not recording: " says it is not.
+CAPTURE_LOG=/run/vsockcheck/capture.log
+capture_pid=
+capture_console() {
+	echo "vsockcheck-capture: $*" >/dev/console
+}
+
+start_capture() {
+	if ! capture_dev=$(wait_port "$CAPTURE_PORT"); then
+		capture_console "not recording: no virtio-serial port named $CAPTURE_PORT"
+		return
+	fi
+	vsockmon-capture --out "$capture_dev" </dev/null >"$CAPTURE_LOG" 2>&1 &
+	capture_pid=$!
+	# It says "capturing on" once its socket is bound; until then packets would be missed.
+	tries=0
+	until grep -q "capturing on" "$CAPTURE_LOG"; do
+		if ! kill -0 "$capture_pid" 2>/dev/null; then
+			wait "$capture_pid"
+			capture_console "not recording: vsockmon-capture ended (exit $?): $(tr '\n' ' ' <"$CAPTURE_LOG")"
+			capture_pid=
+			return
+		fi
+		tries=$((tries + 1))
+		if [ "$tries" -gt 200 ]; then
+			kill -KILL "$capture_pid"
+			wait "$capture_pid"
+			capture_console "not recording: vsockmon-capture did not start within 10 s: $(tr '\n' ' ' <"$CAPTURE_LOG")"
+			capture_pid=
+			return
+		fi
+		sleep 0.05
+	done
+	capture_console "$(head -n 1 "$CAPTURE_LOG")"
+}
+
+stop_capture() {
+	[ -n "$capture_pid" ] || return
+	kill -TERM "$capture_pid"
+	wait "$capture_pid"
+	status=$?
+	sed 1d "$CAPTURE_LOG" | while IFS= read -r line; do capture_console "$line"; done
+	[ "$status" -eq 0 ] || capture_console "vsockmon-capture exited with status $status"
+}
+
+[ -n "$CAPTURE_PORT" ] && start_capture
+
 case "$MODE" in
 no-peer-port)
 	;;
@@ -130,5 +180,6 @@ shell)
 	echo "# vsockcheck-guest: unknown MODE '$MODE'" >&3
 	;;
 esac
+stop_capture
 exec 3>&-
 finish

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vsc import cpio, initramfs, modules, qemu, shared_libs
+from vsc import cpio, guest_capture, initramfs, modules, qemu, shared_libs
 from vsc.catalogue import Case
 from vsc.errors import UserError
 from vsc.ktap import Parser
@@ -60,6 +60,7 @@ class GuestSpec:
     image_files: tuple[cpio.Entry, ...] = ()  # more members of the cached base image
     run_files: tuple[cpio.Entry, ...] = ()    # more members of the per-run tail
     extra_modules: tuple[Path, ...] = ()  # our own test modules (run --kmod), loaded after `modules`
+    capture: bool = False          # run --capture: vsockmon-capture records in the guest (vsc.guest_capture)
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,10 @@ class GuestFiles:
 def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -> Path:
     """The initramfs for this run: a cached base image plus a small per-run settings archive."""
     workdir.mkdir(parents=True, exist_ok=True)
-    plan = modules.plan(spec.kernel, list(spec.modules))
+    capture_modules = [guest_capture.MODULE] if spec.capture else []
+    plan = modules.plan(spec.kernel, list(spec.modules) + capture_modules)
     module_files = modules.materialize(plan, workdir / "modules") + list(spec.extra_modules)
-    programs = [spec.test_program, *spec.guest_tools]
+    programs = [spec.test_program, *spec.guest_tools, *([guest_capture.TOOL] if spec.capture else [])]
     base = initramfs.build_base(BUSYBOX, INIT_SCRIPT, programs, module_files,
                                 cache_dir or cache_root() / "initramfs",
                                 libraries=shared_libs.libraries_of(programs),
@@ -94,6 +96,8 @@ def build_image(spec: GuestSpec, workdir: Path, cache_dir: Path | None = None) -
                 "TEST_ARGS": " ".join(spec.test_args)}
     if spec.script:
         settings["SCRIPT"] = spec.script
+    if spec.capture:
+        settings["CAPTURE_PORT"] = guest_capture.PORT
     return initramfs.with_run_config(base, settings, workdir / "initrd.img", list(spec.run_files))
 
 
@@ -112,10 +116,13 @@ class GuestSession:
     follow(), and reads the report with result(); the with-block passed to boot() stops QEMU."""
 
     def __init__(self, spec: GuestSpec, workdir: Path, results_dir: Path, label: str = "",
-                 devices: list[str] = (), peer_socket: Path | None = None, plain_devices: list[str] = ()):
+                 devices: list[str] = (), peer_socket: Path | None = None, plain_devices: list[str] = (),
+                 capture_name: str = ""):
         self.spec = spec
         self.workdir = workdir / label if label else workdir
         self.files = GuestFiles.named(results_dir, label)
+        # With spec.capture, where the guest's pcap lands (guest_capture.file_name).
+        self.capture_pcap = results_dir / (capture_name or guest_capture.file_name())
         self.devices = list(devices)  # need shared guest RAM (qemu.guest_argv)
         self.plain_devices = list(plain_devices)
         self.peer_socket = peer_socket
@@ -138,10 +145,17 @@ class GuestSession:
                                     console_log=self.files.console, accel=self.accel,
                                     memory_mib=spec.memory_mib, cpus=spec.cpus, devices=self.devices,
                                     cpu_model=spec.cpu_model,
-                                    peer_socket=self.peer_socket, plain_devices=self.plain_devices)
+                                    peer_socket=self.peer_socket,
+                                    plain_devices=self.plain_devices + self._capture_port())
         self.guest = running.enter_context(qemu.Guest(self.argv, log=self.files.qemu_log))
         self.times["qemu"] = time.monotonic()
         return self.guest
+
+    def _capture_port(self) -> list[str]:
+        if not self.spec.capture:
+            return []
+        self.capture_pcap.write_bytes(b"")  # not the pcap of an earlier run into this directory
+        return guest_capture.port_args(self.capture_pcap)
 
     def follow(self, on_result: Callable[[object], None] = lambda result: None,
                more: list[KtapStream] = (), quiet_after: dict[str, float] | None = None) -> None:

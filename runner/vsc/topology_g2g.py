@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Callable
 
-from vsc import guest_session, topology, vhost_user_device
+from vsc import guest_capture, guest_session, topology, vhost_user_device
 from vsc.peer_relay import End, PeerRelay, connect_unix
 from vsc.topology import BACKEND_LOG, PEER_FINISH_S, TRANSCRIPT, PeerModes, RunRequest, TopologyRun
 
@@ -35,16 +35,19 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     vms = [vhost_user_device.VmPort(cid=CID_A, socket_path=work / "vhost-user-a.sock"),
            vhost_user_device.VmPort(cid=CID_B, socket_path=work / "vhost-user-b.sock")]
     pcap = out / "capture.pcap" if request.capture else None
+    capture, no_capture = guest_capture.wanted(request)
     files = [BACKEND_LOG, TRANSCRIPT, "console.log", "guest.ktap", "qemu.log",
              f"{PEER_LABEL}.ktap", f"{PEER_LABEL}-console.log", f"{PEER_LABEL}-qemu.log"]
     with contextlib.ExitStack() as running:
         device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap))
         guest_a = guest_session.GuestSession(
-            _spec(request, test_args_a(request.selection), mode_a), work, out,
-            devices=device.qemu_args(CID_A), peer_socket=work / "peer-a.sock")
+            _spec(request, test_args_a(request.selection), mode_a, capture), work, out,
+            devices=device.qemu_args(CID_A), peer_socket=work / "peer-a.sock",
+            capture_name=guest_capture.file_name("a"))
         guest_b = guest_session.GuestSession(
-            _spec(request, test_args_b(request.selection), mode_b), work, out, label=PEER_LABEL,
-            devices=device.qemu_args(CID_B), peer_socket=work / "peer-b.sock")
+            _spec(request, test_args_b(request.selection), mode_b, capture), work, out, label=PEER_LABEL,
+            devices=device.qemu_args(CID_B), peer_socket=work / "peer-b.sock",
+            capture_name=guest_capture.file_name("b"))
         # Both boot at once; each QEMU holds its guest until the relay has connected to its port.
         qemu_a, qemu_b = guest_a.boot(running), guest_b.boot(running)
         ends = []
@@ -63,14 +66,20 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     if pcap is not None:
         files.append(pcap.name)
     done = TopologyRun(guest_a.result(on_result), commands, files)
+    if no_capture:
+        done.note(no_capture)
+    if capture:
+        for who, session in ((f"guest A (CID {CID_A})", guest_a), (f"guest B (CID {CID_B})", guest_b)):
+            guest_capture.add_to(done, session.capture_pcap, session.files.console, who)
     ended = guest_b.how_it_ended(stopped=b_stopped)
     if ended is not None:
         done.note(f"guest B (CID {CID_B}, the client role) did not finish: {ended}")
     return done
 
 
-def _spec(request: RunRequest, test_args: list[str], mode: str) -> guest_session.GuestSpec:
+def _spec(request: RunRequest, test_args: list[str], mode: str, capture: bool) -> guest_session.GuestSpec:
     return guest_session.GuestSpec(
         kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=topology.GUEST_TOOLS, test_args=test_args, cases=request.cases, mode=mode,
-        accel=request.accel, boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files)
+        accel=request.accel, boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files,
+        capture=capture)

@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from typing import Callable
 
-from vsc import guest_session, qemu, topology, vhost_user_device
+from vsc import guest_capture, guest_session, qemu, topology, vhost_user_device
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR
 from vsc.peer_relay import End, PeerRelay, connect_unix
@@ -55,6 +55,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     bridge = work / "bridge.sock"
     vms = [vhost_user_device.VmPort(cid=GUEST_CID, socket_path=work / "vhost-user.sock", uds_path=bridge)]
     pcap = out / "capture.pcap" if request.capture else None
+    capture, no_capture = guest_capture.wanted(request)
     files = [BACKEND_LOG, TRANSCRIPT, HOST_LOG, "console.log", "guest.ktap", "qemu.log"]
     with contextlib.ExitStack() as running:
         device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap))
@@ -68,7 +69,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
                 kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
                 guest_tools=topology.GUEST_TOOLS, test_args=test_args(request.selection, request.host_role),
                 cases=request.cases, mode=request.mode, accel=request.accel,
-                boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files),
+                boot_timeout_s=request.boot_timeout_s, extra_modules=request.kmod_files, capture=capture),
             work, out, devices=device.qemu_args(GUEST_CID), peer_socket=work / "peer.sock")
         guest_qemu = guest.boot(running)
         guest_sock = connect_unix(guest.peer_socket, request.boot_timeout_s,
@@ -83,6 +84,10 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     if pcap is not None:
         files.append(pcap.name)
     done = TopologyRun(guest.result(on_result), commands, files)
+    if no_capture:
+        done.note(no_capture)
+    if capture:
+        guest_capture.add_to(done, guest.capture_pcap, guest.files.console, f"the guest (CID {GUEST_CID})")
     ended = _how_host_ended(host.returncode, host_stopped, out / HOST_LOG)
     if ended is not None:
         done.note(f"vsockcheck-host (the {request.host_role} role) did not finish: {ended}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from vsc import guest_session, hv_modules, kmod, modules, topology
+from vsc import guest_capture, guest_session, hv_modules, kmod, modules, topology
 from vsc.catalogue import Case
 from vsc.errors import UserError
 from vsc.paths import GUEST_BIN_DIR
@@ -25,6 +25,9 @@ HOST_CID = 2  # the only peer an hv_sock guest has
 MODULES = tuple(m for m in topology.MODULES if m != "vmw_vsock_virtio_transport")
 # The host-peer programs a case or a person runs in the guest, beside every topology's tools.
 HOST_PEER_TOOLS = ("hvsock-peer", "vsock-fixtures-hv", "vmbus-sim-selftest")
+# vsockmon's taps are in the virtio transports and vsock_loopback; hv_sock calls none.
+HV_SOCK_NOT_TAPPED = ("--capture: vsockmon sees no hv_sock packet (hv_sock has no vsockmon tap): the guest's "
+                      "capture holds only what went over vsock_loopback, and none of the hv_sock cases' packets")
 REPORT = "hv_modules.txt"  # the attachment mode, each symbol's CRCs, how hv_sock was loaded
 
 
@@ -109,11 +112,12 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     prepared = prepare(request.kernel, request.workdir)
     report_lines = prepared.report_lines(request.kernel.release)
     (request.results_dir / REPORT).write_text("".join(line + "\n" for line in report_lines))
+    capture, no_capture = guest_capture.wanted(request)
     spec = guest_session.GuestSpec(
         kernel=request.kernel, modules=MODULES, test_program=topology.TEST_PROGRAM,
         guest_tools=guest_tools(), test_args=test_args(cases), cases=cases,
         mode=request.mode, accel=request.accel, boot_timeout_s=request.boot_timeout_s,
-        extra_modules=(prepared.vmbus_sim, prepared.hv_sock, *request.kmod_files))
+        extra_modules=(prepared.vmbus_sim, prepared.hv_sock, *request.kmod_files), capture=capture)
     guest = guest_session.run(spec, request.workdir, request.results_dir, on_result)
     done = TopologyRun(guest, commands=[("QEMU", guest.argv)],
                        files=["console.log", "guest.ktap", "qemu.log", REPORT])
@@ -121,6 +125,12 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
         done.note(f"hv_sock CRC differs: {row.describe()}")
     if prepared.forced:
         done.note("hv_sock.ko was force-loaded without its modversions (taint F): see " + REPORT)
+    if no_capture:
+        done.note(no_capture)
+    if capture:
+        done.note(HV_SOCK_NOT_TAPPED)
+        out = request.results_dir
+        guest_capture.add_to(done, out / guest_capture.file_name(), out / "console.log", "the guest")
     ktap = request.results_dir / "guest.ktap"
     for failure in load_failures(ktap.read_text(errors="replace") if ktap.is_file() else ""):
         done.note(failure)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from vsc import cpio, guest_session, ident_service, nested_payload, qemu, report_merge, topology, vhost_user_device
+from vsc import cpio, guest_capture, guest_session, ident_service, nested_payload, qemu, report_merge, topology, vhost_user_device
 from vsc.catalogue import Case
 from vsc.guest_session import KtapStream
 from vsc.paths import PROJECT_ROOT
@@ -23,6 +23,9 @@ DESCRIPTION = ("L1 (CID 3, on our device) hosts L2 guests through vhost_vsock; t
 CAPTURES = True
 HOST_CID = 2
 L1_CID = 3
+# vhost_vsock taps what L1 exchanges with its L2 guests, so L1's capture holds that too.
+L2_NOT_CAPTURED = ("--capture: the L2 guests run no capture of their own; their packets to and from L1 "
+                   "are in L1's " + guest_capture.file_name("l1") + " (vhost_vsock taps them)")
 L2A_CID = 5
 L2B_CID = 6
 IDENT_PORT = 19999
@@ -179,7 +182,7 @@ def _l2_image(request: RunRequest, l2_kernel, script: str, label: str) -> bytes:
     return nested_payload.l2_image(spec, request.workdir / label)
 
 
-def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
+def l1_spec(request: RunRequest, l2_kernel, capture: bool = False) -> guest_session.GuestSpec:
     pass_l2 = bool(pass_cases("l2", request.cases))
     port_dir = f"{L1_PORTS}"
     l2a = l2_argv(initrd=L2A_INITRD, ktap=f"{port_dir}/vsockcheck.l2ktap", console=f"{port_dir}/vsockcheck.l2con",
@@ -202,7 +205,7 @@ def l1_spec(request: RunRequest, l2_kernel) -> guest_session.GuestSpec:
         mode=request.mode if request.mode != "suite" else "script", script=f"exec sh {L1_SCRIPT}\n",
         accel=request.accel, boot_timeout_s=request.boot_timeout_s, memory_mib=L1_MEMORY_MIB,
         cpu_model=L1_CPU_MODEL,
-        image_files=image_files, run_files=run_files)
+        image_files=image_files, run_files=run_files, capture=capture)
 
 
 def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun:
@@ -215,7 +218,9 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     live = report_merge.Renamer([(p, len(cases[p])) for p in PASSES], on_result)
     for filename in PORTS.values():
         (out / filename).write_bytes(b"")
-    session = guest_session.GuestSession(l1_spec(request, l2_kernel), work, out)
+    capture, no_capture = guest_capture.wanted(request)
+    session = guest_session.GuestSession(l1_spec(request, l2_kernel, capture), work, out,
+                                         capture_name=guest_capture.file_name("l1"))
     l2_stream = KtapStream(out / L2_KTAP, live.callback("l2"))
     with contextlib.ExitStack() as running:
         device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap))
@@ -234,6 +239,11 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     if pcap is not None:
         files.append(pcap.name)
     done = TopologyRun(guest, [("QEMU L1", session.argv), ("backend", list(device.process.args))], files)
+    if no_capture:
+        done.note(no_capture)
+    if capture:
+        done.note(L2_NOT_CAPTURED)
+        guest_capture.add_to(done, session.capture_pcap, session.files.console, f"L1 (CID {L1_CID})")
     for error in _nested_errors(out / "guest.ktap"):
         done.note(error)
     return done
