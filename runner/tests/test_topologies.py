@@ -142,8 +142,11 @@ class FakeBackend:
     """Stands in for the multi-VM backend: a process to start and stop, and no device for QEMU, so
     the g2g topology's own work (two guests, the relay, stopping B, the notes) runs without it."""
 
-    def __init__(self, vms, log, pcap=None):
+    def __init__(self, vms, log, pcap=None, device=None):
         self.vms, self.log = vms, log
+
+    def early_exit_note(self):
+        return None
 
     def qemu_args(self, cid):
         return []

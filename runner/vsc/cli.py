@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from vsc import (bisect_cmd, catalogue, exec_net, exec_placement, exec_plan, exec_report, exec_run,
+from vsc import (bisect_cmd, catalogue, device_spec, exec_net, exec_placement, exec_plan, exec_report, exec_run,
                  fixtures_cmd, hv_modules, kbuild, kconfig_fragments, kernel_roles, kernel_source, kernels, kmod,
                  matrix_cmd, parity, qemu, results, topology_g2g, topology_g2h, topology_hvsock,
                  topology_loopback, topology_nested)
@@ -22,6 +22,10 @@ DEFAULT_EXEC_TIMEOUT_S = 300.0
 ACCEL_HELP = ("auto tries KVM once per kernel and falls back to TCG; tcg runs the vCPUs on one host thread, "
               "tcg-multi on a thread each (real parallelism for the race cases, but QEMU 7.2 now and then "
               "crashes a 7.x kernel at boot with it) (default auto)")
+DEVICE_HELP = ("g2h and g2g: the vhost-user vsock backend the guests use: ours (default), or vhost-user:'CMD ...', "
+               "a command template with {socket} (the vhost-user socket QEMU connects to), {cid} and {uds} (the "
+               "hybrid-vsock bridge socket the host side of g2h uses); the per-VM part of a backend that serves "
+               "several VMs (g2g) goes in {each:...}, e.g. vhost-user:'CMD {each:--vm cid={cid},socket={socket}}'")
 TOPOLOGIES = {t.NAME: t for t in (topology_loopback, topology_g2h, topology_g2g, topology_nested, topology_hvsock)}
 
 
@@ -100,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host-role", choices=topology_g2h.HOST_ROLES,
                      help="g2h: the role vsockcheck-host plays, the guest plays the other (default "
                           "client: the host connects to the guest; server: the guest connects to CID 2)")
+    run.add_argument("--device", default=device_spec.OURS, metavar="SPEC", help=DEVICE_HELP)
     _add_selection(run)
     _add_kmod(run)
     run.add_argument("--results", type=Path, metavar="DIR",
@@ -247,6 +252,8 @@ def _cmd_run(args) -> int:
         raise UserError(f"--l2-kernel: only topology nested has L2 guests (not {args.topology})")
     if args.guest_mode in PeerModes.PEER and args.topology != topology_g2g.NAME:
         raise UserError(f"--guest-mode {args.guest_mode}: only topology g2g has a peer guest")
+    device = device_spec.parse(args.device)
+    device_spec.check_topology(device, args.topology)
     cases = catalogue.read(TEST_PROGRAM, args.pick, args.skip)
     kernel = kernels.resolve(args.kernel, fetch=True)
     l2_kernel = kernels.resolve(args.l2_kernel, fetch=True) if args.l2_kernel else None
@@ -257,14 +264,16 @@ def _cmd_run(args) -> int:
     l2_text = f", L2 {l2_kernel.name} ({l2_kernel.version})" if l2_kernel else ""
     # A topology that runs the cases more than once says how many results that makes.
     planned = getattr(topology_module, "planned", len)(cases)
-    print(f"vsockcheck: {kernel.name} ({kernel.version}){l2_text}, topology {topology_module.NAME}, "
+    device_text = f", device {device.template}" if device.external else ""
+    print(f"vsockcheck: {kernel.name} ({kernel.version}){l2_text}, topology {topology_module.NAME}{device_text}, "
           f"{planned} cases", flush=True)
     started_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     with tempfile.TemporaryDirectory(prefix="vsockcheck-") as workdir:
         request = RunRequest(kernel=kernel, cases=cases, selection=catalogue.selection_args(args.pick, args.skip),
                              workdir=Path(workdir), results_dir=results_dir, mode=args.guest_mode,
                              accel=args.accel, boot_timeout_s=args.boot_timeout, capture=args.capture,
-                             host_role=args.host_role or "client", l2_kernel=l2_kernel, kmod_files=kmod_files)
+                             host_role=args.host_role or "client", l2_kernel=l2_kernel, kmod_files=kmod_files,
+                             device=device)
         done = topology_module.run(request, lambda r: print(results.format_case_line(r), flush=True))
     run = done.guest
     if args.show_command:

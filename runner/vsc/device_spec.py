@@ -84,6 +84,10 @@ def check_topology(spec: DeviceSpec, topology: str) -> None:
     if topology not in TOPOLOGIES:
         raise UserError(f"--device {spec.text!r}: topology {topology} has no vhost-user device to replace "
                         f"(use {' or '.join(TOPOLOGIES)})")
+    if topology == "g2g" and not serves_many(spec.template):
+        raise UserError(f"--device template {spec.template!r}: topology g2g puts both guests on one device, which "
+                        "routes guest to guest; write the per-VM options as {each:...} so that one process "
+                        "serves both (one process per VM could not carry their packets)")
 
 
 def expand(template: str, vms: list) -> list[str]:

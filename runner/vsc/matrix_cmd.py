@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from vsc import (catalogue, kernels, matrix_compare, matrix_html, matrix_json, matrix_markdown, matrix_model,
+from vsc import (catalogue, device_spec, kernels, matrix_compare, matrix_html, matrix_json, matrix_markdown, matrix_model,
                  matrix_schedule, matrix_text, results)
 from vsc.errors import UserError
 from vsc.matrix_model import Column
@@ -52,6 +52,9 @@ def add_command(commands, default_kernel: str, topologies: dict) -> None:
     cmd.add_argument("--kmod", action="store_true", help="passed to each run: load the project's test modules")
     cmd.add_argument("--capture", action="store_true",
                      help="passed to each run through our device (g2h, g2g, nested): keep capture.pcap")
+    cmd.add_argument("--device", default=device_spec.OURS, metavar="SPEC",
+                     help="passed to each run (g2h and g2g only): the vhost-user backend under test, ours "
+                          "(default) or vhost-user:'CMD ...' (see vsockcheck run --help)")
     cmd.set_defaults(func=lambda args: run(args, default_kernel, topologies))
 
 
@@ -60,6 +63,9 @@ def run(args, default_kernel: str, topologies: dict) -> int:
         raise UserError(f"--jobs {args.jobs}: must be at least 1")
     specs = list(dict.fromkeys(args.kernel or [default_kernel]))
     chosen = list(dict.fromkeys(args.topology or ["loopback"]))
+    device = device_spec.parse(args.device)
+    for topology in chosen:
+        device_spec.check_topology(device, topology)
     # Read before anything runs: OLD.json may be DIR/matrix.json itself, which this matrix replaces.
     old = matrix_json.load(args.compare) if args.compare else None
     order = [case.name for case in catalogue.read(TEST_PROGRAM, args.pick, args.skip)]
@@ -80,7 +86,8 @@ def run(args, default_kernel: str, topologies: dict) -> int:
             column.results_dir = str(run_dir)
             argv = [*_run_program(), "run", "--kernel", spec, "--topology", topology,
                     "--results", str(run_dir), *selection, *(["--kmod"] if args.kmod else []),
-                    *(["--capture"] if args.capture and topologies[topology].CAPTURES else [])]
+                    *(["--capture"] if args.capture and topologies[topology].CAPTURES else []),
+                    *(["--device", args.device] if device.external else [])]
             job = matrix_schedule.Job(column.label, topology, kernel.version, argv, run_dir)
             jobs.append(job)
             columns[job] = column

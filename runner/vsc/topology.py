@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vsc.catalogue import Case
+from vsc.device_spec import DeviceSpec
 from vsc.guest_session import GuestRun
 from vsc.paths import GUEST_BIN_DIR
 
@@ -58,6 +59,16 @@ class RunRequest:
     host_role: str = "client"      # g2h: the role vsockcheck-host plays; the guest plays the other
     l2_kernel: object | None = None  # nested: the L2 guests' kernel (default: the same as L1's)
     kmod_files: tuple[Path, ...] = ()  # --kmod: test modules built for `kernel`, loaded in its guests
+    device: DeviceSpec = DeviceSpec()  # --device: the vhost-user backend of g2h and g2g (default ours)
+
+
+def device_notes(done: "TopologyRun", device, request: RunRequest) -> None:
+    """What a run on a vhost-user device says about the device beyond the results."""
+    ended = device.early_exit_note()
+    if ended is not None:
+        done.note(ended)
+    if request.capture and request.device.external:
+        done.note("--capture: capture.pcap is recorded by our device only; the guests' own captures are kept")
 
 
 @dataclass

@@ -32,14 +32,15 @@ def test_args_b(selection: list[str]) -> list[str]:
 def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun:
     work, out = request.workdir, request.results_dir
     mode_a, mode_b = PeerModes.split(request.mode)
-    vms = [vhost_user_device.VmPort(cid=CID_A, socket_path=work / "vhost-user-a.sock"),
-           vhost_user_device.VmPort(cid=CID_B, socket_path=work / "vhost-user-b.sock")]
-    pcap = out / "capture.pcap" if request.capture else None
+    # No host side uses the bridges here; they exist so that a --device template with {uds} works.
+    vms = [vhost_user_device.VmPort(cid=CID_A, socket_path=work / "vhost-user-a.sock", uds_path=work / "bridge-a.sock"),
+           vhost_user_device.VmPort(cid=CID_B, socket_path=work / "vhost-user-b.sock", uds_path=work / "bridge-b.sock")]
+    pcap = out / "capture.pcap" if request.capture and not request.device.external else None
     capture, no_capture = guest_capture.wanted(request)
     files = [BACKEND_LOG, TRANSCRIPT, "console.log", "guest.ktap", "qemu.log",
              f"{PEER_LABEL}.ktap", f"{PEER_LABEL}-console.log", f"{PEER_LABEL}-qemu.log"]
     with contextlib.ExitStack() as running:
-        device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap))
+        device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap, request.device))
         guest_a = guest_session.GuestSession(
             _spec(request, test_args_a(request.selection), mode_a, capture), work, out,
             devices=device.qemu_args(CID_A), peer_socket=work / "peer-a.sock",
@@ -68,6 +69,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     done = TopologyRun(guest_a.result(on_result), commands, files)
     if no_capture:
         done.note(no_capture)
+    topology.device_notes(done, device, request)
     if capture:
         for who, session in ((f"guest A (CID {CID_A})", guest_a), (f"guest B (CID {CID_B})", guest_b)):
             guest_capture.add_to(done, session.capture_pcap, session.files.console, who)

@@ -54,11 +54,11 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     work, out = request.workdir, request.results_dir
     bridge = work / "bridge.sock"
     vms = [vhost_user_device.VmPort(cid=GUEST_CID, socket_path=work / "vhost-user.sock", uds_path=bridge)]
-    pcap = out / "capture.pcap" if request.capture else None
+    pcap = out / "capture.pcap" if request.capture and not request.device.external else None
     capture, no_capture = guest_capture.wanted(request)
     files = [BACKEND_LOG, TRANSCRIPT, HOST_LOG, "console.log", "guest.ktap", "qemu.log"]
     with contextlib.ExitStack() as running:
-        device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap))
+        device = running.enter_context(vhost_user_device.VhostUserDevice(vms, out / BACKEND_LOG, pcap, request.device))
         relay_end, host_end = socket.socketpair()
         running.callback(relay_end.close)  # the relay closes it too; this covers a failure before it starts
         with host_end:  # the host program holds its own copy once started
@@ -86,6 +86,7 @@ def run(request: RunRequest, on_result: Callable[[object], None]) -> TopologyRun
     done = TopologyRun(guest.result(on_result), commands, files)
     if no_capture:
         done.note(no_capture)
+    topology.device_notes(done, device, request)
     if capture:
         guest_capture.add_to(done, guest.capture_pcap, guest.files.console, f"the guest (CID {GUEST_CID})")
     ended = _how_host_ended(host.returncode, host_stopped, out / HOST_LOG)
