@@ -122,6 +122,9 @@ class VhostUserDevice:
         if self.process.poll() is not None:
             if self.exited_early is None:
                 self.exited_early = self.process.returncode
+            if self.device.external:
+                # What it left running in its group (a wrapper's children) goes too.
+                _signal_group(self.process.pid, signal.SIGKILL)
             return
         if self.device.external:
             # Its command may be a wrapper with children: end the whole group it leads.
