@@ -1,8 +1,10 @@
 """--device: the template's parsing and argv (device_spec), and VhostUserDevice starting, waiting
 for and stopping a backend given as a template, with stand-in backends (no QEMU, no vsock)."""
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -10,7 +12,9 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
+from tests.fake_kernel import bzimage
 from vsc import device_spec, vhost_user_device
+from vsc.paths import PROJECT_ROOT
 from vsc.errors import UserError
 from vsc.vhost_user_device import VhostUserDevice, VmPort
 
@@ -92,8 +96,9 @@ class CheckTopology(unittest.TestCase):
     def test_external_only_on_g2h_and_g2g(self):
         spec = device_spec.parse("vhost-user:dev {socket}")
         device_spec.check_topology(spec, "g2h")
-        self.assertIn("topology loopback has no vhost-user device", error_of(device_spec.check_topology, spec, "loopback"))
-        self.assertIn("topology g2g puts both guests on one device", error_of(device_spec.check_topology, spec, "g2g"))
+        for topology, wanted in (("loopback", "topology loopback has no vhost-user device"),
+                                 ("g2g", "topology g2g puts both guests on one device")):
+            self.assertIn(wanted, error_of(device_spec.check_topology, spec, topology))
         device_spec.check_topology(device_spec.parse("vhost-user:dev {each:{socket}}"), "g2g")
 
 
@@ -157,7 +162,8 @@ class ExternalBackend(unittest.TestCase):
         self.assertIn("command '/nonexistent/backend' is not found", message)
 
     def test_a_backend_dying_during_the_run_is_noted(self):
-        device = self.device(f"sh -c '{sys.executable} {self.script} \"$0\" & sleep 1; echo crashed; exit 9' {{socket}}")
+        device = self.device(
+            f"sh -c '{sys.executable} {self.script} \"$0\" & sleep 1; echo crashed; exit 9' {{socket}}")
         with device:
             device.process.wait(10)
         note = device.early_exit_note()
@@ -166,6 +172,70 @@ class ExternalBackend(unittest.TestCase):
         # What it left behind in its process group is gone too.
         time.sleep(0.2)
         self.assertEqual(_processes_naming(str(self.script)), [])
+
+
+class RunRefuses(unittest.TestCase):
+    def one_error_line(self, *args):
+        done = subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "run", *args],
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+        self.assertNotIn("Traceback", done.stderr)
+        self.assertEqual(len(done.stderr.strip().splitlines()), 1, done.stderr)
+        return done.stderr
+
+    def test_before_any_boot(self):
+        self.assertIn("unknown placeholder {guest}",
+                      self.one_error_line("--topology", "g2h", "--device", "vhost-user:dev {socket} {guest}"))
+        self.assertIn("topology nested has no vhost-user device",
+                      self.one_error_line("--topology", "nested", "--device", "vhost-user:dev {socket}"))
+        self.assertIn("topology g2g puts both guests on one device",
+                      self.one_error_line("--topology", "g2g", "--device", "vhost-user:dev {socket}"))
+
+
+# A stand-in for `vsockcheck run` in the matrix: records its arguments, then fails as a bad run does.
+RECORDER = ("import json, os, sys\n"
+            "with open(os.environ['RECORD'], 'a') as f: f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+            "print('vsockcheck: error: recorded', file=sys.stderr)\n"
+            "sys.exit(2)\n")
+
+
+class MatrixPassesTheDevice(unittest.TestCase):
+    def setUp(self):
+        self.work = Path(tempfile.mkdtemp(prefix="vsc-test-device-matrix-"))
+        self.addCleanup(shutil.rmtree, self.work, True)
+        self.kernel = self.work / "vmlinuz-6.1.0-test"
+        self.kernel.write_bytes(bzimage("6.1.0-test"))
+        program = self.work / "run.py"
+        program.write_text("#!" + sys.executable + "\n" + RECORDER)
+        program.chmod(0o755)
+        self.env = dict(os.environ, VSC_MATRIX_RUN_PROGRAM=str(program), RECORD=str(self.work / "runs"))
+
+    def matrix(self, *args):
+        return subprocess.run([sys.executable, str(PROJECT_ROOT / "runner" / "vsockcheck"), "matrix", "--kernel",
+                               str(self.kernel), "--results", str(self.work / "m"), *args],
+                              capture_output=True, text=True, env=self.env, timeout=60)
+
+    def runs(self):
+        return [json.loads(line) for line in (self.work / "runs").read_text().splitlines()]
+
+    def test_each_run_gets_the_template(self):
+        device = "vhost-user:dev {each:--vm {cid},{socket}}"
+        done = self.matrix("--topology", "g2h", "--topology", "g2g", "--device", device)
+        self.assertEqual(done.returncode, 1, done.stderr)
+        runs = self.runs()
+        self.assertEqual(len(runs), 2)
+        for argv in runs:
+            self.assertEqual(argv[argv.index("--device") + 1], device)
+
+    def test_ours_adds_nothing(self):
+        self.matrix("--topology", "g2h")
+        self.assertNotIn("--device", self.runs()[0])
+
+    def test_bad_device_stops_before_any_run(self):
+        done = self.matrix("--topology", "loopback", "--device", "vhost-user:dev {socket}")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("topology loopback has no vhost-user device", done.stderr)
+        self.assertFalse((self.work / "runs").exists())
 
 
 def _processes_naming(text: str) -> list[str]:

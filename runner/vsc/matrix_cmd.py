@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from vsc import (catalogue, device_spec, kernels, matrix_compare, matrix_html, matrix_json, matrix_markdown, matrix_model,
-                 matrix_schedule, matrix_text, results)
+from vsc import (catalogue, device_spec, kernels, matrix_compare, matrix_html, matrix_json, matrix_markdown,
+                 matrix_model, matrix_schedule, matrix_text, results)
 from vsc.errors import UserError
 from vsc.matrix_model import Column
 from vsc.paths import PROJECT_ROOT
