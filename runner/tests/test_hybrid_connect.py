@@ -19,14 +19,14 @@ from tests.unix_server import read_line
 WHY_NOT = missing()
 CID = 3
 ECHO_PORT = 1234	# guest: echoes every connection (socat fork, room for 64 waiting)
-GREET_PORT = 1235	# guest: writes "greet" first, then closes
+GREET_PORT = 1235	# guest: writes "greet <its peer's port>" first, then closes
 ABSENT_PORT = 4321	# guest: nobody listens
 ANSWER_S = 30.0		# a host program's bound for any answer under TCG on a shared machine
 OK_LINE = re.compile(rb"OK ([1-9][0-9]*)\n")
 
 GUEST = (
     f"socat VSOCK-LISTEN:{ECHO_PORT},fork,backlog=64 EXEC:cat & "
-    f"socat VSOCK-LISTEN:{GREET_PORT},fork SYSTEM:'echo greet' & "
+    f"socat VSOCK-LISTEN:{GREET_PORT},fork SYSTEM:'echo greet $SOCAT_PEERPORT' & "
     f"{wait_listening(ECHO_PORT)}; {wait_listening(GREET_PORT)}; echo READY; sleep 3600")
 
 
@@ -99,11 +99,12 @@ class Handshake(unittest.TestCase):
 
     def test_ok_line_syntax(self):
         """Expected: exactly b"OK <port>\\n", <port> decimal without sign or leading zero, below
-        2^32, and nothing else before the guest's first byte (the guest writes at once)."""
+        2^32, the port the guest sees as its peer's, and nothing else before the guest's first
+        byte (the guest writes at once)."""
         s, line = bridge_connect(self.uds, GREET_PORT)
         with s:
-            ok_port(self, line)
-            self.assertEqual(recv_all(s), b"greet\n")
+            port = ok_port(self, line)
+            self.assertEqual(recv_all(s), b"greet %d\n" % port)
         self.assert_serves()
 
     def test_line_and_data_in_one_write(self):
