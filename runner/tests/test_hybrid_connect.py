@@ -107,6 +107,16 @@ class Handshake(unittest.TestCase):
             self.assertEqual(recv_all(s), b"greet %d\n" % port)
         self.assert_serves()
 
+    def test_connect_word_in_any_case(self):
+        """Expected: the word is case-insensitive (Firecracker lowercases it), spaces before the
+        port may repeat: each line gets an OK and relays."""
+        for line in (b"connect %d\n", b"CoNnEcT   %d\n"):
+            with dial(self.uds) as s:
+                s.sendall(line % ECHO_PORT)
+                ok_port(self, read_line(s))
+                s.sendall(b"case\n")
+                self.assertEqual(recv_exactly(s, 5), b"case\n")
+
     def test_line_and_data_in_one_write(self):
         """Expected: bytes after the newline in the same write are the guest's, none lost."""
         with dial(self.uds) as s:
