@@ -37,15 +37,6 @@ def dial(uds, timeout: float = ANSWER_S) -> socket.socket:
     return s
 
 
-def answer_then_eof(s: socket.socket) -> bytes:
-    """Everything the device sends until it closes (a reset over bytes it did not read counts
-    as a close with nothing sent: that is the too-long-line case)."""
-    try:
-        return recv_all(s)
-    except ConnectionResetError:
-        return b""
-
-
 def ok_port(test: unittest.TestCase, line: bytes) -> int:
     match = OK_LINE.fullmatch(line)
     test.assertIsNotNone(match, f"not an 'OK <port>\\n' line: {line!r}")
@@ -79,18 +70,16 @@ class Handshake(unittest.TestCase):
         with s:
             ok_port(self, line)
             s.sendall(payload)
-            got = b""
-            while len(got) < len(payload) and (chunk := s.recv(len(payload) - len(got))):
-                got += chunk
-            self.assertEqual(got, payload)
+            self.assertEqual(recv_exactly(s, len(payload)), payload)
         self.assertNotIn("dropping the connection", self.rig.backend_log())
 
     def assert_refused_without_answer(self, sent: bytes, why_in_log: str | None):
-        """Sends `sent`, then reads: the device must close with no byte, and log `why_in_log`."""
+        """Sends `sent`, then reads: the device must close with no byte and no reset (it reads
+        what it refuses: ECONNRESET would be a close over unread bytes), and log `why_in_log`."""
         mark = self.log_mark()
         with dial(self.uds) as s:
             s.sendall(sent)
-            self.assertEqual(answer_then_eof(s), b"", sent)
+            self.assertEqual(recv_all(s), b"", sent)
         if why_in_log:
             deadline = time.monotonic() + ANSWER_S
             while why_in_log not in self.log_since(mark) and time.monotonic() < deadline:
@@ -144,7 +133,7 @@ class Handshake(unittest.TestCase):
             with dial(self.uds) as s:
                 s.sendall(partial)
                 s.shutdown(socket.SHUT_WR)
-                self.assertEqual(answer_then_eof(s), b"", partial)
+                self.assertEqual(recv_all(s), b"", partial)
             with dial(self.uds) as s:
                 s.sendall(partial)
         self.assert_serves()
@@ -188,7 +177,7 @@ class Handshake(unittest.TestCase):
             s, line = bridge_connect(self.uds, ABSENT_PORT, timeout=ANSWER_S)
             with s:
                 self.assertEqual(line, b"")
-                self.assertEqual(answer_then_eof(s), b"")
+                self.assertEqual(recv_all(s), b"")
         self.assert_serves()
 
     def test_rapid_redials(self):
