@@ -8,7 +8,9 @@ answers "OK <host port>\\n" and relays from then on; otherwise it closes the str
 answer. So every case below ends in one of two ways for the host program: the exact OK line, or
 a clean close (EOF, no bytes) within a bound, never a hang."""
 
+import os
 import re
+import signal
 import socket
 import time
 import unittest
@@ -178,6 +180,21 @@ class Handshake(unittest.TestCase):
             with s:
                 self.assertEqual(line, b"")
                 self.assertEqual(recv_all(s), b"")
+        self.assert_serves()
+
+    def test_guest_that_never_answers(self):
+        """Expected: with the guest frozen (QEMU stopped), the REQUEST gets no answer; the host
+        program sees a clean close once the device gives up (VU_BRIDGE_RESPONSE_MS), not a
+        hang; the guest's late answer, once it runs again, is reset and the device serves on."""
+        mark = self.log_mark()
+        os.killpg(self.guest.guest.process.pid, signal.SIGSTOP)
+        try:
+            s, line = bridge_connect(self.uds, ECHO_PORT, timeout=ANSWER_S)
+            with s:
+                self.assertEqual(line, b"")
+        finally:
+            os.killpg(self.guest.guest.process.pid, signal.SIGCONT)
+        self.assertIn("did not answer within", self.log_since(mark))
         self.assert_serves()
 
     def test_rapid_redials(self):
