@@ -102,12 +102,8 @@ static void on_accept(struct vu_watch *watch, uint32_t events)
 	fd = accept4(vm->uds_listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	/* No guest to ask, or no room: the host program sees its stream closed with no OK. */
-	if (!vu_vm_running(vm)) {
-		vu_vm_log(vm, "host program on %s: no guest running, closed", vm->uds_path);
-		close(fd);
-		return;
-	}
+	/* No room: the host program sees its stream closed with no OK. (A missing guest is
+	 * checked once its line is read: closing over an unread line would be a reset.) */
 	c = vu_conn_new(vm, fd, vu_vsock_stream_event);
 	if (!c) {
 		vu_vm_log(vm, "host program on %s: %d connections already, closed", vm->uds_path,
@@ -145,6 +141,12 @@ void vu_bridge_read_line(struct vu_conn *c)
 	if (!vu_connect_line_parse(c->line, c->line_len, &port)) {
 		vu_vm_log(vm, "host program on %s: malformed CONNECT line (%u bytes), closed",
 			  vm->uds_path, c->line_len);
+		vu_conn_drop(c);
+		return;
+	}
+	if (!vu_vm_running(vm)) {
+		vu_vm_log(vm, "host program on %s: CONNECT %u but no guest running, closed",
+			  vm->uds_path, port);
 		vu_conn_drop(c);
 		return;
 	}
