@@ -1,0 +1,153 @@
+/* exact_unit.c: the byte-exact pattern and its locator on corrupted buffers (no vsock used). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "vsc.h"
+#include "vsc_exact.h"
+
+#define STREAM_CONN 7
+#define STREAM_BASE (3ull << 20)	/* the buffer is a piece from the middle of a stream */
+#define STREAM_BYTES 8192
+
+/* A clean piece of stream STREAM_CONN at STREAM_BASE, with room to grow by a few KiB. */
+static unsigned char *clean_stream(void)
+{
+	unsigned char *buf = malloc(STREAM_BYTES * 2);
+
+	ASSERT_TRUE(buf != NULL);
+	vsc_exact_fill(buf, STREAM_BYTES * 2, STREAM_CONN, STREAM_BASE);
+	return buf;
+}
+
+/* Locates the fault in buf[0, len) and checks kind, place, source and size. */
+static void expect_fault(const unsigned char *buf, size_t len, enum vsc_exact_kind kind,
+			 uint64_t at, uint64_t got, uint64_t bytes)
+{
+	struct vsc_exact_fault f;
+	char text[256];
+
+	ASSERT_EQ(vsc_exact_locate(buf, len, STREAM_CONN, STREAM_BASE, &f), 1);
+	vsc_exact_describe(&f, STREAM_CONN, text, sizeof(text));
+	vsc_diag("%s", text);
+	EXPECT_EQ(f.kind, kind);
+	EXPECT_EQ(f.at, STREAM_BASE + at);
+	EXPECT_EQ(f.got, STREAM_BASE + got);
+	EXPECT_EQ(f.bytes, bytes);
+}
+
+static void words_round_trip(const struct vsc_env *env)
+{
+	unsigned char buf[64], piece[13];
+	unsigned int conn;
+	uint64_t offset, word;
+	size_t i;
+
+	(void)env;
+	word = vsc_exact_word(255, VSC_EXACT_MAX_OFFSET - 8);
+	ASSERT_EQ(vsc_exact_decode(&word, &conn, &offset), 0);
+	EXPECT_EQ(conn, 255);
+	EXPECT_EQ(offset, VSC_EXACT_MAX_OFFSET - 8);
+	/* Any alignment of fill gives the same bytes as the aligned stream. */
+	vsc_exact_fill(buf, sizeof(buf), 3, 4096);
+	vsc_exact_fill(piece, sizeof(piece), 3, 4096 + 5);
+	EXPECT_TRUE(memcmp(buf + 5, piece, sizeof(piece)) == 0);
+	/* Eight bytes read at the wrong alignment are no word. */
+	for (i = 1; i < 8; i++)
+		EXPECT_EQ(vsc_exact_decode(buf + i, &conn, &offset), -1);
+}
+VSC_CASE(lib_exact_words, .summary = "pattern words name their connection and offset; misaligned bytes decode to nothing",
+	 .run = words_round_trip);
+
+static void sum_any_split(const struct vsc_env *env)
+{
+	unsigned char *buf = clean_stream();
+	struct vsc_exact_sum whole = { 0 }, split = { 0 }, swapped = { 0 };
+	unsigned char t;
+
+	(void)env;
+	vsc_exact_sum_add(&whole, buf, STREAM_BYTES);
+	vsc_exact_sum_add(&split, buf, 3);
+	vsc_exact_sum_add(&split, buf + 3, 4000);
+	vsc_exact_sum_add(&split, buf + 4003, STREAM_BYTES - 4003);
+	EXPECT_EQ(vsc_exact_sum_value(&whole), vsc_exact_sum_value(&split));
+	t = buf[100];
+	buf[100] = buf[101];
+	buf[101] = t;
+	vsc_exact_sum_add(&swapped, buf, STREAM_BYTES);
+	EXPECT_TRUE(vsc_exact_sum_value(&whole) != vsc_exact_sum_value(&swapped));
+	free(buf);
+}
+VSC_CASE(lib_exact_sum, .summary = "the running sum is the same for any split and changes when two bytes swap",
+	 .run = sum_any_split);
+
+static void locate_clean_lost_duplicated(const struct vsc_env *env)
+{
+	unsigned char *buf = clean_stream();
+	struct vsc_exact_fault f;
+
+	(void)env;
+	EXPECT_EQ(vsc_exact_locate(buf, STREAM_BYTES, STREAM_CONN, STREAM_BASE, &f), 0);
+	/* One byte dropped at 1003, then 13 at an aligned 2048 (on a fresh copy each). */
+	memmove(buf + 1003, buf + 1004, STREAM_BYTES - 1004);
+	expect_fault(buf, STREAM_BYTES - 1, VSC_EXACT_LOST, 1003, 1004, 1);
+	free(buf);
+	buf = clean_stream();
+	memmove(buf + 2048, buf + 2048 + 13, STREAM_BYTES - 2048 - 13);
+	expect_fault(buf, STREAM_BYTES - 13, VSC_EXACT_LOST, 2048, 2061, 13);
+	free(buf);
+	/* Bytes 1500..1504 a second time right after themselves. */
+	buf = clean_stream();
+	memmove(buf + 1510, buf + 1505, STREAM_BYTES - 1510);
+	memcpy(buf + 1505, buf + 1500, 5);
+	expect_fault(buf, STREAM_BYTES, VSC_EXACT_DUPLICATED, 1505, 1500, 5);
+	free(buf);
+}
+VSC_CASE(lib_exact_locate_lost_duplicated, .summary = "the locator finds a clean stream clean and names lost and duplicated bytes",
+	 .run = locate_clean_lost_duplicated);
+
+static void locate_reordered_corrupt_foreign(const struct vsc_env *env)
+{
+	unsigned char *buf = clean_stream(), tmp[512], t;
+	struct vsc_exact_fault f;
+
+	(void)env;
+	/* Two 512-byte ranges swapped: 1536.. came first, 1024.. after it. */
+	memcpy(tmp, buf + 1024, 512);
+	memcpy(buf + 1024, buf + 1536, 512);
+	memcpy(buf + 1536, tmp, 512);
+	expect_fault(buf, STREAM_BYTES, VSC_EXACT_REORDERED, 1024, 1536, 512);
+	ASSERT_EQ(vsc_exact_locate(buf, STREAM_BYTES, STREAM_CONN, STREAM_BASE, &f), 1);
+	EXPECT_EQ(f.later_at, STREAM_BASE + 1536);
+	free(buf);
+	/* Two neighbouring bytes swapped inside a word. */
+	buf = clean_stream();
+	t = buf[3001];
+	buf[3001] = buf[3002];
+	buf[3002] = t;
+	expect_fault(buf, STREAM_BYTES, VSC_EXACT_REORDERED, 3001, 3002, 2);
+	free(buf);
+	/* One bit flipped. */
+	buf = clean_stream();
+	buf[4100] ^= 0x10;
+	expect_fault(buf, STREAM_BYTES, VSC_EXACT_CORRUPT, 4100, 4100, 1);
+	free(buf);
+	/* Connection 9's words where connection 7's belong. */
+	buf = clean_stream();
+	vsc_exact_fill(buf + 5000, 64, 9, STREAM_BASE + 5000);
+	ASSERT_EQ(vsc_exact_locate(buf, STREAM_BYTES, STREAM_CONN, STREAM_BASE, &f), 1);
+	EXPECT_EQ(f.kind, VSC_EXACT_FOREIGN);
+	EXPECT_EQ(f.got_conn, 9);
+	EXPECT_EQ(f.at, STREAM_BASE + 5000);
+	EXPECT_EQ(f.got, STREAM_BASE + 5000);
+	free(buf);
+	/* Zeros to the end: no word to realign on. */
+	buf = clean_stream();
+	memset(buf + 6000, 0, STREAM_BYTES - 6000);
+	ASSERT_EQ(vsc_exact_locate(buf, STREAM_BYTES, STREAM_CONN, STREAM_BASE, &f), 1);
+	EXPECT_EQ(f.kind, VSC_EXACT_CORRUPT);
+	EXPECT_EQ(f.at, STREAM_BASE + 6000);
+	EXPECT_EQ(f.bytes, 0);
+	free(buf);
+}
+VSC_CASE(lib_exact_locate_reordered_corrupt, .summary = "the locator names swapped ranges, swapped bytes, a flipped bit and another connection's bytes",
+	 .run = locate_reordered_corrupt_foreign);
