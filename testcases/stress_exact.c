@@ -334,10 +334,10 @@ static void exact_client(const struct vsc_env *env, const struct exact_shape *sh
 	exact_finish(streams, shape->connections);
 }
 
-/* Four connections, two each way, 8 MiB each in 64 KiB writes. */
+/* Four connections, two each way, 32 MiB each in 64 KiB writes. */
 static const unsigned int whole_chunks[] = { 64u << 10, 0 };
 static const struct exact_shape both_ways = {
-	.connections = 4, .bytes_per_connection = 8u << 20, .write_sizes = whole_chunks,
+	.connections = 4, .bytes_per_connection = 32u << 20, .write_sizes = whole_chunks,
 };
 
 static void both_ways_server(const struct vsc_env *env)
@@ -350,7 +350,7 @@ static void both_ways_client(const struct vsc_env *env)
 	exact_client(env, &both_ways);
 }
 VSC_CASE(stress_exact_both_ways, .sock_type = SOCK_STREAM,
-	 .summary = "4 connections, 2 each way at once, 8 MiB each: every byte arrives once, in order "
+	 .summary = "4 connections, 2 each way at once, 32 MiB each: every byte arrives once, in order "
 		    "(a fault is located: connection, offset, what came instead)",
 	 .server = both_ways_server, .client = both_ways_client, .timeout_s = EXACT_CASE_TIMEOUT_S);
 
