@@ -56,4 +56,43 @@ int vsc_exact_locate(const void *buf, size_t len, unsigned int conn, uint64_t ba
 void vsc_exact_describe(const struct vsc_exact_fault *fault, unsigned int conn, char *out,
 			size_t size);
 
+/*
+ * Streams of the pattern over connected sockets (exact_stream.c): a sender writes stream
+ * `conn` in write_sizes[] turns; a receiver checks each EXACT_CHUNK as it lands and, at the
+ * first wrong byte, reads a second chunk and records what the locator says.
+ */
+#define VSC_EXACT_CHUNK (64u << 10)
+#define VSC_EXACT_MAX_WRITE (128u << 10)
+#define VSC_EXACT_MAX_STREAMS 8
+
+struct vsc_exact_stream {
+	int fd;
+	unsigned int conn;
+	int sending;
+	int done;		/* sender: shut down for writing; receiver: EOF seen */
+	uint64_t offset;	/* sender: bytes sent; receiver: bytes checked */
+	uint64_t received;	/* receiver: bytes read, checked or not */
+	uint64_t limit;		/* sender: the byte count it stops at */
+	const unsigned int *write_sizes;	/* sender: cycled through; 0-terminated */
+	unsigned int next_write;
+	int suspect;		/* receiver: the chunk at offset differs; more is read to say how */
+	int faulted;		/* receiver: fault holds its description; the rest is only counted */
+	char fault[512];
+	struct vsc_exact_sum sum;
+	unsigned char *buf;	/* sender: one write; receiver: two chunks */
+	size_t fill;		/* receiver: bytes in buf from offset on */
+};
+
+/* limit and write_sizes matter to a sender only (write sizes up to VSC_EXACT_MAX_WRITE). */
+void vsc_exact_stream_init(struct vsc_exact_stream *s, int fd, unsigned int conn, int sending,
+			   uint64_t limit, const unsigned int *write_sizes);
+void vsc_exact_stream_free(struct vsc_exact_stream *s);
+/*
+ * Moves every stream until each sender has shut down for writing (at its limit, or when
+ * send_seconds have passed) and each receiver has seen EOF. A socket error, or no stream
+ * moving for stall_ms, ends the role with the streams' places.
+ */
+void vsc_exact_pump(struct vsc_exact_stream *streams, unsigned int count, int send_seconds,
+		    int stall_ms);
+
 #endif

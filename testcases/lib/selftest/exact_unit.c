@@ -1,6 +1,9 @@
 /* exact_unit.c: the byte-exact pattern and its locator on corrupted buffers (no vsock used). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "vsc.h"
 #include "vsc_exact.h"
@@ -151,3 +154,72 @@ static void locate_reordered_corrupt_foreign(const struct vsc_env *env)
 }
 VSC_CASE(lib_exact_locate_reordered_corrupt, .summary = "the locator names swapped ranges, swapped bytes, a flipped bit and another connection's bytes",
 	 .run = locate_reordered_corrupt_foreign);
+
+/* Odd sizes, so the receiver's chunks and the sender's writes never line up. */
+static const unsigned int unit_write_sizes[] = { 1, 4097, 65537, 3, 0 };
+
+static void pump_clean_pair(const struct vsc_env *env)
+{
+	struct vsc_exact_stream streams[2];
+	int fds[2];
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+	vsc_exact_stream_init(&streams[0], fds[0], 4, 1, 1000003, unit_write_sizes);
+	vsc_exact_stream_init(&streams[1], fds[1], 4, 0, 0, NULL);
+	vsc_exact_pump(streams, 2, 10, 5000);
+	EXPECT_EQ(streams[0].offset, 1000003);
+	EXPECT_EQ(streams[1].received, 1000003);
+	EXPECT_EQ(streams[1].offset, 1000003);
+	EXPECT_EQ(streams[1].faulted, 0);
+	EXPECT_EQ(vsc_exact_sum_value(&streams[0].sum), vsc_exact_sum_value(&streams[1].sum));
+	vsc_exact_stream_free(&streams[0]);
+	vsc_exact_stream_free(&streams[1]);
+	SAFE(close(fds[0]));
+	SAFE(close(fds[1]));
+}
+VSC_CASE(lib_exact_pump_clean, .summary = "a pattern stream over a Unix socket pair arrives whole: counts and sums agree, no fault",
+	 .run = pump_clean_pair);
+
+/* A writer child: stream 2's first `len` bytes with `drop` bytes left out at `at`. */
+static pid_t write_stream_dropping(int fd, size_t len, size_t at, size_t drop)
+{
+	pid_t pid = SAFE(fork());
+	unsigned char *buf;
+
+	if (pid)
+		return pid;
+	buf = malloc(len);
+	if (!buf)
+		_exit(1);
+	vsc_exact_fill(buf, len, 2, 0);
+	memmove(buf + at, buf + at + drop, len - at - drop);
+	if (write(fd, buf, len - drop) != (ssize_t)(len - drop))
+		_exit(1);
+	_exit(0);
+}
+
+static void pump_locates_loss(const struct vsc_env *env)
+{
+	struct vsc_exact_stream stream;
+	int fds[2], status;
+	pid_t writer;
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+	writer = write_stream_dropping(fds[0], 300000, 200000, 3);
+	SAFE(close(fds[0]));
+	vsc_exact_stream_init(&stream, fds[1], 2, 0, 0, NULL);
+	vsc_exact_pump(&stream, 1, 10, 5000);
+	SAFE(waitpid(writer, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	EXPECT_EQ(stream.received, 300000 - 3);
+	ASSERT_EQ(stream.faulted, 1);
+	vsc_diag("%s", stream.fault);
+	EXPECT_TRUE(strcmp(stream.fault, "connection 2, offset 200000: expected the word for offset "
+			   "200000, got the one for offset 200003 (lost 3 bytes)") == 0);
+	vsc_exact_stream_free(&stream);
+	SAFE(close(fds[1]));
+}
+VSC_CASE(lib_exact_pump_locates_loss, .summary = "a receiving stream missing 3 bytes in its fourth chunk names connection, offset and count",
+	 .run = pump_locates_loss);
