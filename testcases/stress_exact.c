@@ -47,6 +47,10 @@ static void exact_compare(struct vsc_exact_stream *streams, unsigned int count)
 	for (i = 0; i < count; i++) {
 		if (!streams[i].sending)
 			continue;
+		if (streams[i].out_of_time)
+			vsc_diag("connection %u: sent %llu bytes, stopped by the %d s bound",
+				 streams[i].conn, (unsigned long long)streams[i].offset,
+				 EXACT_SEND_SECONDS);
 		snprintf(key, sizeof(key), "bytes %u", streams[i].conn);
 		vsc_send_value(key, streams[i].offset);
 		snprintf(key, sizeof(key), "sum %u", streams[i].conn);

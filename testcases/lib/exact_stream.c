@@ -49,8 +49,10 @@ static void sender_step(struct vsc_exact_stream *s, long long deadline)
 	size_t size = s->write_sizes[s->next_write];
 	ssize_t n;
 
-	if (now_ms() >= deadline)
+	if (s->offset < s->limit && now_ms() >= deadline) {
 		s->limit = s->offset;
+		s->out_of_time = 1;
+	}
 	if (s->offset >= s->limit) {
 		SAFE(shutdown(s->fd, SHUT_WR));
 		s->done = 1;

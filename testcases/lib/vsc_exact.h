@@ -73,6 +73,7 @@ struct vsc_exact_stream {
 	uint64_t offset;	/* sender: bytes sent; receiver: bytes checked */
 	uint64_t received;	/* receiver: bytes read, checked or not */
 	uint64_t limit;		/* sender: the byte count it stops at */
+	int out_of_time;	/* sender: stopped short of its limit by send_seconds */
 	const unsigned int *write_sizes;	/* sender: cycled through; 0-terminated */
 	unsigned int next_write;
 	int suspect;		/* receiver: the chunk at offset differs; more is read to say how */

@@ -223,3 +223,26 @@ static void pump_locates_loss(const struct vsc_env *env)
 }
 VSC_CASE(lib_exact_pump_locates_loss, .summary = "a receiving stream missing 3 bytes in its fourth chunk names connection, offset and count",
 	 .run = pump_locates_loss);
+
+static void pump_time_bound(const struct vsc_env *env)
+{
+	struct vsc_exact_stream streams[2];
+	int fds[2];
+
+	(void)env;
+	SAFE(socketpair(AF_UNIX, SOCK_STREAM, 0, fds));
+	/* No time at all: the sender shuts down at once, short of its limit, and says so. */
+	vsc_exact_stream_init(&streams[0], fds[0], 1, 1, 1 << 20, unit_write_sizes);
+	vsc_exact_stream_init(&streams[1], fds[1], 1, 0, 0, NULL);
+	vsc_exact_pump(streams, 2, 0, 5000);
+	EXPECT_EQ(streams[0].out_of_time, 1);
+	EXPECT_EQ(streams[0].offset, 0);
+	EXPECT_EQ(streams[1].received, 0);
+	EXPECT_EQ(streams[1].faulted, 0);
+	vsc_exact_stream_free(&streams[0]);
+	vsc_exact_stream_free(&streams[1]);
+	SAFE(close(fds[0]));
+	SAFE(close(fds[1]));
+}
+VSC_CASE(lib_exact_pump_time_bound, .summary = "a sender out of time shuts down short of its byte count and says so",
+	 .run = pump_time_bound);
