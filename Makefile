@@ -37,7 +37,7 @@ STATIC_LIBS := libnl-3.a libnl-route-3.a liburing.a libjson-c.a
 SOCKDIAG_OBJ := $(BUILD)/testcases/lib/sockdiag.o
 LIB_OBJS := $(filter-out $(SOCKDIAG_OBJ),$(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/lib/*.c))))
 CASE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard testcases/*.c)))
-SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o
+SELFTEST_UNIT_OBJS := $(BUILD)/testcases/lib/selftest/unit.o $(BUILD)/testcases/lib/selftest/exact_unit.o
 SELFTEST_OUTCOME_OBJS := $(BUILD)/testcases/lib/selftest/outcomes.o
 SPLIT_PAIR_OBJS := $(BUILD)/testcases/lib/selftest/split_pair.o
 # vsockcheck-host: the same cases and library, its main built with VSC_HOST_PROGRAM, and the shim
