@@ -86,6 +86,10 @@ class Contents(unittest.TestCase):
     def test_the_same_inputs_give_the_same_tarball(self):
         first = self.tarball().read_bytes()
         self.assertEqual(self.tarball().read_bytes(), first)
+        # Not the clock's time in the gzip header (two builds a second apart would differ), and
+        # no file name there either.
+        self.assertEqual(int.from_bytes(first[4:8], "little"), 1700000000)
+        self.assertEqual(first[3] & 0x08, 0, "the gzip header names a file")
 
     def test_a_dynamic_program_is_refused_with_its_name(self):
         shutil.copy("/bin/true", self.bin_dir / "vsock-ss")

@@ -10,6 +10,7 @@ Python source, so it is said in one place."""
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import shlex
 import subprocess
@@ -134,7 +135,9 @@ def write_tarball(files: list[Member], version: str, out_dir: Path, mtime: int =
     tmp = out.with_name(out.name + ".tmp")
     dirs = sorted({"/".join(m.name.split("/")[:i]) for m in files for i in range(1, m.name.count("/") + 1)})
     try:
-        with tarfile.open(tmp, "w:gz", format=tarfile.USTAR_FORMAT) as tar:
+        # The gzip header carries a time too (tarfile's "w:gz" puts the clock's there): the same one.
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=mtime) as packed, \
+                tarfile.open(fileobj=packed, mode="w", format=tarfile.USTAR_FORMAT) as tar:
             for name in ["", *dirs]:
                 info = tarfile.TarInfo(f"{top}/{name}".rstrip("/"))
                 info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
