@@ -269,6 +269,9 @@ class BuildOnFakeTreeTest(FakeTreeCase):
                 time.sleep(0.05)
             os.kill(os.getpid(), signal.SIGINT)
 
+        # Ctrl-C raises KeyboardInterrupt even when this test runs in a background job, which
+        # starts with SIGINT ignored.
+        self.addCleanup(signal.signal, signal.SIGINT, signal.signal(signal.SIGINT, signal.default_int_handler))
         threading.Thread(target=interrupt_once_sleeping, daemon=True).start()
         with self.assertRaises(KeyboardInterrupt):
             self.build(frag)

@@ -44,8 +44,11 @@ class MatrixCommandTest(unittest.TestCase):
         argv = [sys.executable, str(RUNNER / "vsockcheck"), "matrix", "--jobs", str(jobs),
                 "--results", str(self.results), *extra]
         argv += [a for k in kernels for a in ("--kernel", k)] + [a for t in topologies for a in ("--topology", t)]
+        # Ctrl-C as in a terminal, even when this test runs in a background job, which starts with
+        # SIGINT ignored (a Python started that way never raises KeyboardInterrupt).
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def log_lines(self):
         return [line.split(maxsplit=3) for line in self.log.read_text().splitlines()]
